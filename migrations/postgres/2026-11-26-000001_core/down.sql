@@ -1,0 +1,13 @@
+DROP TABLE server_secrets;
+DROP TABLE clients;
+DROP TABLE resource_targets;
+DROP TABLE resources;
+DROP TABLE ven_targets;
+DROP TABLE vens;
+DROP TABLE subscription_objects;
+DROP TABLE subscriptions;
+DROP TABLE reports;
+DROP TABLE event_targets;
+DROP TABLE events;
+DROP TABLE program_targets;
+DROP TABLE programs;

@@ -1,0 +1,98 @@
+//! `/events`.
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
+use utoipa::IntoParams;
+
+use super::docs::Event;
+use super::extract::{Caller, JsonBody, Query};
+use super::{created, ok};
+use crate::error::AppError;
+use crate::service::{AppState, events};
+use crate::wire::{EventRequest, Problem};
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListParams {
+    /// Only events of this program.
+    #[param(rename = "programID")]
+    program_id: Option<String>,
+    /// Only events with one of these targets.
+    #[param(rename = "targets")]
+    targets: Option<Vec<String>>,
+    /// true: leave out events that have ended.
+    #[param(rename = "active")]
+    active: Option<bool>,
+    #[param(minimum = 0)]
+    skip: Option<i32>,
+    #[param(minimum = 0, maximum = 50)]
+    limit: Option<i32>,
+}
+
+/// Events the caller may see (VENs: untargeted ones and those matching their granted targets), oldest first.
+#[utoipa::path(tag = "events", operation_id = "searchAllEvents", params(ListParams), security(("bearerAuth" = ["read_targets"])),
+    responses((status = 200, body = [Event]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/events")]
+pub async fn search_all_events(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let q = Query::parse(req.query_string());
+    let view = events::list(
+        &state,
+        &who.0,
+        events::EventQuery {
+            program_id: q.object_id("programID")?,
+            targets: q.names("targets")?,
+            active: q.bool("active")?,
+        },
+        q.page()?,
+    )
+    .await?;
+    Ok(ok(view.to_json()))
+}
+
+/// Creates a event.
+#[utoipa::path(tag = "events", operation_id = "createEvent", request_body = EventRequest, security(("bearerAuth" = ["write_events"])),
+    responses((status = 201, body = Event), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[post("/events")]
+pub async fn create_event(
+    state: Data<AppState>,
+    who: Caller,
+    body: JsonBody<EventRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(created(events::create(&state, &who.0, body.0).await?.to_json()))
+}
+
+/// One event.
+#[utoipa::path(tag = "events", operation_id = "searchEventsByID", params(("eventID" = String, Path)), security(("bearerAuth" = ["read_targets"])),
+    responses((status = 200, body = Event), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/events/{eventID}")]
+pub async fn search_events_by_id(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(ok(events::get(&state, &who.0, id.into_inner()).await?.to_json()))
+}
+
+/// Replaces a event.
+#[utoipa::path(tag = "events", operation_id = "updateEvent", params(("eventID" = String, Path)), request_body = EventRequest, security(("bearerAuth" = ["write_events"])),
+    responses((status = 200, body = Event), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[put("/events/{eventID}")]
+pub async fn update_event(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    body: JsonBody<EventRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(ok(events::update(&state, &who.0, id.into_inner(), body.0)
+        .await?
+        .to_json()))
+}
+
+/// Deletes an event (the way to cancel it); answers with the deleted event.
+#[utoipa::path(tag = "events", operation_id = "deleteEvent", params(("eventID" = String, Path)), security(("bearerAuth" = ["write_events"])),
+    responses((status = 200, body = Event), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[delete("/events/{eventID}")]
+pub async fn delete_event(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(events::delete(&state, &who.0, id.into_inner()).await?.to_json()))
+}

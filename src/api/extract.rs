@@ -1,0 +1,257 @@
+//! Extractors: the bearer principal, JSON bodies with a size limit and a timeout, and query parameters
+//! (parsed by hand so repeated keys form arrays and unknown keys are ignored).
+
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{BytesMut, Data};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::auth::Principal;
+use crate::error::AppError;
+use crate::service::{AppState, MAX_LIMIT};
+use crate::store::Page;
+use crate::wire::{Name, ObjectId};
+
+/// Limits on request bodies, from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    pub timeout: Duration,
+}
+
+/// The authenticated caller: 401 without a valid bearer token.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<Data<AppState>>().cloned();
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::Internal("application state missing".into()))?;
+            let token = match auth {
+                None => {
+                    return Err(AppError::Unauthorized(
+                        "an Authorization: Bearer token is required".into(),
+                    ));
+                }
+                Some(Err(_)) => {
+                    return Err(AppError::Unauthorized(
+                        "the Authorization header is not readable".into(),
+                    ));
+                }
+                Some(Ok(v)) => bearer(&v).ok_or_else(|| {
+                    AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+                })?,
+            };
+            state.auth.verify(&token).await.map(Caller)
+        })
+    }
+}
+
+fn bearer(value: &str) -> Option<String> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// The body, read whole within the size limit and the timeout.
+pub async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<BytesMut, AppError> {
+    let limits = req
+        .app_data::<Data<BodyLimits>>()
+        .map(|l| *l.get_ref())
+        .unwrap_or(BodyLimits {
+            max_bytes: 1024 * 1024,
+            timeout: Duration::from_secs(30),
+        });
+    let too_large = || AppError::PayloadTooLarge(format!("request bodies are limited to {} bytes", limits.max_bytes));
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limits.max_bytes {
+            return Err(too_large());
+        }
+    }
+    let read = async {
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| AppError::BadRequest(format!("request body could not be read: {e}")))?;
+            if body.len() + chunk.len() > limits.max_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(limits.timeout, read)
+        .await
+        .map_err(|_| AppError::RequestTimeout("the request body did not arrive in time".into()))?
+}
+
+/// A JSON request body, validated by deserializing into the wire type (400 with serde's message on failure).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(&req, payload).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Err(AppError::BadRequest("a JSON request body is required".into()));
+            }
+            serde_json::from_slice(&body)
+                .map(JsonBody)
+                .map_err(|e| AppError::BadRequest(format!("invalid request body: {e}")))
+        })
+    }
+}
+
+/// Query parameters. Repeated keys (`targets=a&targets=b`, also `targets[]=`) form arrays.
+#[derive(Debug, Default)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    pub fn parse(qs: &str) -> Self {
+        Self {
+            pairs: form_urlencoded::parse(qs.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    fn values<'a, 'k>(&'a self, key: &'k str) -> impl Iterator<Item = &'a str> + use<'a, 'k> {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key || k.strip_suffix("[]") == Some(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The last value of `key`.
+    pub fn one<'a>(&'a self, key: &str) -> Option<&'a str> {
+        self.values(key).last()
+    }
+
+    /// An identifier parameter (programID, eventID, venID). A malformed one matches nothing, so it is a 400.
+    pub fn object_id(&self, key: &str) -> Result<Option<String>, AppError> {
+        self.one(key)
+            .map(|v| {
+                ObjectId::parse(v)
+                    .map(ObjectId::into_string)
+                    .map_err(|e| AppError::BadRequest(format!("{key}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// A 1..128 character name parameter.
+    pub fn name(&self, key: &str) -> Result<Option<String>, AppError> {
+        self.one(key)
+            .map(|v| {
+                Name::parse(v)
+                    .map(Name::into_string)
+                    .map_err(|e| AppError::BadRequest(format!("{key}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// All values of an array parameter; `None` when absent.
+    pub fn names(&self, key: &str) -> Result<Option<Vec<String>>, AppError> {
+        let v: Vec<String> = self
+            .values(key)
+            .map(|v| {
+                Name::parse(v)
+                    .map(Name::into_string)
+                    .map_err(|e| AppError::BadRequest(format!("{key}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((!v.is_empty()).then_some(v))
+    }
+
+    fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, AppError> {
+        self.one(key)
+            .map(|v| match v.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(AppError::BadRequest(format!(
+                    "{key} must be an integer in {min}..={max}, got {v:?}"
+                ))),
+            })
+            .transpose()
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, AppError> {
+        self.one(key)
+            .map(|v| match v.to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(AppError::BadRequest(format!("{key} must be true or false, got {v:?}"))),
+            })
+            .transpose()
+    }
+
+    /// `skip` ≥ 0 and `limit` 0..=50 (yaml); default limit 50.
+    pub fn page(&self) -> Result<Page, AppError> {
+        Ok(crate::service::page(
+            self.int("skip", 0, i64::from(i32::MAX))?,
+            self.int("limit", 0, MAX_LIMIT)?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checklist_37_repeated_targets_form_an_array() {
+        let q = Query::parse("targets=g1&targets=g2&unknown=1");
+        assert_eq!(
+            q.names("targets").unwrap(),
+            Some(vec!["g1".to_owned(), "g2".to_owned()])
+        );
+        assert_eq!(
+            Query::parse("targets%5B%5D=a").names("targets").unwrap(),
+            Some(vec!["a".to_owned()])
+        );
+    }
+
+    #[test]
+    fn checklist_34_limits_are_enforced() {
+        assert!(Query::parse("limit=51").page().is_err());
+        assert!(Query::parse("limit=-1").page().is_err());
+        assert!(Query::parse("skip=-1").page().is_err());
+        assert_eq!(
+            Query::parse("skip=3&limit=0").page().unwrap(),
+            Page { skip: 3, limit: 0 }
+        );
+        assert_eq!(Query::parse("").page().unwrap(), Page { skip: 0, limit: 50 });
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("bearer abc"), Some("abc".into()));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+    }
+}

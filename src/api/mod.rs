@@ -1,0 +1,188 @@
+//! HTTP: actix handlers (extract, call one service function, shape the response), the problem body of every
+//! error, request ids, and the OpenAPI document assembled from the handlers themselves.
+
+pub mod auth;
+pub mod docs;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod health;
+pub mod programs;
+pub mod reports;
+pub mod resources;
+pub mod subscriptions;
+pub mod vens;
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::web::{self, Data};
+use actix_web::{App, HttpResponse};
+use futures_util::FutureExt;
+use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_swagger_ui::SwaggerUi;
+
+use self::error::REQUEST_ID;
+use self::extract::BodyLimits;
+use crate::error::AppError;
+use crate::service::AppState;
+
+/// A JSON response with status 200.
+pub(crate) fn ok(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(body)
+}
+
+/// A JSON response with status 201.
+pub(crate) fn created(body: String) -> HttpResponse {
+    HttpResponse::Created().content_type("application/json").body(body)
+}
+
+/// Registers every handler; registration is also what puts it in the OpenAPI document.
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(programs::search_all_programs)
+        .service(programs::create_program)
+        .service(programs::search_program_by_program_id)
+        .service(programs::update_program)
+        .service(programs::delete_program)
+        .service(events::search_all_events)
+        .service(events::create_event)
+        .service(events::search_events_by_id)
+        .service(events::update_event)
+        .service(events::delete_event)
+        .service(reports::search_all_reports)
+        .service(reports::create_report)
+        .service(reports::search_reports_by_report_id)
+        .service(reports::update_report)
+        .service(reports::delete_report)
+        .service(subscriptions::search_subscriptions)
+        .service(subscriptions::create_subscription)
+        .service(subscriptions::search_subscription_by_id)
+        .service(subscriptions::update_subscription)
+        .service(subscriptions::delete_subscription)
+        .service(vens::search_vens)
+        .service(vens::create_ven)
+        .service(vens::search_ven_by_id)
+        .service(vens::update_ven)
+        .service(vens::delete_ven)
+        .service(resources::search_ven_resources)
+        .service(resources::create_resource)
+        .service(resources::search_ven_resource_by_id)
+        .service(resources::update_ven_resource)
+        .service(resources::delete_ven_resource)
+        .service(auth::get_auth_server_info)
+        .service(auth::fetch_token)
+        .service(health::health);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sluice OpenADR 3.1 VTN",
+        description = "OpenADR 3.1 VTN for flexible loads. Served at the host root; every error is a problem body.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "programs"), (name = "events"), (name = "reports"), (name = "subscriptions"),
+        (name = "vens"), (name = "resources"), (name = "auth"), (name = "operations")
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        let scopes = Scopes::from_iter(
+            crate::auth::Scope::ALL
+                .iter()
+                .map(|s| (s.as_str().to_owned(), s.as_str().replace('_', " "))),
+        );
+        components.add_security_scheme(
+            "oAuth2ClientCredentials",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(ClientCredentials::new(
+                "auth/token",
+                scopes,
+            ))])),
+        );
+    }
+}
+
+/// The OpenAPI document of everything served.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(configure)
+        .split_for_parts();
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    api
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound("no such resource".into()))
+}
+
+/// The application: handlers, state, limits, `/openapi.json`, the API page at `/docs/`, request ids.
+pub fn app(
+    state: AppState,
+    limits: BodyLimits,
+    public_url: Option<String>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(configure)
+        .split_for_parts();
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    app.app_data(Data::new(state))
+        .app_data(Data::new(limits))
+        .app_data(Data::new(auth::PublicUrl(public_url)))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        .default_service(web::to(not_found))
+        .wrap_fn(|req, srv| {
+            let id = uuid::Uuid::now_v7().to_string();
+            let method = req.method().clone();
+            let path = req.path().to_owned();
+            let start = Instant::now();
+            let fut = REQUEST_ID.scope(id.clone(), srv.call(req));
+            fut.map(move |res| {
+                let mut res = res?;
+                if let Ok(v) = HeaderValue::from_str(&id) {
+                    res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                }
+                tracing::info!(
+                    target: "sluice::access",
+                    request_id = %id,
+                    %method,
+                    path,
+                    status = res.status().as_u16(),
+                    micros = start.elapsed().as_micros() as u64,
+                );
+                Ok(res)
+            })
+        })
+}

@@ -1,0 +1,86 @@
+//! `/programs`.
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
+use utoipa::IntoParams;
+
+use super::docs::Program;
+use super::extract::{Caller, JsonBody, Query};
+use super::{created, ok};
+use crate::error::AppError;
+use crate::service::{AppState, programs};
+use crate::wire::{Problem, ProgramRequest};
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListParams {
+    /// Only programs with one of these targets (repeat the parameter for several).
+    #[param(rename = "targets")]
+    targets: Option<Vec<String>>,
+    #[param(minimum = 0)]
+    skip: Option<i32>,
+    #[param(minimum = 0, maximum = 50)]
+    limit: Option<i32>,
+}
+
+/// Programs the caller may see (VENs: untargeted ones and those matching their granted targets).
+#[utoipa::path(tag = "programs", operation_id = "searchAllPrograms", params(ListParams), security(("bearerAuth" = ["read_targets"])),
+    responses((status = 200, body = [Program]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/programs")]
+pub async fn search_all_programs(
+    state: Data<AppState>,
+    who: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let q = Query::parse(req.query_string());
+    let view = programs::list(&state, &who.0, q.names("targets")?, q.page()?).await?;
+    Ok(ok(view.to_json()))
+}
+
+/// Creates a program.
+#[utoipa::path(tag = "programs", operation_id = "createProgram", request_body = ProgramRequest, security(("bearerAuth" = ["write_programs"])),
+    responses((status = 201, body = Program), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[post("/programs")]
+pub async fn create_program(
+    state: Data<AppState>,
+    who: Caller,
+    body: JsonBody<ProgramRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(created(programs::create(&state, &who.0, body.0).await?.to_json()))
+}
+
+/// One program.
+#[utoipa::path(tag = "programs", operation_id = "searchProgramByProgramId", params(("programID" = String, Path)), security(("bearerAuth" = ["read_targets"])),
+    responses((status = 200, body = Program), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/programs/{programID}")]
+pub async fn search_program_by_program_id(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(ok(programs::get(&state, &who.0, id.into_inner()).await?.to_json()))
+}
+
+/// Replaces a program.
+#[utoipa::path(tag = "programs", operation_id = "updateProgram", params(("programID" = String, Path)), request_body = ProgramRequest, security(("bearerAuth" = ["write_programs"])),
+    responses((status = 200, body = Program), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[put("/programs/{programID}")]
+pub async fn update_program(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    body: JsonBody<ProgramRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(ok(programs::update(&state, &who.0, id.into_inner(), body.0)
+        .await?
+        .to_json()))
+}
+
+/// Deletes a program and its events; answers with the deleted program.
+#[utoipa::path(tag = "programs", operation_id = "deleteProgram", params(("programID" = String, Path)), security(("bearerAuth" = ["write_programs"])),
+    responses((status = 200, body = Program), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[delete("/programs/{programID}")]
+pub async fn delete_program(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(programs::delete(&state, &who.0, id.into_inner()).await?.to_json()))
+}

@@ -1,0 +1,102 @@
+//! `/reports`.
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
+use utoipa::IntoParams;
+
+use super::docs::Report;
+use super::extract::{Caller, JsonBody, Query};
+use super::{created, ok};
+use crate::error::AppError;
+use crate::service::{AppState, reports};
+use crate::wire::{Problem, ReportRequest};
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListParams {
+    /// Only reports on events of this program.
+    #[param(rename = "programID")]
+    program_id: Option<String>,
+    /// Only reports on this event.
+    #[param(rename = "eventID")]
+    event_id: Option<String>,
+    /// Only reports with this clientName.
+    #[param(rename = "clientName")]
+    client_name: Option<String>,
+    #[param(minimum = 0)]
+    skip: Option<i32>,
+    #[param(minimum = 0, maximum = 50)]
+    limit: Option<i32>,
+}
+
+/// Reports: a VEN sees its own, the business logic all.
+#[utoipa::path(tag = "reports", operation_id = "searchAllReports", params(ListParams), security(("bearerAuth" = ["read_ven_objects"])),
+    responses((status = 200, body = [Report]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/reports")]
+pub async fn search_all_reports(
+    state: Data<AppState>,
+    who: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let q = Query::parse(req.query_string());
+    let view = reports::list(
+        &state,
+        &who.0,
+        reports::ReportQuery {
+            program_id: q.object_id("programID")?,
+            event_id: q.object_id("eventID")?,
+            client_name: q.name("clientName")?,
+        },
+        q.page()?,
+    )
+    .await?;
+    Ok(ok(view.to_json()))
+}
+
+/// Creates a report.
+#[utoipa::path(tag = "reports", operation_id = "createReport", request_body = ReportRequest, security(("bearerAuth" = ["write_reports"])),
+    responses((status = 201, body = Report), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[post("/reports")]
+pub async fn create_report(
+    state: Data<AppState>,
+    who: Caller,
+    body: JsonBody<ReportRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(created(reports::create(&state, &who.0, body.0).await?.to_json()))
+}
+
+/// One report.
+#[utoipa::path(tag = "reports", operation_id = "searchReportsByReportID", params(("reportID" = String, Path)), security(("bearerAuth" = ["read_ven_objects"])),
+    responses((status = 200, body = Report), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/reports/{reportID}")]
+pub async fn search_reports_by_report_id(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+) -> Result<HttpResponse, AppError> {
+    Ok(ok(reports::get(&state, &who.0, id.into_inner()).await?.to_json()))
+}
+
+/// Replaces a report.
+#[utoipa::path(tag = "reports", operation_id = "updateReport", params(("reportID" = String, Path)), request_body = ReportRequest, security(("bearerAuth" = ["write_reports"])),
+    responses((status = 200, body = Report), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[put("/reports/{reportID}")]
+pub async fn update_report(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    body: JsonBody<ReportRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(ok(reports::update(&state, &who.0, id.into_inner(), body.0)
+        .await?
+        .to_json()))
+}
+
+/// Deletes one of the caller's reports.
+#[utoipa::path(tag = "reports", operation_id = "deleteReport", params(("reportID" = String, Path)), security(("bearerAuth" = ["write_reports"])),
+    responses((status = 200, body = Report), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[delete("/reports/{reportID}")]
+pub async fn delete_report(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(reports::delete(&state, &who.0, id.into_inner()).await?.to_json()))
+}

@@ -1,0 +1,225 @@
+//! Who is calling: roles, scopes, the principal of a request; tokens and client secrets.
+
+pub mod jwt;
+pub mod secret;
+
+use std::fmt;
+
+use crate::error::AppError;
+
+/// OpenADR 3.1 scopes (yaml `securitySchemes`). `read_bl` is used by the yaml but never defined; it is
+/// treated as `read_all` (digest §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    ReadAll,
+    ReadTargets,
+    ReadVenObjects,
+    WritePrograms,
+    WriteEvents,
+    WriteReports,
+    WriteSubscriptions,
+    WriteVens,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 8] = [
+        Self::ReadAll,
+        Self::ReadTargets,
+        Self::ReadVenObjects,
+        Self::WritePrograms,
+        Self::WriteEvents,
+        Self::WriteReports,
+        Self::WriteSubscriptions,
+        Self::WriteVens,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadAll => "read_all",
+            Self::ReadTargets => "read_targets",
+            Self::ReadVenObjects => "read_ven_objects",
+            Self::WritePrograms => "write_programs",
+            Self::WriteEvents => "write_events",
+            Self::WriteReports => "write_reports",
+            Self::WriteSubscriptions => "write_subscriptions",
+            Self::WriteVens => "write_vens",
+        }
+    }
+
+    /// Parses a scope name; unknown names are `None` (and ignored by callers).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read_bl" => Some(Self::ReadAll),
+            _ => Self::ALL.into_iter().find(|x| x.as_str() == s),
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// A set of scopes.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scopes(u16);
+
+impl Scopes {
+    pub fn of(scopes: &[Scope]) -> Self {
+        Self(scopes.iter().fold(0, |acc, s| acc | s.bit()))
+    }
+
+    pub fn contains(self, s: Scope) -> bool {
+        self.0 & s.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn intersect(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// Parses a space-separated scope string, ignoring unknown names.
+    pub fn parse_list<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::of(&names.into_iter().filter_map(Scope::parse).collect::<Vec<_>>())
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Scope::as_str).collect();
+        f.write_str(&names.join(" "))
+    }
+}
+
+impl fmt::Debug for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scopes({self})")
+    }
+}
+
+/// The two kinds of client (digest §2, "role model"): the utility's business logic and VENs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Operator,
+    Ven,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Ven => "ven",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "operator" | "bl" => Some(Self::Operator),
+            "ven" => Some(Self::Ven),
+            _ => None,
+        }
+    }
+
+    /// The scopes a token of this role carries (the sets the Alliance test suite fixture uses).
+    pub fn scopes(self) -> Scopes {
+        match self {
+            Self::Operator => Scopes::of(&[
+                Scope::ReadAll,
+                Scope::WritePrograms,
+                Scope::WriteEvents,
+                Scope::WriteSubscriptions,
+                Scope::WriteVens,
+            ]),
+            Self::Ven => Scopes::of(&[
+                Scope::ReadTargets,
+                Scope::ReadVenObjects,
+                Scope::WriteReports,
+                Scope::WriteSubscriptions,
+                Scope::WriteVens,
+            ]),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The OAuth2 client id: the `clientID` written into VEN-created objects.
+    pub client_id: String,
+    pub scopes: Scopes,
+}
+
+impl Principal {
+    /// Business logic: `read_all` grants unrestricted reads (Definition §Object Privacy).
+    pub fn is_business_logic(&self) -> bool {
+        self.scopes.contains(Scope::ReadAll)
+    }
+
+    /// 403 unless the token carries `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "this operation needs the {} scope",
+                scope.as_str()
+            )))
+        }
+    }
+
+    /// 403 unless the token carries one of `scopes`.
+    pub fn require_any(&self, scopes: &[Scope]) -> Result<(), AppError> {
+        if scopes.iter().any(|s| self.scopes.contains(*s)) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+            Err(AppError::Forbidden(format!(
+                "this operation needs one of the scopes {}",
+                names.join(", ")
+            )))
+        }
+    }
+
+    /// The read scope for programs and events: `read_targets`, or `read_all` which covers every read.
+    pub fn require_read_targets(&self) -> Result<(), AppError> {
+        self.require_any(&[Scope::ReadAll, Scope::ReadTargets])
+    }
+
+    /// The read scope for reports, subscriptions, vens and resources.
+    pub fn require_read_ven_objects(&self) -> Result<(), AppError> {
+        self.require_any(&[Scope::ReadAll, Scope::ReadVenObjects])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_lists_ignore_unknown_names_and_map_read_bl() {
+        let s = Scopes::parse_list("read_bl write_events openid".split(' '));
+        assert!(s.contains(Scope::ReadAll));
+        assert!(s.contains(Scope::WriteEvents));
+        assert_eq!(s.to_string(), "read_all write_events");
+    }
+
+    #[test]
+    fn operator_lacks_write_reports_and_ven_lacks_read_all() {
+        assert!(!Role::Operator.scopes().contains(Scope::WriteReports));
+        assert!(!Role::Ven.scopes().contains(Scope::ReadAll));
+        assert!(Role::Ven.scopes().contains(Scope::WriteReports));
+    }
+}

@@ -1,0 +1,296 @@
+//! Settings: defaults ← optional TOML file ← `SLUICE_` environment variables (sections separated by `__`,
+//! e.g. `SLUICE_DATABASE__URL`). Validated once at start, reporting every problem together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{DbUrl, SqliteSync};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub tls: TlsSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Public base URL (e.g. `https://vtn.example.com`) used in `/auth/server`; derived from the request's
+    /// Host header when empty.
+    pub public_url: Option<String>,
+    /// Largest accepted request body, bytes.
+    pub max_body_bytes: usize,
+    /// Seconds a client has to send its request headers and body.
+    pub request_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection is held.
+    pub keep_alive_secs: u64,
+    /// Seconds in-flight requests get to finish on SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` (default `sqlite://sluice.db`) or `postgres://…`.
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+    /// SQLite only: `full` (survives power loss) or `normal` (survives a process crash).
+    pub sqlite_synchronous: SqliteSync,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Sluice issues tokens at `/auth/token` to clients made with `sluice client add`.
+    Internal,
+    /// Tokens come from an external identity provider; `/auth/token` answers 501.
+    External,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    pub mode: AuthMode,
+    /// Lifetime of issued tokens, seconds.
+    pub token_ttl_secs: i64,
+    /// HS256 signing key for issued tokens (at least 32 bytes). When empty a key is generated on first
+    /// start and kept in the database, so every instance on one database shares it.
+    pub signing_key: Option<String>,
+    /// External mode: the IdP's token URL, advertised at `/auth/server`.
+    pub external_token_url: Option<String>,
+    /// External mode: the IdP's JWKS URL (keys cached, refreshed every `jwks_refresh_secs`).
+    pub jwks_url: Option<String>,
+    /// External mode: a PEM public key file instead of a JWKS.
+    pub public_key_file: Option<PathBuf>,
+    /// Algorithm of `public_key_file` (RS256, ES256, EdDSA, …).
+    pub public_key_algorithm: String,
+    pub audience: Option<String>,
+    pub issuer: Option<String>,
+    /// The claim holding the OpenADR clientID.
+    pub client_id_claim: String,
+    pub jwks_refresh_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain; with `key`, Sluice serves HTTPS (TLS 1.2+) and no plain HTTP.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. `info` or `sluice=debug,info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            keep_alive_secs: 75,
+            shutdown_timeout_secs: 30,
+            workers: None,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://sluice.db".into(),
+            pool_size: 8,
+            connect_timeout_secs: 5,
+            sqlite_synchronous: SqliteSync::Full,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Internal,
+            token_ttl_secs: 3600,
+            signing_key: None,
+            external_token_url: None,
+            jwks_url: None,
+            public_key_file: None,
+            public_key_algorithm: "RS256".into(),
+            audience: None,
+            issuer: None,
+            client_id_claim: "sub".into(),
+            jwks_refresh_secs: 300,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            auth: AuthSettings::default(),
+            tls: TlsSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if given), then `SLUICE_*` variables, and validates the result.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Vec<String>> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(vec![format!("config file {} does not exist", f.display())]);
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("SLUICE_").split("__"));
+        let settings: Settings = fig
+            .extract()
+            .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Every problem at once.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errs = Vec::new();
+        if self.server.bind.parse::<SocketAddr>().is_err() {
+            errs.push(format!(
+                "server.bind {:?} is not an address like 127.0.0.1:8080",
+                self.server.bind
+            ));
+        }
+        if let Some(u) = &self.server.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                errs.push(format!("server.public_url {u:?} must start with http:// or https://"));
+            }
+        }
+        if self.server.max_body_bytes < 1024 {
+            errs.push("server.max_body_bytes must be at least 1024".into());
+        }
+        if self.server.request_timeout_secs == 0 {
+            errs.push("server.request_timeout_secs must be positive".into());
+        }
+        if let Err(e) = DbUrl::parse(&self.database.url) {
+            errs.push(format!("database.url: {e}"));
+        }
+        if self.database.pool_size == 0 {
+            errs.push("database.pool_size must be positive".into());
+        }
+        if self.auth.token_ttl_secs < 60 {
+            errs.push("auth.token_ttl_secs must be at least 60".into());
+        }
+        if let Some(k) = &self.auth.signing_key {
+            if k.len() < 32 {
+                errs.push("auth.signing_key must be at least 32 bytes".into());
+            }
+        }
+        if self.auth.mode == AuthMode::External {
+            if self.auth.external_token_url.is_none() {
+                errs.push("auth.external_token_url is required in external mode".into());
+            }
+            if self.auth.jwks_url.is_none() && self.auth.public_key_file.is_none() {
+                errs.push("external mode needs auth.jwks_url or auth.public_key_file".into());
+            }
+            if let Some(f) = &self.auth.public_key_file {
+                if !f.exists() {
+                    errs.push(format!("auth.public_key_file {} does not exist", f.display()));
+                }
+            }
+            if self
+                .auth
+                .public_key_algorithm
+                .parse::<jsonwebtoken::Algorithm>()
+                .is_err()
+            {
+                errs.push(format!(
+                    "auth.public_key_algorithm {:?} is not a JWT algorithm",
+                    self.auth.public_key_algorithm
+                ));
+            }
+        }
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(c), Some(k)) => {
+                for (what, p) in [("tls.cert", c), ("tls.key", k)] {
+                    if !p.exists() {
+                        errs.push(format!("{what} {} does not exist", p.display()));
+                    }
+                }
+            }
+            (None, None) => {}
+            _ => errs.push("tls.cert and tls.key go together".into()),
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            errs.push(format!("log.format {:?} must be text or json", self.log.format));
+        }
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_use_sqlite() {
+        let s = Settings::default();
+        assert!(s.validate().is_ok());
+        assert_eq!(s.database.url, "sqlite://sluice.db");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut s = Settings::default();
+        s.server.bind = "nope".into();
+        s.database.url = ":memory:".into();
+        s.auth.mode = AuthMode::External;
+        let errs = s.validate().unwrap_err();
+        assert!(errs.len() >= 4, "{errs:?}");
+    }
+
+    #[test]
+    fn toml_file_and_environment_layer_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sluice.toml");
+        std::fs::write(&path, "[server]\nbind = \"0.0.0.0:9000\"\n[database]\npool_size = 3\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SLUICE_DATABASE__POOL_SIZE", "5");
+            let s = Settings::load(Some(&path)).unwrap();
+            assert_eq!(s.server.bind, "0.0.0.0:9000");
+            assert_eq!(s.database.pool_size, 5);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,75 @@
+//! `AppError`: the one error that reaches HTTP. Services return it; `api` renders it as a problem body.
+//!
+//! 4xx variants carry a message meant for the client. 5xx variants carry a message for the log only: the
+//! client gets a generic detail and the request id to quote.
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    RequestTimeout(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// An OAuth2 token endpoint error (RFC 6749 §5.2): status and `error` code.
+    #[error("{description}")]
+    OAuth {
+        status: u16,
+        error: &'static str,
+        description: String,
+    },
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) => 404,
+            Self::RequestTimeout(_) => 408,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge(_) => 413,
+            Self::UnsupportedMediaType(_) => 415,
+            Self::OAuth { status, .. } => *status,
+            Self::Internal(_) => 500,
+            Self::NotImplemented(_) => 501,
+            Self::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::NotFound(format!("{what} {id:?} not found"))
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("not found".into()),
+            StoreError::Conflict(c) => Self::Conflict(format!("conflicts with an existing object ({c})")),
+            StoreError::ForeignKey(c) => Self::Conflict(format!("a referenced object does not exist ({c})")),
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            StoreError::Invalid(m) => Self::BadRequest(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}

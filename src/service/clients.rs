@@ -1,0 +1,128 @@
+//! OAuth2 clients of the built-in token endpoint: administration (CLI) and the client-credentials grant.
+
+use serde::Serialize;
+
+use crate::auth::secret::{hash_secret, new_client_id, new_client_secret, verify_secret};
+use crate::auth::{Role, Scopes};
+use crate::clock::SharedClock;
+use crate::error::AppError;
+use crate::store::repo::{self, ClientRow};
+use crate::store::{Db, StoreResult};
+use crate::wire::auth::{ClientCredentialRequest, ClientCredentialResponse};
+
+use super::AppState;
+
+/// Name of the server secret keying client-secret hashes.
+pub const PEPPER_SECRET: &str = "client_secret_pepper";
+/// Name of the server secret signing built-in tokens when configuration gives no key.
+pub const JWT_SECRET: &str = "jwt_hs256_key";
+
+/// The one JSON line `sluice client add` prints. The secret is shown once and never stored.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct IssuedClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub role: Role,
+}
+
+/// The server-wide secret `name`, generated (256 random bits) on first use and shared by every instance.
+pub fn load_secret(db: &Db, clock: &SharedClock, name: &str) -> StoreResult<Vec<u8>> {
+    let now = clock.now();
+    let value = db.write_blocking(|c| repo::server_secret(c, name, now, || crate::auth::secret::random_token(32)))?;
+    Ok(value.into_bytes())
+}
+
+/// Creates a client with a fresh id and secret.
+pub fn add(db: &Db, clock: &SharedClock, pepper: &[u8], role: Role, name: &str) -> StoreResult<IssuedClient> {
+    let client_id = new_client_id(role.as_str());
+    let client_secret = new_client_secret();
+    let row = ClientRow {
+        client_id: client_id.clone(),
+        client_name: name.to_owned(),
+        role: role.as_str().to_owned(),
+        secret_hash: hash_secret(pepper, &client_secret),
+        created: clock.now(),
+    };
+    db.write_blocking(|c| repo::insert_client(c, &row))?;
+    Ok(IssuedClient {
+        client_id,
+        client_secret,
+        role,
+    })
+}
+
+fn oauth(status: u16, error: &'static str, description: impl Into<String>) -> AppError {
+    AppError::OAuth {
+        status,
+        error,
+        description: description.into(),
+    }
+}
+
+/// `POST /auth/token`, client-credentials grant. Credentials come from the form (client_secret_post) or
+/// from HTTP Basic (client_secret_basic); `scope` may narrow the role's scopes, and unknown names are ignored.
+pub async fn token(
+    state: &AppState,
+    form: ClientCredentialRequest,
+    basic: Option<(String, String)>,
+) -> Result<ClientCredentialResponse, AppError> {
+    if state.auth.external_token_url().is_some() {
+        return Err(AppError::NotImplemented(
+            "tokens are issued by the external identity provider named by GET /auth/server".into(),
+        ));
+    }
+    match form.grant_type.as_deref() {
+        None | Some("") => return Err(oauth(400, "invalid_request", "grant_type is required")),
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(oauth(
+                400,
+                "unsupported_grant_type",
+                format!("grant_type {other:?} is not supported; use client_credentials"),
+            ));
+        }
+    }
+    let (client_id, secret) = match (
+        form.client_id.filter(|s| !s.is_empty()),
+        form.client_secret.filter(|s| !s.is_empty()),
+        basic,
+    ) {
+        (Some(id), Some(secret), _) => (id, secret),
+        (_, _, Some((id, secret))) => (id, secret),
+        (None, _, None) => return Err(oauth(400, "invalid_request", "client_id is required")),
+        (Some(_), None, None) => {
+            return Err(oauth(400, "invalid_request", "client_secret is required"));
+        }
+    };
+    if client_id.len() > 4096 || secret.len() > 4096 {
+        return Err(oauth(
+            400,
+            "invalid_request",
+            "client_id and client_secret are at most 4096 characters",
+        ));
+    }
+    let id = client_id.clone();
+    let row = state.db.read(move |c| repo::get_client(c, &id)).await?;
+    let row = match row {
+        Some(r) if verify_secret(&state.pepper, &secret, &r.secret_hash) => r,
+        _ => {
+            return Err(oauth(401, "invalid_client", "unknown client or wrong secret"));
+        }
+    };
+    let role = Role::parse(&row.role)
+        .ok_or_else(|| AppError::Internal(format!("client {client_id} has role {:?}", row.role)))?;
+    let mut scopes = role.scopes();
+    if let Some(asked) = form.scope.as_deref() {
+        let narrowed = scopes.intersect(Scopes::parse_list(asked.split_whitespace()));
+        if !narrowed.is_empty() {
+            scopes = narrowed;
+        }
+    }
+    let (access_token, expires_in) = state.auth.issue(&row.client_id, scopes)?;
+    Ok(ClientCredentialResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in,
+        scope: Some(scopes.to_string()),
+    })
+}

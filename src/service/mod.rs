@@ -1,0 +1,119 @@
+//! The rules. Every change of an OpenADR object, whoever asks for it (REST API, CLI, later the dispatcher),
+//! goes through a function here: it checks the caller's scopes and privacy, validates what needs data, and
+//! writes in one transaction.
+
+pub mod clients;
+pub mod events;
+pub mod privacy;
+pub mod programs;
+pub mod reports;
+pub mod resources;
+pub mod subscriptions;
+pub mod vens;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::auth::jwt::Authenticator;
+use crate::clock::SharedClock;
+use crate::store::{Db, Page};
+use crate::wire::render::write_array;
+use crate::wire::{StoredObject, TargetView};
+
+/// What every request handler and CLI command needs.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub auth: Arc<Authenticator>,
+    /// Key of the client-secret hash.
+    pub pepper: Arc<[u8]>,
+}
+
+/// Objects as one reader may see them: with VEN readers, targets outside `visible` are hidden.
+#[derive(Debug, Clone)]
+pub struct View<T> {
+    pub objects: T,
+    pub visible: Option<Arc<HashSet<String>>>,
+}
+
+impl<T> View<T> {
+    pub fn all(objects: T) -> Self {
+        Self { objects, visible: None }
+    }
+
+    fn with_view<R>(&self, f: impl FnOnce(TargetView<'_>) -> R) -> R {
+        match &self.visible {
+            None => f(TargetView::All),
+            Some(set) => {
+                let keep = |t: &str| set.contains(t);
+                f(TargetView::Only(&keep))
+            }
+        }
+    }
+}
+
+impl View<Vec<StoredObject>> {
+    pub fn to_json(&self) -> String {
+        self.with_view(|v| write_array(&self.objects, v))
+    }
+}
+
+impl View<StoredObject> {
+    pub fn to_json(&self) -> String {
+        self.with_view(|v| {
+            let mut out = String::with_capacity(self.objects.body.len() + 160);
+            self.objects.write_json(&mut out, v);
+            out
+        })
+    }
+}
+
+/// Default and maximum page size (yaml: `limit` 0..=50; the default is ours).
+pub const MAX_LIMIT: i64 = 50;
+
+/// A validated page request.
+pub fn page(skip: Option<i64>, limit: Option<i64>) -> Page {
+    Page {
+        skip: skip.unwrap_or(0),
+        limit: limit.unwrap_or(MAX_LIMIT),
+    }
+}
+
+/// Maps a unique-constraint conflict to a message naming the field, keeping other errors.
+pub(crate) fn name_conflict(
+    e: crate::store::StoreError,
+    column: &str,
+    message: impl FnOnce() -> String,
+) -> crate::error::AppError {
+    match e {
+        crate::store::StoreError::Conflict(c) if c.contains(column) => crate::error::AppError::Conflict(message()),
+        other => other.into(),
+    }
+}
+
+/// The columns common to every object write: a content JSON (targets apart), the targets, the time.
+pub(crate) fn object_write<T: serde::Serialize>(
+    state: &AppState,
+    id: String,
+    content: &T,
+    targets: Option<&[crate::wire::Target]>,
+) -> Result<crate::store::repo::ObjectWrite, crate::error::AppError> {
+    Ok(crate::store::repo::ObjectWrite {
+        id,
+        body: crate::wire::render::content_json(content)
+            .map_err(|e| crate::error::AppError::Internal(e.to_string()))?,
+        targets: targets.map(|t| t.iter().map(|t| t.as_str().to_owned()).collect()),
+        now: state.clock.now(),
+    })
+}
+
+impl crate::error::AppError {
+    /// Names the object in a bare "not found" from the store.
+    pub fn with_not_found(self, what: &str, id: &str) -> Self {
+        match self {
+            Self::NotFound(m) if m == "not found" => Self::not_found(what, id),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Programs: read by everyone within targeting rules, written only with `write_programs`.
+
+use crate::auth::{Principal, Scope};
+use crate::error::AppError;
+use crate::store::Page;
+use crate::store::repo::{self, ObjectWrite};
+use crate::wire::{ObjectId, ProgramRequest, StoredObject};
+
+use super::privacy::target_scope;
+use super::{AppState, View, name_conflict, object_write};
+
+fn taken(name: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("programName {name:?} is already used by another program")
+}
+
+pub async fn create(state: &AppState, who: &Principal, req: ProgramRequest) -> Result<StoredObject, AppError> {
+    who.require(Scope::WritePrograms)?;
+    let w: ObjectWrite = object_write(state, ObjectId::generate().into_string(), &req, req.targets.as_deref())?;
+    let name = req.program_name.into_string();
+    let n = name.clone();
+    state
+        .db
+        .write(move |c| repo::insert_program(c, &w, &n))
+        .await
+        .map_err(|e| name_conflict(e, "program_name", taken(&name)))
+}
+
+pub async fn update(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+    req: ProgramRequest,
+) -> Result<StoredObject, AppError> {
+    who.require(Scope::WritePrograms)?;
+    let w = object_write(state, id.clone(), &req, req.targets.as_deref())?;
+    let name = req.program_name.into_string();
+    let n = name.clone();
+    state
+        .db
+        .write(move |c| repo::update_program(c, &w, &n))
+        .await
+        .map_err(|e| name_conflict(e, "program_name", taken(&name)).with_not_found("program", &id))
+}
+
+pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
+    who.require(Scope::WritePrograms)?;
+    let id2 = id.clone();
+    state
+        .db
+        .write(move |c| repo::delete_program(c, &id2))
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("program", &id))
+}
+
+pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<StoredObject>, AppError> {
+    who.require_read_targets()?;
+    let who = who.clone();
+    let id2 = id.clone();
+    let found = state
+        .db
+        .read(move |c| {
+            let obj = repo::get_program(c, &id2)?;
+            let scope = target_scope(c, &who, None)?;
+            Ok(scope.admits(obj.targets.as_deref()).then_some(View {
+                objects: obj,
+                visible: scope.visible,
+            }))
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("program", &id))?;
+    found.ok_or_else(|| AppError::not_found("program", &id))
+}
+
+pub async fn list(
+    state: &AppState,
+    who: &Principal,
+    targets: Option<Vec<String>>,
+    page: Page,
+) -> Result<View<Vec<StoredObject>>, AppError> {
+    who.require_read_targets()?;
+    let who = who.clone();
+    Ok(state
+        .db
+        .read(move |c| {
+            let scope = target_scope(c, &who, targets.as_deref())?;
+            let objects = repo::list_programs(c, &scope.filter, page)?;
+            Ok(View {
+                objects,
+                visible: scope.visible,
+            })
+        })
+        .await?)
+}

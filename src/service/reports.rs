@@ -1,0 +1,168 @@
+//! Reports: written by VENs (`write_reports`) about events they can see; read by their author and by the
+//! business logic (Definition §Object Privacy).
+
+use serde::Serialize;
+
+use crate::auth::{Principal, Scope};
+use crate::error::AppError;
+use crate::store::repo::{self, ReportColumns, ReportFilter};
+use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::wire::{ObjectId, ReportRequest, StoredObject};
+
+use super::privacy::target_scope;
+use super::{AppState, View, object_write};
+
+/// Filters of `GET /reports`.
+#[derive(Debug, Clone, Default)]
+pub struct ReportQuery {
+    pub program_id: Option<String>,
+    pub event_id: Option<String>,
+    pub client_name: Option<String>,
+}
+
+/// What is stored: the request plus the clientID taken from the token.
+#[derive(Serialize)]
+struct ReportContent<'a> {
+    #[serde(rename = "clientID")]
+    client_id: &'a str,
+    #[serde(flatten)]
+    req: &'a ReportRequest,
+}
+
+const EVENT_NOT_VISIBLE: &str = "report event";
+
+/// The report's event must exist and be readable by its author: a VEN cannot report on (or learn of) an
+/// event that is not meant for it.
+fn check_event(c: &mut AnyConnection, who: &Principal, event_id: &str) -> StoreResult<()> {
+    let targets = match repo::event_targets_of(c, event_id) {
+        Err(StoreError::NotFound) => return Err(StoreError::ForeignKey(EVENT_NOT_VISIBLE.into())),
+        other => other?,
+    };
+    if target_scope(c, who, None)?.admits(targets.as_deref()) {
+        Ok(())
+    } else {
+        Err(StoreError::ForeignKey(EVENT_NOT_VISIBLE.into()))
+    }
+}
+
+/// Only the author may change or delete a report; anyone else is told it does not exist.
+fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<()> {
+    if repo::report_client(c, id)? == who.client_id {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
+fn map_err(e: StoreError, event_id: &str, id: Option<&str>) -> AppError {
+    match e {
+        StoreError::ForeignKey(_) => {
+            AppError::Conflict(format!("eventID {event_id:?} names no event this client can report on"))
+        }
+        other => match id {
+            Some(id) => AppError::from(other).with_not_found("report", id),
+            None => other.into(),
+        },
+    }
+}
+
+fn columns(who: &Principal, req: &ReportRequest) -> ReportColumns {
+    ReportColumns {
+        event_id: req.event_id.as_str().to_owned(),
+        client_id: who.client_id.clone(),
+        client_name: req.client_name.as_str().to_owned(),
+        report_name: req.report_name.clone(),
+    }
+}
+
+pub async fn create(state: &AppState, who: &Principal, req: ReportRequest) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteReports)?;
+    let content = ReportContent {
+        client_id: &who.client_id,
+        req: &req,
+    };
+    let w = object_write(state, ObjectId::generate().into_string(), &content, None)?;
+    let cols = columns(who, &req);
+    let who2 = who.clone();
+    state
+        .db
+        .write(move |c| {
+            check_event(c, &who2, &cols.event_id)?;
+            repo::insert_report(c, &w, &cols)
+        })
+        .await
+        .map_err(|e| map_err(e, req.event_id.as_str(), None))
+}
+
+pub async fn update(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+    req: ReportRequest,
+) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteReports)?;
+    let content = ReportContent {
+        client_id: &who.client_id,
+        req: &req,
+    };
+    let w = object_write(state, id.clone(), &content, None)?;
+    let cols = columns(who, &req);
+    let who2 = who.clone();
+    state
+        .db
+        .write(move |c| {
+            check_owner(c, &who2, &w.id)?;
+            check_event(c, &who2, &cols.event_id)?;
+            repo::update_report(c, &w, &cols)
+        })
+        .await
+        .map_err(|e| map_err(e, req.event_id.as_str(), Some(&id)))
+}
+
+pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteReports)?;
+    let who2 = who.clone();
+    let id2 = id.clone();
+    state
+        .db
+        .write(move |c| {
+            check_owner(c, &who2, &id2)?;
+            repo::delete_report(c, &id2)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("report", &id))
+}
+
+pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
+    who.require_read_ven_objects()?;
+    let who = who.clone();
+    let id2 = id.clone();
+    state
+        .db
+        .read(move |c| {
+            if !who.is_business_logic() {
+                check_owner(c, &who, &id2)?;
+            }
+            repo::get_report(c, &id2)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("report", &id))
+}
+
+pub async fn list(
+    state: &AppState,
+    who: &Principal,
+    q: ReportQuery,
+    page: Page,
+) -> Result<View<Vec<StoredObject>>, AppError> {
+    who.require_read_ven_objects()?;
+    let filter = ReportFilter {
+        program_id: q.program_id,
+        event_id: q.event_id,
+        client_name: q.client_name,
+        client_id: (!who.is_business_logic()).then(|| who.client_id.clone()),
+    };
+    Ok(View::all(
+        state.db.read(move |c| repo::list_reports(c, &filter, page)).await?,
+    ))
+}

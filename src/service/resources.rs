@@ -1,0 +1,235 @@
+//! Resources: a ven's devices or sites. Created by the business logic (with targets) or by the VEN for its
+//! own ven. A resource's clientID is always its ven's.
+
+use serde::Serialize;
+
+use crate::auth::{Principal, Scope};
+use crate::error::AppError;
+use crate::store::repo::{self, ResourceColumns, ResourceFilter};
+use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::wire::{Name, ObjectId, ResourceRequest, StoredObject, Target, ValuesMap};
+
+use super::{AppState, View, object_write};
+
+/// Filters of `GET /resources`.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceQuery {
+    pub resource_name: Option<String>,
+    pub ven_id: Option<String>,
+    pub targets: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResourceContent<'a> {
+    #[serde(rename = "clientID")]
+    client_id: &'a str,
+    resource_name: &'a Name,
+    #[serde(rename = "venID")]
+    ven_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<&'a Vec<ValuesMap>>,
+}
+
+const NO_VEN: &str = "resource ven";
+
+/// The request checked against the caller and the ven it names, ready to write.
+struct Plan {
+    cols: ResourceColumns,
+    attributes: Option<Vec<ValuesMap>>,
+    name: Name,
+    /// `None`: a VEN's request; targets are the business logic's and existing ones are kept.
+    targets: Option<Option<Vec<Target>>>,
+}
+
+/// Resolves the ven a resource belongs to. A VEN may name only its own ven (or none: OpenLEADR's client
+/// omits venID); a ven it does not own is treated as nonexistent.
+fn plan(c: &mut AnyConnection, who: &Principal, req: &ResourceRequest) -> StoreResult<Plan> {
+    match req {
+        ResourceRequest::Bl(r) => {
+            let client = match repo::ven_client(c, r.ven_id.as_str()) {
+                Err(StoreError::NotFound) => return Err(StoreError::ForeignKey(NO_VEN.into())),
+                other => other?,
+            };
+            if client != r.client_id.as_str() {
+                return Err(StoreError::Invalid(format!(
+                    "clientID {:?} is not the clientID of ven {:?} ({client:?})",
+                    r.client_id.as_str(),
+                    r.ven_id.as_str()
+                )));
+            }
+            Ok(Plan {
+                cols: ResourceColumns {
+                    ven_id: r.ven_id.as_str().to_owned(),
+                    client_id: client,
+                    resource_name: r.resource_name.as_str().to_owned(),
+                },
+                attributes: r.attributes.clone(),
+                name: r.resource_name.clone(),
+                targets: Some(r.targets.clone()),
+            })
+        }
+        ResourceRequest::Ven(r) => {
+            let own = repo::ven_id_of_client(c, &who.client_id)?;
+            let ven_id = match (own, &r.ven_id) {
+                (Some(own), None) => own,
+                (Some(own), Some(asked)) if own == asked.as_str() => own,
+                _ => return Err(StoreError::ForeignKey(NO_VEN.into())),
+            };
+            Ok(Plan {
+                cols: ResourceColumns {
+                    ven_id,
+                    client_id: who.client_id.clone(),
+                    resource_name: r.resource_name.as_str().to_owned(),
+                },
+                attributes: r.attributes.clone(),
+                name: r.resource_name.clone(),
+                targets: None,
+            })
+        }
+    }
+}
+
+fn check_role(who: &Principal, req: &ResourceRequest) -> Result<(), AppError> {
+    match (who.is_business_logic(), req) {
+        (true, ResourceRequest::Bl(_)) | (false, ResourceRequest::Ven(_)) => Ok(()),
+        (true, ResourceRequest::Ven(_)) => Err(AppError::BadRequest(
+            "the business logic writes resources with objectType BL_RESOURCE_REQUEST, naming clientID and venID".into(),
+        )),
+        (false, ResourceRequest::Bl(_)) => Err(AppError::Forbidden(
+            "a VEN writes resources with objectType VEN_RESOURCE_REQUEST; only the business logic may set clientID and targets".into(),
+        )),
+    }
+}
+
+fn map_err(e: StoreError, req: &ResourceRequest, id: Option<&str>) -> AppError {
+    let (name, ven) = match req {
+        ResourceRequest::Bl(r) => (r.resource_name.as_str(), Some(r.ven_id.as_str())),
+        ResourceRequest::Ven(r) => (r.resource_name.as_str(), r.ven_id.as_ref().map(|v| v.as_str())),
+    };
+    match e {
+        StoreError::ForeignKey(_) => AppError::Conflict(match ven {
+            Some(v) => format!("venID {v:?} names no ven this client may add resources to"),
+            None => "this client has no ven yet: register one with POST /vens first".into(),
+        }),
+        StoreError::Conflict(_) => AppError::Conflict(format!("the ven already has a resource named {name:?}")),
+        other => match id {
+            Some(id) => AppError::from(other).with_not_found("resource", id),
+            None => other.into(),
+        },
+    }
+}
+
+fn write_of(state: &AppState, id: String, p: &Plan) -> Result<repo::ObjectWrite, AppError> {
+    let content = ResourceContent {
+        client_id: &p.cols.client_id,
+        resource_name: &p.name,
+        ven_id: &p.cols.ven_id,
+        attributes: p.attributes.as_ref(),
+    };
+    object_write(state, id, &content, p.targets.as_ref().and_then(|t| t.as_deref()))
+}
+
+/// Writes resolved inside the transaction (the ven lookup and the write see the same data).
+async fn write(
+    state: &AppState,
+    who: &Principal,
+    id: Option<String>,
+    req: ResourceRequest,
+) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteVens)?;
+    check_role(who, &req)?;
+    let who2 = who.clone();
+    let state2 = state.clone();
+    let req2 = req.clone();
+    let is_update = id.is_some();
+    let id = id.unwrap_or_else(|| ObjectId::generate().into_string());
+    let id2 = id.clone();
+    state
+        .db
+        .write(move |c| {
+            if is_update {
+                // Existence and ownership first: another VEN's resource is simply not found.
+                check_owner(c, &who2, &id2)?;
+            }
+            let p = plan(c, &who2, &req2)?;
+            let mut w = write_of(&state2, id2, &p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if is_update {
+                if p.targets.is_none() {
+                    w.targets = repo::get_resource(c, &w.id)?.targets;
+                }
+                repo::update_resource(c, &w, &p.cols)
+            } else {
+                repo::insert_resource(c, &w, &p.cols)
+            }
+        })
+        .await
+        .map_err(|e| map_err(e, &req, is_update.then_some(id.as_str())))
+}
+
+pub async fn create(state: &AppState, who: &Principal, req: ResourceRequest) -> Result<StoredObject, AppError> {
+    write(state, who, None, req).await
+}
+
+pub async fn update(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+    req: ResourceRequest,
+) -> Result<StoredObject, AppError> {
+    write(state, who, Some(id), req).await
+}
+
+fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<()> {
+    if who.is_business_logic() || repo::resource_owner(c, id)?.1 == who.client_id {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
+pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteVens)?;
+    let who2 = who.clone();
+    let id2 = id.clone();
+    state
+        .db
+        .write(move |c| {
+            check_owner(c, &who2, &id2)?;
+            repo::delete_resource(c, &id2)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("resource", &id))
+}
+
+pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
+    who.require_read_ven_objects()?;
+    let who = who.clone();
+    let id2 = id.clone();
+    state
+        .db
+        .read(move |c| {
+            check_owner(c, &who, &id2)?;
+            repo::get_resource(c, &id2)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("resource", &id))
+}
+
+pub async fn list(
+    state: &AppState,
+    who: &Principal,
+    q: ResourceQuery,
+    page: Page,
+) -> Result<View<Vec<StoredObject>>, AppError> {
+    who.require_read_ven_objects()?;
+    let filter = ResourceFilter {
+        resource_name: q.resource_name,
+        ven_id: q.ven_id,
+        targets: q.targets,
+        client_id: (!who.is_business_logic()).then(|| who.client_id.clone()),
+    };
+    Ok(View::all(
+        state.db.read(move |c| repo::list_resources(c, &filter, page)).await?,
+    ))
+}

@@ -1,0 +1,152 @@
+//! Subscriptions: stored and filtered here; delivery of notifications is the notifier's job.
+
+use serde::Serialize;
+
+use crate::auth::{Principal, Scope};
+use crate::error::AppError;
+use crate::store::repo::{self, SubscriptionColumns, SubscriptionFilter};
+use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest};
+
+use super::{AppState, View, object_write};
+
+/// Filters of `GET /subscriptions`.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionQuery {
+    pub program_id: Option<String>,
+    pub client_name: Option<String>,
+    pub objects: Vec<ObjectType>,
+}
+
+/// What is stored: the request (targets included: subscription targets filter notifications and are not
+/// hidden) plus the clientID of the subscribing client.
+#[derive(Serialize)]
+struct SubscriptionContent<'a> {
+    #[serde(rename = "clientID")]
+    client_id: &'a str,
+    #[serde(flatten)]
+    req: &'a SubscriptionRequest,
+}
+
+fn content_json(client_id: &str, req: &SubscriptionRequest) -> StoreResult<String> {
+    serde_json::to_string(&SubscriptionContent { client_id, req }).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn columns(client_id: &str, req: &SubscriptionRequest) -> SubscriptionColumns {
+    SubscriptionColumns {
+        client_id: client_id.to_owned(),
+        client_name: req.client_name.as_str().to_owned(),
+        program_id: req.program_id.as_ref().map(|p| p.as_str().to_owned()),
+        objects: req
+            .object_operations
+            .iter()
+            .flat_map(|o| o.objects.iter().copied())
+            .collect(),
+    }
+}
+
+/// A VEN may touch only its own subscriptions; the business logic may touch all.
+fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<()> {
+    if who.is_business_logic() || repo::subscription_client(c, id)? == who.client_id {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
+fn map_err(e: StoreError, req: &SubscriptionRequest, id: Option<&str>) -> AppError {
+    match e {
+        StoreError::ForeignKey(_) => AppError::Conflict(format!(
+            "programID {:?} names no program",
+            req.program_id.as_ref().map(|p| p.as_str()).unwrap_or_default()
+        )),
+        other => match id {
+            Some(id) => AppError::from(other).with_not_found("subscription", id),
+            None => other.into(),
+        },
+    }
+}
+
+pub async fn create(state: &AppState, who: &Principal, req: SubscriptionRequest) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteSubscriptions)?;
+    let mut w = object_write(state, ObjectId::generate().into_string(), &(), None)?;
+    w.body = content_json(&who.client_id, &req)?;
+    let cols = columns(&who.client_id, &req);
+    state
+        .db
+        .write(move |c| repo::insert_subscription(c, &w, &cols))
+        .await
+        .map_err(|e| map_err(e, &req, None))
+}
+
+pub async fn update(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+    req: SubscriptionRequest,
+) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteSubscriptions)?;
+    let mut w = object_write(state, id.clone(), &(), None)?;
+    let who2 = who.clone();
+    let req2 = req.clone();
+    state
+        .db
+        .write(move |c| {
+            check_owner(c, &who2, &w.id)?;
+            // The subscription keeps the client that created it, even when the business logic edits it.
+            let owner = repo::subscription_client(c, &w.id)?;
+            w.body = content_json(&owner, &req2)?;
+            repo::update_subscription(c, &w, &columns(&owner, &req2))
+        })
+        .await
+        .map_err(|e| map_err(e, &req, Some(&id)))
+}
+
+pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteSubscriptions)?;
+    let who2 = who.clone();
+    let id2 = id.clone();
+    state
+        .db
+        .write(move |c| {
+            check_owner(c, &who2, &id2)?;
+            repo::delete_subscription(c, &id2)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("subscription", &id))
+}
+
+pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
+    who.require_read_ven_objects()?;
+    let who = who.clone();
+    let id2 = id.clone();
+    state
+        .db
+        .read(move |c| {
+            check_owner(c, &who, &id2)?;
+            repo::get_subscription(c, &id2)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("subscription", &id))
+}
+
+pub async fn list(
+    state: &AppState,
+    who: &Principal,
+    q: SubscriptionQuery,
+    page: Page,
+) -> Result<View<Vec<StoredObject>>, AppError> {
+    who.require_read_ven_objects()?;
+    let filter = SubscriptionFilter {
+        program_id: q.program_id,
+        client_name: q.client_name,
+        objects: q.objects,
+        client_id: (!who.is_business_logic()).then(|| who.client_id.clone()),
+    };
+    Ok(View::all(
+        state
+            .db
+            .read(move |c| repo::list_subscriptions(c, &filter, page))
+            .await?,
+    ))
+}

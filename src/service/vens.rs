@@ -1,0 +1,174 @@
+//! Vens: created by the business logic (naming the VEN's clientID, with targets) or by a VEN for itself
+//! (clientID from its token, no targets). A VEN reads and writes only its own (Definition §Object Privacy).
+
+use serde::Serialize;
+
+use crate::auth::{Principal, Scope};
+use crate::error::AppError;
+use crate::store::repo::{self, VenFilter};
+use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::wire::{Name, ObjectId, StoredObject, Target, ValuesMap, VenRequest};
+
+use super::{AppState, View, object_write};
+
+/// Filters of `GET /vens`.
+#[derive(Debug, Clone, Default)]
+pub struct VenQuery {
+    pub ven_name: Option<String>,
+    pub targets: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VenContent<'a> {
+    #[serde(rename = "clientID")]
+    client_id: &'a str,
+    ven_name: &'a Name,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<&'a Vec<ValuesMap>>,
+}
+
+/// A ven request resolved against the caller: whose ven it is and which targets it carries.
+struct Resolved<'a> {
+    client_id: String,
+    ven_name: &'a Name,
+    attributes: Option<&'a Vec<ValuesMap>>,
+    /// `None` for a VEN's own request: targets are the business logic's to set, so existing ones are kept.
+    targets: Option<Option<&'a [Target]>>,
+}
+
+fn resolve<'a>(who: &Principal, req: &'a VenRequest) -> Result<Resolved<'a>, AppError> {
+    match (who.is_business_logic(), req) {
+        (true, VenRequest::Bl(r)) => Ok(Resolved {
+            client_id: r.client_id.as_str().to_owned(),
+            ven_name: &r.ven_name,
+            attributes: r.attributes.as_ref(),
+            targets: Some(r.targets.as_deref()),
+        }),
+        (true, VenRequest::Ven(_)) => Err(AppError::BadRequest(
+            "the business logic creates and updates vens with objectType BL_VEN_REQUEST, naming the VEN's clientID"
+                .into(),
+        )),
+        (false, VenRequest::Ven(r)) => Ok(Resolved {
+            client_id: who.client_id.clone(),
+            ven_name: &r.ven_name,
+            attributes: r.attributes.as_ref(),
+            targets: None,
+        }),
+        // Definition: "Only BL clients may write targets to ven and resource objects" (checklist 47).
+        (false, VenRequest::Bl(_)) => Err(AppError::Forbidden(
+            "a VEN registers with objectType VEN_VEN_REQUEST; only the business logic may set clientID and targets"
+                .into(),
+        )),
+    }
+}
+
+fn conflict(e: StoreError, name: &str) -> AppError {
+    match e {
+        StoreError::Conflict(c) if c.contains("ven_name") => {
+            AppError::Conflict(format!("venName {name:?} is already used by another ven"))
+        }
+        StoreError::Conflict(c) if c.contains("client_id") => {
+            AppError::Conflict("this clientID already has a ven; update it instead of creating another".into())
+        }
+        other => other.into(),
+    }
+}
+
+/// A VEN may touch only its own ven; the business logic may touch all.
+fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<()> {
+    if who.is_business_logic() || repo::ven_client(c, id)? == who.client_id {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
+fn write_of(state: &AppState, id: String, r: &Resolved<'_>) -> Result<repo::ObjectWrite, AppError> {
+    let content = VenContent {
+        client_id: &r.client_id,
+        ven_name: r.ven_name,
+        attributes: r.attributes,
+    };
+    object_write(state, id, &content, r.targets.flatten())
+}
+
+pub async fn create(state: &AppState, who: &Principal, req: VenRequest) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteVens)?;
+    let r = resolve(who, &req)?;
+    let w = write_of(state, ObjectId::generate().into_string(), &r)?;
+    let (name, client) = (r.ven_name.as_str().to_owned(), r.client_id.clone());
+    let n = name.clone();
+    state
+        .db
+        .write(move |c| repo::insert_ven(c, &w, &n, &client))
+        .await
+        .map_err(|e| conflict(e, &name))
+}
+
+pub async fn update(state: &AppState, who: &Principal, id: String, req: VenRequest) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteVens)?;
+    let r = resolve(who, &req)?;
+    let keep_targets = r.targets.is_none();
+    let w = write_of(state, id.clone(), &r)?;
+    let (name, client) = (r.ven_name.as_str().to_owned(), r.client_id.clone());
+    let n = name.clone();
+    let who2 = who.clone();
+    state
+        .db
+        .write(move |c| {
+            check_owner(c, &who2, &w.id)?;
+            let mut w = w;
+            if keep_targets {
+                w.targets = repo::get_ven(c, &w.id)?.targets;
+            }
+            repo::update_ven(c, &w, &n, &client)
+        })
+        .await
+        .map_err(|e| conflict(e, &name).with_not_found("ven", &id))
+}
+
+pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
+    who.require(Scope::WriteVens)?;
+    let who2 = who.clone();
+    let id2 = id.clone();
+    state
+        .db
+        .write(move |c| {
+            check_owner(c, &who2, &id2)?;
+            repo::delete_ven(c, &id2)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("ven", &id))
+}
+
+pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
+    who.require_read_ven_objects()?;
+    let who = who.clone();
+    let id2 = id.clone();
+    state
+        .db
+        .read(move |c| {
+            check_owner(c, &who, &id2)?;
+            repo::get_ven(c, &id2)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("ven", &id))
+}
+
+pub async fn list(
+    state: &AppState,
+    who: &Principal,
+    q: VenQuery,
+    page: Page,
+) -> Result<View<Vec<StoredObject>>, AppError> {
+    who.require_read_ven_objects()?;
+    let filter = VenFilter {
+        ven_name: q.ven_name,
+        targets: q.targets,
+        client_id: (!who.is_business_logic()).then(|| who.client_id.clone()),
+    };
+    Ok(View::all(
+        state.db.read(move |c| repo::list_vens(c, &filter, page)).await?,
+    ))
+}

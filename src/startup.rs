@@ -1,0 +1,264 @@
+//! Wiring: settings → database (migrated) → auth → HTTP server. Used by `main` and by the tests.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use actix_web::dev::{Server, ServerHandle};
+use anyhow::{Context, bail};
+
+use crate::api;
+use crate::api::extract::BodyLimits;
+use crate::auth::jwt::{Authenticator, ExternalOptions};
+use crate::clock::SharedClock;
+use crate::config::{AuthMode, Settings};
+use crate::service::AppState;
+use crate::service::clients::{JWT_SECRET, PEPPER_SECRET, load_secret};
+use crate::store::{Db, DbOptions};
+
+/// Opens the database and, unless told not to, applies pending migrations (a failure stops start-up).
+pub fn open_db(settings: &Settings, migrate: bool) -> anyhow::Result<Db> {
+    let opts = DbOptions {
+        url: settings.database.url.clone(),
+        pool_size: settings.database.pool_size,
+        connect_timeout: Duration::from_secs(settings.database.connect_timeout_secs),
+        sqlite_sync: settings.database.sqlite_synchronous,
+    };
+    let db = Db::connect(&opts).with_context(|| format!("cannot open the database {}", redact(&opts.url)))?;
+    if migrate {
+        let applied = db
+            .migrate_blocking()
+            .context("database migration failed; the server will not start on a half-migrated schema")?;
+        for v in applied {
+            tracing::info!(version = %v, "applied migration");
+        }
+    }
+    Ok(db)
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Everything a request needs, built from settings.
+pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool) -> anyhow::Result<AppState> {
+    let settings2 = settings.clone();
+    let clock2 = clock.clone();
+    let (db, pepper, jwt_key) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let db = open_db(&settings2, migrate)?;
+        let pepper = load_secret(&db, &clock2, PEPPER_SECRET)?;
+        let jwt_key = match &settings2.auth.signing_key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => load_secret(&db, &clock2, JWT_SECRET)?,
+        };
+        Ok((db, pepper, jwt_key))
+    })
+    .await??;
+    let auth = match settings.auth.mode {
+        AuthMode::Internal => Authenticator::internal(&jwt_key, settings.auth.token_ttl_secs, clock.clone()),
+        AuthMode::External => {
+            let a = &settings.auth;
+            let public_key = match &a.public_key_file {
+                Some(f) => Some((
+                    std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+                    a.public_key_algorithm
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("auth.public_key_algorithm: {e}"))?,
+                )),
+                None => None,
+            };
+            let opts = ExternalOptions {
+                token_url: a.external_token_url.clone().unwrap_or_default(),
+                jwks_url: a.jwks_url.clone(),
+                public_key,
+                audience: a.audience.clone(),
+                issuer: a.issuer.clone(),
+                client_id_claim: a.client_id_claim.clone(),
+                jwks_refresh: Duration::from_secs(a.jwks_refresh_secs),
+            };
+            Authenticator::external(opts, clock.clone()).map_err(|e| anyhow::anyhow!(e))?
+        }
+    };
+    Ok(AppState {
+        db,
+        clock,
+        auth: Arc::new(auth),
+        pepper: pepper.into(),
+    })
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+    tls: bool,
+}
+
+impl Application {
+    /// Binds `settings.server.bind` (port 0 picks a free port) and builds the server.
+    pub async fn build(settings: &Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let state = build_state(settings, clock, true).await?;
+        let listener = TcpListener::bind(&settings.server.bind)
+            .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+        Self::with_listener(settings, state, listener)
+    }
+
+    pub fn with_listener(settings: &Settings, state: AppState, listener: TcpListener) -> anyhow::Result<Self> {
+        let addr = listener.local_addr()?;
+        let limits = BodyLimits {
+            max_bytes: settings.server.max_body_bytes,
+            timeout: Duration::from_secs(settings.server.request_timeout_secs),
+        };
+        let public_url = settings.server.public_url.clone();
+        let mut server = HttpServer::new(move || api::app(state.clone(), limits, public_url.clone()))
+            .disable_signals()
+            .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))
+            .keep_alive(Duration::from_secs(settings.server.keep_alive_secs));
+        if let Some(w) = settings.server.workers {
+            server = server.workers(w.max(1));
+        }
+        let tls = match (&settings.tls.cert, &settings.tls.key) {
+            (Some(cert), Some(key)) => {
+                server = server.listen_rustls_0_23(listener, tls_config(cert, key)?)?;
+                true
+            }
+            _ => {
+                server = server.listen(listener)?;
+                false
+            }
+        };
+        Ok(Self {
+            server: server.run(),
+            addr,
+            tls,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish (up to the shutdown timeout).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        handle.stop(true).await;
+        server.await??;
+        Ok(())
+    }
+
+    /// The server future, for callers that stop it through [`Application::handle`].
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// rustls server configuration: TLS 1.2 and 1.3 only (rustls has nothing older), no client auth.
+pub fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("cannot read {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;
+    if certs.is_empty() {
+        bail!("{} holds no certificate", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read a private key from {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    Ok(config)
+}
+
+/// Writes a self-signed development certificate and key for localhost (`sluice cert dev`).
+pub fn write_dev_cert(dir: &Path) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let rcgen::CertifiedKey { cert, signing_key } = rcgen::generate_simple_self_signed(names)?;
+    let cert_path = dir.join("dev-cert.pem");
+    let key_path = dir.join("dev-key.pem");
+    std::fs::write(&cert_path, cert.pem())?;
+    write_private(&key_path, signing_key.serialize_pem().as_bytes())?;
+    Ok((cert_path, key_path))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(bytes)?;
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::write(path, bytes)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn database_passwords_are_not_printed() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite://sluice.db"), "sqlite://sluice.db");
+    }
+}

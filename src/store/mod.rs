@@ -1,0 +1,10 @@
+//! Storage: diesel over SQLite or PostgreSQL, one code path. Imports no actix.
+
+pub mod conn;
+pub mod error;
+pub mod repo;
+pub mod schema;
+
+pub use conn::{AnyConnection, Db, DbOptions, DbUrl, SqliteSync};
+pub use error::{StoreError, StoreResult};
+pub use repo::{Page, TargetFilter};

@@ -1,0 +1,152 @@
+//! Diesel table definitions, identical for both backends (the migrations under `migrations/sqlite` and
+//! `migrations/postgres` create the same columns; a test checks they agree).
+
+diesel::table! {
+    programs (id) {
+        id -> Text,
+        program_name -> Text,
+        body -> Text,
+        targets -> Nullable<Text>,
+        targeted -> Bool,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    program_targets (program_id, target) {
+        program_id -> Text,
+        target -> Text,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        program_id -> Text,
+        event_name -> Nullable<Text>,
+        priority -> Nullable<BigInt>,
+        body -> Text,
+        targets -> Nullable<Text>,
+        targeted -> Bool,
+        ends_at -> Nullable<Timestamp>,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_targets (event_id, target) {
+        event_id -> Text,
+        target -> Text,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> Text,
+        event_id -> Text,
+        client_id -> Text,
+        client_name -> Text,
+        report_name -> Nullable<Text>,
+        body -> Text,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> Text,
+        client_id -> Text,
+        client_name -> Text,
+        program_id -> Nullable<Text>,
+        body -> Text,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscription_objects (subscription_id, object_type) {
+        subscription_id -> Text,
+        object_type -> Text,
+    }
+}
+
+diesel::table! {
+    vens (id) {
+        id -> Text,
+        ven_name -> Text,
+        client_id -> Text,
+        body -> Text,
+        targets -> Nullable<Text>,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ven_targets (ven_id, target) {
+        ven_id -> Text,
+        target -> Text,
+    }
+}
+
+diesel::table! {
+    resources (id) {
+        id -> Text,
+        ven_id -> Text,
+        client_id -> Text,
+        resource_name -> Text,
+        body -> Text,
+        targets -> Nullable<Text>,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    resource_targets (resource_id, target) {
+        resource_id -> Text,
+        target -> Text,
+    }
+}
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        client_name -> Text,
+        role -> Text,
+        secret_hash -> Text,
+        created_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_date_time -> Timestamp,
+    }
+}
+
+diesel::joinable!(events -> programs (program_id));
+diesel::joinable!(reports -> events (event_id));
+diesel::joinable!(resources -> vens (ven_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    programs,
+    program_targets,
+    events,
+    event_targets,
+    reports,
+    subscriptions,
+    subscription_objects,
+    vens,
+    ven_targets,
+    resources,
+    resource_targets,
+    clients,
+    server_secrets,
+);

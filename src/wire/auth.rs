@@ -1,0 +1,31 @@
+//! Bodies of `/auth/server` and `/auth/token`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `authServerInfo`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuthServerInfo {
+    #[serde(rename = "tokenURL")]
+    pub token_url: String,
+}
+
+/// `clientCredentialRequest` (form-urlencoded). Every field is optional here so that a missing one is
+/// reported as an OAuth2 `invalid_request` rather than a generic parse failure.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct ClientCredentialRequest {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// `clientCredentialResponse`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClientCredentialResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}

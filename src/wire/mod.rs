@@ -1,0 +1,12 @@
+//! OpenADR 3.1 JSON types. Imports neither diesel nor actix: this is the protocol, nothing else.
+
+pub mod auth;
+pub mod objects;
+pub mod primitives;
+pub mod problem;
+pub mod render;
+
+pub use objects::*;
+pub use primitives::{Duration, Name, ObjectId, Target, Uri, WireDateTime, format_time};
+pub use problem::Problem;
+pub use render::{StoredObject, TargetView};

@@ -1,0 +1,227 @@
+use serde_json::json;
+use sluice::auth::Role;
+
+use crate::support::{TestApp, program};
+
+fn form(id: &str, secret: &str) -> String {
+    format!("grant_type=client_credentials&client_id={id}&client_secret={secret}")
+}
+
+#[actix_rt::test]
+async fn checklist_1_auth_server_names_the_token_url_without_a_token() {
+    let app = TestApp::new().await;
+    let r = app.anonymous().get("/auth/server").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["tokenURL"], format!("{}/auth/token", app.base));
+}
+
+#[actix_rt::test]
+async fn checklist_2_client_credentials_in_the_form_body_get_a_bearer_token_that_works() {
+    let app = TestApp::new().await;
+    let c = app.issued(Role::Operator, "op");
+    let r = app
+        .anonymous()
+        .post_raw(
+            "/auth/token",
+            "application/x-www-form-urlencoded",
+            form(&c.client_id, &c.client_secret),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["token_type"], "Bearer");
+    assert_eq!(r.body["expires_in"], 3600);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let token = r.body["access_token"].as_str().unwrap().to_owned();
+    let mut bl = app.anonymous();
+    bl.token = Some(token);
+    program(&bl, "p1", &[]).await;
+}
+
+#[actix_rt::test]
+async fn client_credentials_over_http_basic_are_accepted() {
+    let app = TestApp::new().await;
+    let c = app.issued(Role::Ven, "v");
+    let resp = app
+        .http
+        .post(format!("{}/auth/token", app.base))
+        .basic_auth(&c.client_id, Some(&c.client_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&scope=")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["scope"].as_str().unwrap().contains("write_reports"));
+}
+
+#[actix_rt::test]
+async fn checklist_3_wrong_secret_is_401_invalid_client() {
+    let app = TestApp::new().await;
+    let c = app.issued(Role::Ven, "v");
+    let r = app
+        .anonymous()
+        .post_raw(
+            "/auth/token",
+            "application/x-www-form-urlencoded",
+            form(&c.client_id, "nope"),
+        )
+        .await;
+    r.assert_problem(401);
+    assert_eq!(r.body["error"], "invalid_client");
+    let r = app
+        .anonymous()
+        .post_raw(
+            "/auth/token",
+            "application/x-www-form-urlencoded",
+            form("nobody", "nope"),
+        )
+        .await;
+    r.assert_problem(401);
+}
+
+#[actix_rt::test]
+async fn checklist_4_password_grant_is_400_unsupported_grant_type() {
+    let app = TestApp::new().await;
+    let c = app.issued(Role::Ven, "v");
+    let body = format!(
+        "grant_type=password&client_id={}&client_secret={}",
+        c.client_id, c.client_secret
+    );
+    let r = app
+        .anonymous()
+        .post_raw("/auth/token", "application/x-www-form-urlencoded", body)
+        .await;
+    r.assert_problem(400);
+    assert_eq!(r.body["error"], "unsupported_grant_type");
+}
+
+#[actix_rt::test]
+async fn checklist_5_missing_client_id_is_400_invalid_request() {
+    let app = TestApp::new().await;
+    let r = app
+        .anonymous()
+        .post_raw(
+            "/auth/token",
+            "application/x-www-form-urlencoded",
+            "grant_type=client_credentials&client_secret=x",
+        )
+        .await;
+    r.assert_problem(400);
+    assert_eq!(r.body["error"], "invalid_request");
+}
+
+#[actix_rt::test]
+async fn requested_scopes_narrow_the_token() {
+    let app = TestApp::new().await;
+    let c = app.issued(Role::Operator, "op");
+    let body = format!("{}&scope=read_all%20made_up", form(&c.client_id, &c.client_secret));
+    let r = app
+        .anonymous()
+        .post_raw("/auth/token", "application/x-www-form-urlencoded", body)
+        .await;
+    assert_eq!(r.body["scope"], "read_all");
+    let mut narrowed = app.anonymous();
+    narrowed.token = Some(r.body["access_token"].as_str().unwrap().to_owned());
+    narrowed
+        .post("/programs", &json!({"programName": "p"}))
+        .await
+        .assert_problem(403);
+    assert_eq!(narrowed.get("/programs").await.status, 200);
+}
+
+#[actix_rt::test]
+async fn checklist_6_external_idp_mode_answers_501_and_names_the_external_token_url() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("idp.pem");
+    std::fs::write(&pem, key.public_key_pem()).unwrap();
+    let app = TestApp::with_settings(|s| {
+        s.auth.mode = sluice::config::AuthMode::External;
+        s.auth.external_token_url = Some("https://idp.example.com/token".into());
+        s.auth.public_key_file = Some(pem.clone());
+        s.auth.public_key_algorithm = "ES256".into();
+    })
+    .await;
+    let r = app.anonymous().get("/auth/server").await;
+    assert_eq!(r.body["tokenURL"], "https://idp.example.com/token");
+    let r = app
+        .anonymous()
+        .post_raw("/auth/token", "application/x-www-form-urlencoded", form("a", "b"))
+        .await;
+    r.assert_problem(501);
+
+    // A token signed by the IdP's key, with scopes as an array claim, is accepted.
+    let exp = sluice::wire::WireDateTime(crate::support::t0()).0.timestamp() + 600;
+    let claims = json!({"sub": "idp-client", "scp": ["read_all", "write_programs"], "exp": exp});
+    let enc = jsonwebtoken::EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).unwrap();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &claims,
+        &enc,
+    )
+    .unwrap();
+    let mut bl = app.anonymous();
+    bl.token = Some(token);
+    program(&bl, "from-idp", &[]).await;
+}
+
+#[actix_rt::test]
+async fn checklist_7_protected_endpoints_without_a_token_are_401_with_a_bearer_challenge() {
+    let app = TestApp::new().await;
+    for path in [
+        "/programs",
+        "/events",
+        "/reports",
+        "/subscriptions",
+        "/vens",
+        "/resources",
+        "/programs/x",
+    ] {
+        let r = app.anonymous().get(path).await;
+        r.assert_problem(401);
+        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"), "{path}");
+    }
+}
+
+#[actix_rt::test]
+async fn checklist_8_garbage_and_expired_tokens_are_401() {
+    let app = TestApp::new().await;
+    let mut garbage = app.anonymous();
+    garbage.token = Some("not.a.jwt".into());
+    garbage.get("/programs").await.assert_problem(401);
+    let bl = app.bl();
+    assert_eq!(bl.get("/programs").await.status, 200);
+    app.clock.advance(chrono::TimeDelta::hours(2));
+    bl.get("/programs").await.assert_problem(401);
+}
+
+#[actix_rt::test]
+async fn checklist_9_10_11_writes_without_the_scope_are_403() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let ven = app.ven("v1");
+    ven.post("/programs", &json!({"programName": "p"}))
+        .await
+        .assert_problem(403);
+    let p = program(&bl, "p", &[]).await;
+    ven.post("/events", &json!({"programID": p})).await.assert_problem(403);
+    let e = crate::support::event(&bl, &p, &[]).await;
+    ven.put(&format!("/events/{e}"), &json!({"programID": p}))
+        .await
+        .assert_problem(403);
+    ven.delete(&format!("/events/{e}")).await.assert_problem(403);
+    let report = json!({"eventID": e, "clientName": "bl", "resources": []});
+    bl.post("/reports", &report).await.assert_problem(403);
+}
+
+#[actix_rt::test]
+async fn checklist_12_business_logic_reads_every_event() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    let a = crate::support::event(&bl, &p, &["g1"]).await;
+    let b = crate::support::event(&bl, &p, &[]).await;
+    let r = bl.get("/events").await;
+    assert_eq!(r.ids(), vec![a, b]);
+}

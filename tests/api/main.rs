@@ -1,0 +1,8 @@
+//! API tests against a real server. Test names cite the conformance checklist of the OpenADR 3.1 digest
+//! (`checklist_N_…`). The suite runs on SQLite by default and on PostgreSQL with `TEST_DATABASE_URL`.
+
+mod auth;
+mod errors;
+mod objects;
+mod privacy;
+mod support;

@@ -1,0 +1,198 @@
+//! Object privacy, targeting and target hiding (Definition §Object Privacy; checklist 42–58).
+
+use serde_json::json;
+
+use crate::support::{TestApp, event, program, ven_object};
+
+#[actix_rt::test]
+async fn checklist_42_report_client_id_comes_from_the_token() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &[]).await;
+    let ven = app.ven("v");
+    let r = ven
+        .post(
+            "/reports",
+            &json!({"eventID": e, "clientName": "v", "clientID": "forged", "resources": []}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["clientID"], ven.client_id.as_str());
+    assert_eq!(r.body["objectType"], "REPORT");
+}
+
+#[actix_rt::test]
+async fn checklist_43_subscription_client_id_comes_from_the_token() {
+    let app = TestApp::new().await;
+    let ven = app.ven("v");
+    let body = json!({"clientName": "v", "clientID": "forged", "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE", "UPDATE"], "callbackUrl": "https://example.com/cb", "bearerToken": "T"}]});
+    let r = ven.post("/subscriptions", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["clientID"], ven.client_id.as_str());
+    assert_eq!(r.body["objectOperations"][0]["operations"], json!(["CREATE", "UPDATE"]));
+}
+
+#[actix_rt::test]
+async fn checklist_50_51_53_vens_read_only_their_own_objects_and_the_business_logic_reads_all() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &[]).await;
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    assert_eq!(
+        a.get("/reports").await.body,
+        json!([]),
+        "no reports yet: an empty set, not an error"
+    );
+    let ra = a
+        .post("/reports", &json!({"eventID": e, "clientName": "a", "resources": []}))
+        .await
+        .id();
+    let rb = b
+        .post("/reports", &json!({"eventID": e, "clientName": "b", "resources": []}))
+        .await
+        .id();
+    assert_eq!(a.get("/reports").await.ids(), vec![ra.clone()]);
+    assert_eq!(b.get("/reports").await.ids(), vec![rb.clone()]);
+    assert_eq!(bl.get("/reports").await.ids(), vec![ra, rb]);
+    let va = ven_object(&bl, &a, "site-a", &[]).await;
+    let _vb = ven_object(&bl, &b, "site-b", &[]).await;
+    assert_eq!(a.get("/vens").await.ids(), vec![va]);
+    assert_eq!(bl.get("/vens").await.ids().len(), 2);
+}
+
+#[actix_rt::test]
+async fn checklist_52_another_vens_objects_by_id_are_not_found() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &[]).await;
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    let report = b
+        .post("/reports", &json!({"eventID": e, "clientName": "b", "resources": []}))
+        .await
+        .id();
+    let sub = b
+        .post("/subscriptions", &json!({"clientName": "b", "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": "https://b.example/cb"}]}))
+        .await
+        .id();
+    let ven = b
+        .post("/vens", &json!({"objectType": "VEN_VEN_REQUEST", "venName": "site-b"}))
+        .await
+        .id();
+    let res = b
+        .post(
+            "/resources",
+            &json!({"objectType": "VEN_RESOURCE_REQUEST", "resourceName": "r"}),
+        )
+        .await
+        .id();
+    let bodies = [
+        (
+            "reports",
+            report,
+            json!({"eventID": e, "clientName": "a", "resources": []}),
+        ),
+        (
+            "subscriptions",
+            sub,
+            json!({"clientName": "a", "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": "https://a.example/cb"}]}),
+        ),
+        (
+            "vens",
+            ven,
+            json!({"objectType": "VEN_VEN_REQUEST", "venName": "hijack"}),
+        ),
+        (
+            "resources",
+            res,
+            json!({"objectType": "VEN_RESOURCE_REQUEST", "resourceName": "hijack"}),
+        ),
+    ];
+    for (kind, id, body) in &bodies {
+        a.get(&format!("/{kind}/{id}")).await.assert_problem(404);
+        a.put(&format!("/{kind}/{id}"), body).await.assert_problem(404);
+        a.delete(&format!("/{kind}/{id}")).await.assert_problem(404);
+        assert_eq!(
+            b.get(&format!("/{kind}/{id}")).await.status,
+            200,
+            "{kind} still there for its owner"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn checklist_54_targeted_events_reach_only_vens_with_those_targets() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &["g1"]).await;
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    ven_object(&bl, &a, "site-a", &["g1"]).await;
+    ven_object(&bl, &b, "site-b", &[]).await;
+    assert_eq!(a.get("/events").await.ids(), vec![e.clone()]);
+    assert_eq!(a.get("/events?targets=g1").await.ids(), vec![e.clone()]);
+    assert_eq!(b.get("/events").await.body, json!([]));
+    assert_eq!(
+        b.get("/events?targets=g1").await.body,
+        json!([]),
+        "asking for a target it was not granted gives nothing"
+    );
+    b.get(&format!("/events/{e}")).await.assert_problem(404);
+    assert_eq!(a.get(&format!("/events/{e}")).await.status, 200);
+    b.post("/reports", &json!({"eventID": e, "clientName": "b", "resources": []}))
+        .await
+        .assert_problem(409);
+}
+
+#[actix_rt::test]
+async fn checklist_55_a_ven_without_a_ven_object_sees_no_targeted_events() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    event(&bl, &p, &["g1"]).await;
+    assert_eq!(app.ven("lonely").get("/events").await.body, json!([]));
+}
+
+#[actix_rt::test]
+async fn checklist_56_targets_granted_through_a_resource_count() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &["r1"]).await;
+    let a = app.ven("a");
+    let ven = ven_object(&bl, &a, "site-a", &[]).await;
+    assert_eq!(a.get("/events").await.body, json!([]));
+    let res = json!({"objectType": "BL_RESOURCE_REQUEST", "clientID": a.client_id, "venID": ven, "resourceName": "rack", "targets": ["r1"]});
+    assert_eq!(bl.post("/resources", &res).await.status, 201);
+    assert_eq!(a.get("/events").await.ids(), vec![e]);
+}
+
+#[actix_rt::test]
+async fn checklist_57_untargeted_events_are_readable_by_every_ven() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &[]).await;
+    assert_eq!(app.ven("any").get("/events").await.ids(), vec![e]);
+}
+
+#[actix_rt::test]
+async fn checklist_58_vens_see_only_their_granted_targets() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &["g1", "secret"]).await;
+    let e = event(&bl, &p, &["g1", "secret"]).await;
+    let a = app.ven("a");
+    ven_object(&bl, &a, "site-a", &["g1"]).await;
+    let seen = a.get("/events?targets=g1").await;
+    assert_eq!(seen.body[0]["targets"], json!(["g1"]));
+    assert_eq!(a.get(&format!("/events/{e}")).await.body["targets"], json!(["g1"]));
+    assert_eq!(a.get(&format!("/programs/{p}")).await.body["targets"], json!(["g1"]));
+    assert_eq!(a.get("/programs").await.body[0]["targets"], json!(["g1"]));
+    assert_eq!(
+        bl.get(&format!("/events/{e}")).await.body["targets"],
+        json!(["g1", "secret"])
+    );
+}

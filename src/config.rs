@@ -12,6 +12,7 @@ use crate::store::{DbUrl, SqliteSync};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
@@ -153,18 +154,6 @@ impl Default for LogSettings {
     }
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            server: ServerSettings::default(),
-            database: DatabaseSettings::default(),
-            auth: AuthSettings::default(),
-            tls: TlsSettings::default(),
-            log: LogSettings::default(),
-        }
-    }
-}
-
 impl Settings {
     /// Loads defaults, then `file` (if given), then `SLUICE_*` variables, and validates the result.
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, Vec<String>> {
@@ -192,10 +181,10 @@ impl Settings {
                 self.server.bind
             ));
         }
-        if let Some(u) = &self.server.public_url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                errs.push(format!("server.public_url {u:?} must start with http:// or https://"));
-            }
+        if let Some(u) = &self.server.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            errs.push(format!("server.public_url {u:?} must start with http:// or https://"));
         }
         if self.server.max_body_bytes < 1024 {
             errs.push("server.max_body_bytes must be at least 1024".into());
@@ -212,10 +201,10 @@ impl Settings {
         if self.auth.token_ttl_secs < 60 {
             errs.push("auth.token_ttl_secs must be at least 60".into());
         }
-        if let Some(k) = &self.auth.signing_key {
-            if k.len() < 32 {
-                errs.push("auth.signing_key must be at least 32 bytes".into());
-            }
+        if let Some(k) = &self.auth.signing_key
+            && k.len() < 32
+        {
+            errs.push("auth.signing_key must be at least 32 bytes".into());
         }
         if self.auth.mode == AuthMode::External {
             if self.auth.external_token_url.is_none() {
@@ -224,10 +213,10 @@ impl Settings {
             if self.auth.jwks_url.is_none() && self.auth.public_key_file.is_none() {
                 errs.push("external mode needs auth.jwks_url or auth.public_key_file".into());
             }
-            if let Some(f) = &self.auth.public_key_file {
-                if !f.exists() {
-                    errs.push(format!("auth.public_key_file {} does not exist", f.display()));
-                }
+            if let Some(f) = &self.auth.public_key_file
+                && !f.exists()
+            {
+                errs.push(format!("auth.public_key_file {} does not exist", f.display()));
             }
             if self
                 .auth
@@ -281,6 +270,7 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::result_large_err, reason = "figment's Jail closure returns figment::Error")]
     fn toml_file_and_environment_layer_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sluice.toml");

@@ -83,10 +83,9 @@ pub async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<BytesM
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && len > limits.max_bytes
     {
-        if len > limits.max_bytes {
-            return Err(too_large());
-        }
+        return Err(too_large());
     }
     let read = async {
         let mut body = BytesMut::new();

@@ -33,13 +33,13 @@ struct ListParams {
 
 /// The `objects` filter: object type names, unknown ones refused.
 fn object_types(q: &Query) -> Result<Vec<ObjectType>, AppError> {
-    Ok(q.names("objects")?
+    q.names("objects")?
         .unwrap_or_default()
         .iter()
         .map(|o| {
             ObjectType::parse(o).ok_or_else(|| AppError::BadRequest(format!("objects: {o:?} is not an object type")))
         })
-        .collect::<Result<_, _>>()?)
+        .collect::<Result<_, _>>()
 }
 
 /// Subscriptions: a VEN sees its own, the business logic all.

@@ -42,17 +42,19 @@ pub struct ExternalOptions {
     pub jwks_refresh: Duration,
 }
 
+struct External {
+    opts: ExternalOptions,
+    static_key: Option<(DecodingKey, Algorithm)>,
+    jwks: Option<Jwks>,
+}
+
 enum Mode {
     Internal {
         enc: EncodingKey,
         dec: DecodingKey,
         ttl_secs: i64,
     },
-    External {
-        opts: ExternalOptions,
-        static_key: Option<(DecodingKey, Algorithm)>,
-        jwks: Option<Jwks>,
-    },
+    External(Box<External>),
 }
 
 /// Issues and verifies access tokens.
@@ -65,7 +67,7 @@ impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mode = match self.mode {
             Mode::Internal { .. } => "internal",
-            Mode::External { .. } => "external",
+            Mode::External(_) => "external",
         };
         f.debug_struct("Authenticator").field("mode", &mode).finish()
     }
@@ -97,7 +99,7 @@ impl Authenticator {
             return Err("external auth needs a public key or a JWKS URL".into());
         }
         Ok(Self {
-            mode: Mode::External { opts, static_key, jwks },
+            mode: Mode::External(Box::new(External { opts, static_key, jwks })),
             clock,
         })
     }
@@ -105,7 +107,7 @@ impl Authenticator {
     /// The external token URL, when tokens come from an external IdP.
     pub fn external_token_url(&self) -> Option<&str> {
         match &self.mode {
-            Mode::External { opts, .. } => Some(&opts.token_url),
+            Mode::External(e) => Some(&e.opts.token_url),
             Mode::Internal { .. } => None,
         }
     }
@@ -146,7 +148,8 @@ impl Authenticator {
                     scopes: Scopes::parse_list(data.claims.scope.split(' ')),
                 })
             }
-            Mode::External { opts, static_key, jwks } => {
+            Mode::External(ext) => {
+                let External { opts, static_key, jwks } = &**ext;
                 let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(&e.to_string()))?;
                 let (key, alg) = match (jwks, static_key) {
                     (Some(jwks), _) => jwks.key_for(header.kid.as_deref()).await?,
@@ -265,12 +268,11 @@ impl Jwks {
             let stale = s.fetched_at.is_none_or(|t| t.elapsed() > self.refresh);
             (s.set.clone(), stale)
         };
-        if let Some(set) = &set {
-            if !stale {
-                if let Some(k) = pick(set, kid) {
-                    return k;
-                }
-            }
+        if let Some(set) = &set
+            && !stale
+            && let Some(k) = pick(set, kid)
+        {
+            return k;
         }
         // Unknown key or stale set: fetch again, at most every JWKS_MIN_REFETCH.
         let set = self.refetch().await.or(set);

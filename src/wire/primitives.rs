@@ -25,7 +25,7 @@ macro_rules! bounded_string {
             pub fn parse(value: impl Into<String>) -> Result<Self, String> {
                 let value = value.into();
                 let len = value.chars().count();
-                if len < $min || len > $max {
+                if !($min..=$max).contains(&len) {
                     return Err(format!(
                         "{} must be {}..={} characters, got {}",
                         $what, $min, $max, len
@@ -154,10 +154,10 @@ impl WireDateTime {
             return Ok(Self(t.with_timezone(&Utc)));
         }
         // Lenient forms: a bare date, or a date-time without offset (both seen in the spec's examples).
-        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            if let Some(t) = d.and_hms_opt(0, 0, 0) {
-                return Ok(Self(Utc.from_utc_datetime(&t)));
-            }
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            && let Some(t) = d.and_hms_opt(0, 0, 0)
+        {
+            return Ok(Self(Utc.from_utc_datetime(&t)));
         }
         for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
             if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {

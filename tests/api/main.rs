@@ -1,6 +1,8 @@
 //! API tests against a real server. Test names cite the conformance checklist of the OpenADR 3.1 digest
 //! (`checklist_N_…`). The suite runs on SQLite by default and on PostgreSQL with `TEST_DATABASE_URL`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
 mod auth;
 mod errors;
 mod objects;

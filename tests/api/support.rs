@@ -50,18 +50,14 @@ impl TestDb {
             }
         }
     }
-
-    pub fn is_postgres(&self) -> bool {
-        self.pg.is_some()
-    }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg {
-            if let Ok(mut c) = diesel::PgConnection::establish(admin) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
+        if let Some((admin, name)) = &self.pg
+            && let Ok(mut c) = diesel::PgConnection::establish(admin)
+        {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
@@ -76,9 +72,8 @@ pub struct TestApp {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
-    pub settings: Settings,
     handle: actix_web::dev::ServerHandle,
-    pub db: TestDb,
+    _db: TestDb,
 }
 
 /// A response: status, headers and the body parsed as JSON (Null when empty or not JSON).
@@ -189,6 +184,13 @@ impl As {
     }
 }
 
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The stop command is sent at once; its completion future need not be awaited.
+        drop(self.handle.stop(false));
+    }
+}
+
 impl TestApp {
     pub async fn new() -> Self {
         Self::with_settings(|_| {}).await
@@ -221,9 +223,8 @@ impl TestApp {
             state,
             clock,
             http,
-            settings,
             handle,
-            db,
+            _db: db,
         }
     }
 
@@ -261,10 +262,6 @@ impl TestApp {
     /// Issues a client through the CLI's code path and returns its id and secret.
     pub fn issued(&self, role: Role, name: &str) -> clients::IssuedClient {
         clients::add(&self.state.db, &self.state.clock, &self.state.pepper, role, name).unwrap()
-    }
-
-    pub async fn stop(self) {
-        self.handle.stop(false).await;
     }
 }
 

@@ -157,6 +157,13 @@ impl Default for LogSettings {
 impl Settings {
     /// Loads defaults, then `file` (if given), then `SLUICE_*` variables, and validates the result.
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, Vec<String>> {
+        let settings = Self::layered(file)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The layered settings, not yet validated (command-line flags go on top before validation).
+    pub fn layered(file: Option<&std::path::Path>) -> Result<Self, Vec<String>> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(f) = file {
             if !f.exists() {
@@ -165,11 +172,8 @@ impl Settings {
             fig = fig.merge(Toml::file(f));
         }
         fig = fig.merge(Env::prefixed("SLUICE_").split("__"));
-        let settings: Settings = fig
-            .extract()
-            .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-        settings.validate()?;
-        Ok(settings)
+        fig.extract()
+            .map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
     }
 
     /// Every problem at once.

@@ -101,7 +101,7 @@ enum CertAction {
 }
 
 fn settings(common: &Common, bind: Option<String>) -> anyhow::Result<Settings> {
-    let mut s = match Settings::load(common.config.as_deref()) {
+    let mut s = match Settings::layered(common.config.as_deref()) {
         Ok(s) => s,
         Err(errs) => bail!("invalid configuration:\n  - {}", errs.join("\n  - ")),
     };

@@ -24,12 +24,21 @@ pub struct SubscriptionQuery {
 struct SubscriptionContent<'a> {
     #[serde(rename = "clientID")]
     client_id: &'a str,
+    /// The same value under the name OpenLEADR's wire types (0.2.x) expect; an extra property, which the
+    /// spec allows (Def §Extensibility), so that client decodes subscriptions (docs/spec-decisions.md).
+    #[serde(rename = "clientId")]
+    client_id_compat: &'a str,
     #[serde(flatten)]
     req: &'a SubscriptionRequest,
 }
 
 fn content_json(client_id: &str, req: &SubscriptionRequest) -> StoreResult<String> {
-    serde_json::to_string(&SubscriptionContent { client_id, req }).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::to_string(&SubscriptionContent {
+        client_id,
+        client_id_compat: client_id,
+        req,
+    })
+    .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn columns(client_id: &str, req: &SubscriptionRequest) -> SubscriptionColumns {

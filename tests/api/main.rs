@@ -5,6 +5,9 @@
 
 mod auth;
 mod errors;
+mod interop;
 mod objects;
+mod openapi;
+mod platform;
 mod privacy;
 mod support;

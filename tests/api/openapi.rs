@@ -1,0 +1,78 @@
+//! The OpenAPI document: committed, in step with the code, covering the spec's operations, and served.
+
+use crate::support::TestApp;
+
+const COMMITTED: &str = include_str!("../../openapi/openapi.json");
+
+#[test]
+fn committed_openapi_document_matches_the_code() {
+    let generated = sluice::api::openapi().to_pretty_json().unwrap();
+    assert!(
+        generated.trim() == COMMITTED.trim(),
+        "openapi/openapi.json is out of date: run `cargo run -- openapi > openapi/openapi.json` and commit it"
+    );
+}
+
+/// Every (method, path, operationId) of the OpenADR 3.1.0 yaml that this release serves (the `/notifiers`
+/// operations belong to the notification work).
+const SPEC_OPERATIONS: &[(&str, &str, &str)] = &[
+    ("get", "/programs", "searchAllPrograms"),
+    ("post", "/programs", "createProgram"),
+    ("get", "/programs/{programID}", "searchProgramByProgramId"),
+    ("put", "/programs/{programID}", "updateProgram"),
+    ("delete", "/programs/{programID}", "deleteProgram"),
+    ("get", "/reports", "searchAllReports"),
+    ("post", "/reports", "createReport"),
+    ("get", "/reports/{reportID}", "searchReportsByReportID"),
+    ("put", "/reports/{reportID}", "updateReport"),
+    ("delete", "/reports/{reportID}", "deleteReport"),
+    ("get", "/events", "searchAllEvents"),
+    ("post", "/events", "createEvent"),
+    ("get", "/events/{eventID}", "searchEventsByID"),
+    ("put", "/events/{eventID}", "updateEvent"),
+    ("delete", "/events/{eventID}", "deleteEvent"),
+    ("get", "/subscriptions", "searchSubscriptions"),
+    ("post", "/subscriptions", "createSubscription"),
+    ("get", "/subscriptions/{subscriptionID}", "searchSubscriptionByID"),
+    ("put", "/subscriptions/{subscriptionID}", "updateSubscription"),
+    ("delete", "/subscriptions/{subscriptionID}", "deleteSubscription"),
+    ("get", "/vens", "searchVens"),
+    ("post", "/vens", "createVen"),
+    ("get", "/vens/{venID}", "searchVenByID"),
+    ("put", "/vens/{venID}", "updateVen"),
+    ("delete", "/vens/{venID}", "deleteVen"),
+    ("get", "/resources", "searchVenResources"),
+    ("post", "/resources", "createResource"),
+    ("get", "/resources/{resourceID}", "searchVenResourceByID"),
+    ("put", "/resources/{resourceID}", "updateVenResource"),
+    ("delete", "/resources/{resourceID}", "deleteVenResource"),
+    ("get", "/auth/server", "getAuthServerInfo"),
+    ("post", "/auth/token", "fetchToken"),
+];
+
+#[test]
+fn every_spec_operation_is_documented_with_the_specs_operation_id() {
+    let doc: serde_json::Value = serde_json::from_str(COMMITTED).unwrap();
+    for (method, path, op) in SPEC_OPERATIONS {
+        let found = &doc["paths"][path][method]["operationId"];
+        assert_eq!(found, op, "{method} {path}");
+    }
+}
+
+#[actix_rt::test]
+async fn the_document_and_the_api_page_are_served_without_a_cdn() {
+    let app = TestApp::new().await;
+    let doc = app.anonymous().get("/openapi.json").await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["paths"]["/events"].is_object());
+    let page = app.anonymous().get("/docs/").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("swagger"),
+        "{}",
+        &page.text[..page.text.len().min(300)]
+    );
+    let page = app.anonymous().get("/docs/swagger-initializer.js").await;
+    assert_eq!(page.status, 200, "assets are vendored in the binary");
+    assert!(!page.text.contains("unpkg.com") && !page.text.contains("cdn."));
+}

@@ -1,0 +1,177 @@
+//! Storage, TLS and the command line: what an operator touches around the API.
+
+use std::process::Command;
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::Text;
+use sluice::store::{Db, DbOptions};
+
+use crate::support::{TestApp, TestDb};
+
+#[derive(diesel::QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct Column {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+fn columns(db: &Db) -> Vec<Column> {
+    let mut cols = db
+        .read_blocking(|c| {
+            let sql = match c {
+                sluice::store::AnyConnection::Postgresql(_) => {
+                    "SELECT table_name::text AS table_name, column_name::text AS column_name FROM information_schema.columns \
+                     WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'"
+                }
+                sluice::store::AnyConnection::Sqlite(_) => {
+                    "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'"
+                }
+            };
+            Ok(diesel::sql_query(sql).load::<Column>(c)?)
+        })
+        .unwrap();
+    cols.sort();
+    cols
+}
+
+#[test]
+fn migrations_run_up_down_and_up_again() {
+    let t = TestDb::new();
+    let db = Db::connect(&DbOptions::new(&t.url)).unwrap();
+    let applied = db.migrate_blocking().unwrap();
+    assert!(!applied.is_empty());
+    let before = columns(&db);
+    assert!(
+        before
+            .iter()
+            .any(|c| c.table_name == "events" && c.column_name == "ends_at")
+    );
+    for _ in 0..applied.len() {
+        db.revert_last_blocking().unwrap();
+    }
+    assert!(columns(&db).is_empty(), "down migrations remove every table");
+    db.migrate_blocking().unwrap();
+    assert_eq!(columns(&db), before);
+    assert!(db.migrate_blocking().unwrap().is_empty(), "migrating twice is a no-op");
+}
+
+/// Both migration folders must produce the same tables and columns (the one `schema.rs` serves both).
+#[test]
+fn sqlite_and_postgres_schemas_agree() {
+    let Some(pg) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("TEST_DATABASE_URL is not set: comparing needs PostgreSQL; .ci/run sets it");
+        return;
+    };
+    let pg_db = TestDb::new();
+    assert!(pg_db.url.starts_with("postgres"), "{pg}");
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Db::connect(&DbOptions::new(format!(
+        "sqlite://{}",
+        dir.path().join("s.db").display()
+    )))
+    .unwrap();
+    let postgres = Db::connect(&DbOptions::new(&pg_db.url)).unwrap();
+    sqlite.migrate_blocking().unwrap();
+    postgres.migrate_blocking().unwrap();
+    assert_eq!(columns(&sqlite), columns(&postgres));
+}
+
+#[actix_rt::test]
+async fn checklist_77_https_serves_tls_and_refuses_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = sluice::startup::write_dev_cert(dir.path()).unwrap();
+    let app = TestApp::with_settings(|s| {
+        s.tls.cert = Some(cert.clone());
+        s.tls.key = Some(key.clone());
+    })
+    .await;
+    assert!(app.base.starts_with("https://"));
+    let tls12 = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .max_tls_version(reqwest::tls::Version::TLS_1_2)
+        .build()
+        .unwrap();
+    let r = tls12.get(format!("{}/health", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let plain = app.base.replace("https://", "http://");
+    let r = reqwest::get(format!("{plain}/health")).await;
+    assert!(
+        r.is_err() || r.unwrap().status() != 200,
+        "plain HTTP must not be served on the TLS port"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "private key is owner-only"
+        );
+    }
+}
+
+fn sluice(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .env_remove("SLUICE_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_client_add_prints_one_json_line_and_list_and_remove_work() {
+    let t = TestDb::new();
+    let out = sluice(&[
+        "client",
+        "add",
+        "--role",
+        "ven",
+        "--name",
+        "site-9",
+        "--database",
+        &t.url,
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1);
+    let issued: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(issued["role"], "ven");
+    let id = issued["client_id"].as_str().unwrap().to_owned();
+    assert!(issued["client_secret"].as_str().unwrap().len() >= 43);
+
+    let out = sluice(&["client", "list", "--database", &t.url]);
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(listed.contains(&id) && listed.contains("site-9"));
+    assert!(
+        !listed.contains(issued["client_secret"].as_str().unwrap()),
+        "secrets are never listed"
+    );
+
+    assert!(
+        sluice(&["client", "remove", &id, "--database", &t.url])
+            .status
+            .success()
+    );
+    assert!(
+        !sluice(&["client", "remove", &id, "--database", &t.url])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn invalid_configuration_is_reported_all_at_once_and_stops_start_up() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["serve", "--bind", "nonsense"])
+        .env("SLUICE_DATABASE__POOL_SIZE", "0")
+        .env("SLUICE_LOG__FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in ["server.bind", "database.pool_size", "log.format"] {
+        assert!(err.contains(expected), "{expected} missing from: {err}");
+    }
+}

@@ -39,6 +39,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// Bytes of rendered program and event lists kept in memory (0 turns the read cache off).
+    pub read_cache_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -112,6 +114,7 @@ impl Default for ServerSettings {
             keep_alive_secs: 75,
             shutdown_timeout_secs: 30,
             workers: None,
+            read_cache_bytes: 8 * 1024 * 1024,
         }
     }
 }

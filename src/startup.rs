@@ -15,6 +15,7 @@ use crate::auth::jwt::{Authenticator, ExternalOptions};
 use crate::clock::SharedClock;
 use crate::config::{AuthMode, Settings};
 use crate::service::AppState;
+use crate::service::cache::{ReadCache, spawn_pg_listener};
 use crate::service::clients::{JWT_SECRET, PEPPER_SECRET, load_secret};
 use crate::store::{Db, DbOptions};
 
@@ -91,11 +92,21 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
             Authenticator::external(opts, clock.clone()).map_err(|e| anyhow::anyhow!(e))?
         }
     };
+    let cache = Arc::new(ReadCache::new(settings.server.read_cache_bytes));
+    if db.is_postgres() {
+        // Other instances' writes reach this instance's cache through NOTIFY.
+        spawn_pg_listener(
+            settings.database.url.clone(),
+            Arc::downgrade(&cache),
+            Duration::from_millis(50),
+        );
+    }
     Ok(AppState {
         db,
         clock,
         auth: Arc::new(auth),
         pepper: pepper.into(),
+        cache,
     })
 }
 
@@ -126,7 +137,9 @@ impl Application {
             .disable_signals()
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
             .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))
-            .keep_alive(Duration::from_secs(settings.server.keep_alive_secs));
+            .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
+            // Blocking threads only wait for pooled connections beyond the pool's size.
+            .worker_max_blocking_threads((settings.database.pool_size as usize * 2).max(4));
         if let Some(w) = settings.server.workers {
             server = server.workers(w.max(1));
         }

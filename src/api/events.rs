@@ -36,7 +36,7 @@ struct ListParams {
 #[get("/events")]
 pub async fn search_all_events(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
-    let view = events::list(
+    let body = events::list(
         &state,
         &who.0,
         events::EventQuery {
@@ -47,7 +47,7 @@ pub async fn search_all_events(state: Data<AppState>, who: Caller, req: HttpRequ
         q.page()?,
     )
     .await?;
-    Ok(ok(view.to_json()))
+    Ok(ok(body))
 }
 
 /// Creates a event.

@@ -33,12 +33,12 @@ use crate::error::AppError;
 use crate::service::AppState;
 
 /// A JSON response with status 200.
-pub(crate) fn ok(body: String) -> HttpResponse {
+pub(crate) fn ok(body: impl MessageBody + 'static) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(body)
 }
 
 /// A JSON response with status 201.
-pub(crate) fn created(body: String) -> HttpResponse {
+pub(crate) fn created(body: impl MessageBody + 'static) -> HttpResponse {
     HttpResponse::Created().content_type("application/json").body(body)
 }
 

@@ -34,8 +34,8 @@ pub async fn search_all_programs(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
-    let view = programs::list(&state, &who.0, q.names("targets")?, q.page()?).await?;
-    Ok(ok(view.to_json()))
+    let body = programs::list(&state, &who.0, q.names("targets")?, q.page()?).await?;
+    Ok(ok(body))
 }
 
 /// Creates a program.

@@ -1,12 +1,13 @@
 //! Events: the requests a VTN sends its VENs. Read within targeting rules, written with `write_events`.
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::store::Page;
 use crate::store::repo::{self, EventColumns, EventFilter};
-use crate::wire::{EventRequest, ObjectId, StoredObject, WireDateTime};
+use crate::wire::{EventRequest, ObjectId, ObjectType, StoredObject, WireDateTime};
 
 use super::privacy::target_scope;
 use super::{AppState, View, object_write};
@@ -80,8 +81,7 @@ pub async fn create(state: &AppState, who: &Principal, req: EventRequest) -> Res
     let cols = columns(&req, w.now);
     let program = req.program_id.into_string();
     state
-        .db
-        .write(move |c| repo::insert_event(c, &w, &cols))
+        .write_listed(move |c| repo::insert_event(c, &w, &cols))
         .await
         .map_err(|e| missing_program(e, &program))
 }
@@ -97,8 +97,7 @@ pub async fn update(
     let cols = columns(&req, w.now);
     let program = req.program_id.into_string();
     state
-        .db
-        .write(move |c| repo::update_event(c, &w, &cols))
+        .write_listed(move |c| repo::update_event(c, &w, &cols))
         .await
         .map_err(|e| missing_program(e, &program).with_not_found("event", &id))
 }
@@ -107,8 +106,7 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     who.require(Scope::WriteEvents)?;
     let id2 = id.clone();
     state
-        .db
-        .write(move |c| repo::delete_event(c, &id2))
+        .write_listed(move |c| repo::delete_event(c, &id2))
         .await
         .map_err(|e| AppError::from(e).with_not_found("event", &id))
 }
@@ -132,30 +130,28 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<S
     found.ok_or_else(|| AppError::not_found("event", &id))
 }
 
-pub async fn list(
-    state: &AppState,
-    who: &Principal,
-    q: EventQuery,
-    page: Page,
-) -> Result<View<Vec<StoredObject>>, AppError> {
+/// The events `who` may see, as JSON (VENs: targets hidden), served from the read cache when possible.
+pub async fn list(state: &AppState, who: &Principal, q: EventQuery, page: Page) -> Result<Bytes, AppError> {
     who.require_read_targets()?;
-    let who = who.clone();
-    let now = state.clock.now();
-    Ok(state
-        .db
-        .read(move |c| {
-            let scope = target_scope(c, &who, q.targets.as_deref())?;
-            let filter = EventFilter {
-                program_id: q.program_id,
-                active_at: q.active.unwrap_or(false).then_some(now),
-            };
-            let objects = repo::list_events(c, &filter, &scope.filter, page)?;
-            Ok(View {
-                objects,
-                visible: scope.visible,
-            })
+    // `active` depends on the time: such a list is cached for the current second only.
+    let active_at = q.active.unwrap_or(false).then(|| state.clock.now());
+    let key = format!(
+        "{:?}|{:?}|{:?}|{}|{}",
+        q.program_id,
+        q.targets,
+        active_at.map(|t| t.timestamp()),
+        page.skip,
+        page.limit
+    );
+    let filter = EventFilter {
+        program_id: q.program_id,
+        active_at,
+    };
+    state
+        .cached_list(who, ObjectType::Event, key, q.targets, move |c, targets| {
+            repo::list_events(c, &filter, targets, page)
         })
-        .await?)
+        .await
 }
 
 #[cfg(test)]

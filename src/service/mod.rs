@@ -2,6 +2,7 @@
 //! goes through a function here: it checks the caller's scopes and privacy, validates what needs data, and
 //! writes in one transaction.
 
+pub mod cache;
 pub mod clients;
 pub mod events;
 pub mod privacy;
@@ -14,9 +15,16 @@ pub mod vens;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
+use self::cache::{ListKey, ReadCache, Viewer};
+use crate::auth::Principal;
 use crate::auth::jwt::Authenticator;
 use crate::clock::SharedClock;
-use crate::store::{Db, Page};
+use crate::error::AppError;
+use crate::store::repo;
+use crate::store::{AnyConnection, Db, Page, StoreResult, TargetFilter};
+use crate::wire::ObjectType;
 use crate::wire::render::write_array;
 use crate::wire::{StoredObject, TargetView};
 
@@ -28,6 +36,85 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Key of the client-secret hash.
     pub pepper: Arc<[u8]>,
+    pub cache: Arc<ReadCache>,
+}
+
+impl AppState {
+    /// A write that can change program or event lists or a VEN's grants (programs, events, vens, resources):
+    /// one transaction that also tells other instances (PostgreSQL `NOTIFY`), then this instance's caches
+    /// start a new generation.
+    pub async fn write_listed<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+    {
+        let r = self
+            .db
+            .write(move |c| {
+                let v = f(c)?;
+                repo::announce_change(c, cache::CHANGE_CHANNEL)?;
+                Ok(v)
+            })
+            .await;
+        self.cache.invalidate();
+        r
+    }
+
+    /// Who the caller is as a reader of targeted objects: the business logic, or the holder of some granted
+    /// targets (cached per client for the current generation).
+    pub async fn viewer(&self, who: &Principal) -> Result<Viewer, AppError> {
+        if who.is_business_logic() {
+            return Ok(Viewer::BusinessLogic);
+        }
+        let grants = match self.cache.grants(&who.client_id) {
+            Some(g) => g,
+            None => {
+                let generation = self.cache.generation();
+                let id = who.client_id.clone();
+                let g: Option<Arc<[String]>> = self
+                    .db
+                    .read(move |c| repo::granted_targets(c, &id))
+                    .await?
+                    .map(Into::into);
+                self.cache.put_grants(&who.client_id, generation, g.clone());
+                g
+            }
+        };
+        Ok(Viewer::Granted(grants.unwrap_or_else(|| Arc::from(Vec::new()))))
+    }
+
+    /// A program or event list as JSON, from the cache when the same viewer asked the same question in
+    /// this generation. `query` must name every input of `load` besides the viewer's targets.
+    pub(crate) async fn cached_list<F>(
+        &self,
+        who: &Principal,
+        kind: ObjectType,
+        query: String,
+        requested: Option<Vec<String>>,
+        load: F,
+    ) -> Result<Bytes, AppError>
+    where
+        F: FnOnce(&mut AnyConnection, &TargetFilter) -> StoreResult<Vec<StoredObject>> + Send + 'static,
+    {
+        let viewer = self.viewer(who).await?;
+        let key = ListKey { kind, viewer, query };
+        if let Some(body) = self.cache.list(&key) {
+            return Ok(body);
+        }
+        let generation = self.cache.generation();
+        let scope = privacy::scope_for_viewer(&key.viewer, requested.as_deref());
+        let filter = scope.filter.clone();
+        let objects = self.db.read(move |c| load(c, &filter)).await?;
+        let body = Bytes::from(
+            View {
+                objects,
+                visible: scope.visible,
+            }
+            .to_json(),
+        );
+        self.cache.put_list(key, generation, body.clone());
+        Ok(body)
+    }
 }
 
 /// Objects as one reader may see them: with VEN readers, targets outside `visible` are hidden.

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::cache::Viewer;
 use crate::auth::Principal;
 use crate::store::repo::granted_targets;
 use crate::store::{AnyConnection, StoreResult, TargetFilter};
@@ -26,16 +27,24 @@ pub struct TargetScope {
 /// - Target hiding: a VEN is shown only the targets it was granted (and asked for).
 pub fn target_scope(c: &mut AnyConnection, who: &Principal, requested: Option<&[String]>) -> StoreResult<TargetScope> {
     if who.is_business_logic() {
-        return Ok(TargetScope {
+        return Ok(scope_for_viewer(&Viewer::BusinessLogic, requested));
+    }
+    let granted = granted_targets(c, &who.client_id)?.unwrap_or_default();
+    Ok(scope_for_grants(granted, requested))
+}
+
+/// [`target_scope`] for a reader already resolved to a [`Viewer`].
+pub fn scope_for_viewer(viewer: &Viewer, requested: Option<&[String]>) -> TargetScope {
+    match viewer {
+        Viewer::BusinessLogic => TargetScope {
             filter: match requested {
                 Some(r) => TargetFilter::AnyOf(r.to_vec()),
                 None => TargetFilter::All,
             },
             visible: None,
-        });
+        },
+        Viewer::Granted(g) => scope_for_grants(g.to_vec(), requested),
     }
-    let granted = granted_targets(c, &who.client_id)?.unwrap_or_default();
-    Ok(scope_for_grants(granted, requested))
 }
 
 /// [`target_scope`] for a VEN whose grants are known.

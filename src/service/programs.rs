@@ -4,7 +4,8 @@ use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::store::Page;
 use crate::store::repo::{self, ObjectWrite};
-use crate::wire::{ObjectId, ProgramRequest, StoredObject};
+use crate::wire::{ObjectId, ObjectType, ProgramRequest, StoredObject};
+use bytes::Bytes;
 
 use super::privacy::target_scope;
 use super::{AppState, View, name_conflict, object_write};
@@ -19,8 +20,7 @@ pub async fn create(state: &AppState, who: &Principal, req: ProgramRequest) -> R
     let name = req.program_name.into_string();
     let n = name.clone();
     state
-        .db
-        .write(move |c| repo::insert_program(c, &w, &n))
+        .write_listed(move |c| repo::insert_program(c, &w, &n))
         .await
         .map_err(|e| name_conflict(e, "program_name", taken(&name)))
 }
@@ -36,8 +36,7 @@ pub async fn update(
     let name = req.program_name.into_string();
     let n = name.clone();
     state
-        .db
-        .write(move |c| repo::update_program(c, &w, &n))
+        .write_listed(move |c| repo::update_program(c, &w, &n))
         .await
         .map_err(|e| name_conflict(e, "program_name", taken(&name)).with_not_found("program", &id))
 }
@@ -46,8 +45,7 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     who.require(Scope::WritePrograms)?;
     let id2 = id.clone();
     state
-        .db
-        .write(move |c| repo::delete_program(c, &id2))
+        .write_listed(move |c| repo::delete_program(c, &id2))
         .await
         .map_err(|e| AppError::from(e).with_not_found("program", &id))
 }
@@ -71,23 +69,18 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<S
     found.ok_or_else(|| AppError::not_found("program", &id))
 }
 
+/// The programs `who` may see, as JSON (VENs: targets hidden), served from the read cache when possible.
 pub async fn list(
     state: &AppState,
     who: &Principal,
     targets: Option<Vec<String>>,
     page: Page,
-) -> Result<View<Vec<StoredObject>>, AppError> {
+) -> Result<Bytes, AppError> {
     who.require_read_targets()?;
-    let who = who.clone();
-    Ok(state
-        .db
-        .read(move |c| {
-            let scope = target_scope(c, &who, targets.as_deref())?;
-            let objects = repo::list_programs(c, &scope.filter, page)?;
-            Ok(View {
-                objects,
-                visible: scope.visible,
-            })
+    let key = format!("{targets:?}|{}|{}", page.skip, page.limit);
+    state
+        .cached_list(who, ObjectType::Program, key, targets, move |c, filter| {
+            repo::list_programs(c, filter, page)
         })
-        .await?)
+        .await
 }

@@ -146,8 +146,7 @@ async fn write(
     let id = id.unwrap_or_else(|| ObjectId::generate().into_string());
     let id2 = id.clone();
     state
-        .db
-        .write(move |c| {
+        .write_listed(move |c| {
             if is_update {
                 // Existence and ownership first: another VEN's resource is simply not found.
                 check_owner(c, &who2, &id2)?;
@@ -193,8 +192,7 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     let who2 = who.clone();
     let id2 = id.clone();
     state
-        .db
-        .write(move |c| {
+        .write_listed(move |c| {
             check_owner(c, &who2, &id2)?;
             repo::delete_resource(c, &id2)
         })

@@ -100,8 +100,7 @@ pub async fn create(state: &AppState, who: &Principal, req: VenRequest) -> Resul
     let (name, client) = (r.ven_name.as_str().to_owned(), r.client_id.clone());
     let n = name.clone();
     state
-        .db
-        .write(move |c| repo::insert_ven(c, &w, &n, &client))
+        .write_listed(move |c| repo::insert_ven(c, &w, &n, &client))
         .await
         .map_err(|e| conflict(e, &name))
 }
@@ -115,8 +114,7 @@ pub async fn update(state: &AppState, who: &Principal, id: String, req: VenReque
     let n = name.clone();
     let who2 = who.clone();
     state
-        .db
-        .write(move |c| {
+        .write_listed(move |c| {
             check_owner(c, &who2, &w.id)?;
             let mut w = w;
             if keep_targets {
@@ -133,8 +131,7 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     let who2 = who.clone();
     let id2 = id.clone();
     state
-        .db
-        .write(move |c| {
+        .write_listed(move |c| {
             check_owner(c, &who2, &id2)?;
             repo::delete_ven(c, &id2)
         })

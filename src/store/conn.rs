@@ -1,6 +1,6 @@
 //! One connection type for both backends, the pool, and the blocking-thread bridge.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -92,7 +92,7 @@ impl ManageConnection for Manager {
                 };
                 c.batch_execute(&format!(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA synchronous = {sync};"
+                     PRAGMA synchronous = {sync}; PRAGMA cache_size = -1024;"
                 ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(c))
@@ -136,7 +136,17 @@ pub struct Db {
     url: DbUrl,
     /// SQLite allows one writer at a time; writers queue here instead of spinning on SQLITE_BUSY.
     sqlite_writer: Arc<Mutex<()>>,
+    /// SQLite: the group-commit writer thread's queue (see [`Db::write`]).
+    group: Option<mpsc::Sender<Job>>,
 }
+
+/// One write of the group-commit writer: runs inside the batch's transaction (in its own savepoint) and
+/// returns what to do once the batch's commit is known.
+type Job = Box<dyn FnOnce(&mut AnyConnection) -> Completion + Send>;
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Most writes committed together by the group-commit writer.
+const MAX_BATCH: usize = 128;
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,10 +168,16 @@ impl Db {
             .connection_timeout(opts.connect_timeout)
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let sqlite_writer = Arc::new(Mutex::new(()));
+        let group = match url {
+            DbUrl::Sqlite(_) => Some(spawn_group_writer(pool.clone(), sqlite_writer.clone())?),
+            DbUrl::Postgres(_) => None,
+        };
         Ok(Self {
             pool,
             url,
-            sqlite_writer: Arc::new(Mutex::new(())),
+            sqlite_writer,
+            group,
         })
     }
 
@@ -211,12 +227,36 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
     }
 
-    /// Runs `f` in one transaction on a blocking thread: everything it writes commits together or not at all.
+    /// Runs `f` in one transaction on a blocking thread: everything it writes commits together or not at all,
+    /// and the result is returned only once it is committed.
+    ///
+    /// On SQLite, writes go to one writer thread that commits whatever is queued together (group commit):
+    /// each write runs in its own savepoint inside the batch's transaction, so a failing write undoes only
+    /// itself, and all writes of a batch share one durable commit instead of paying one each. On PostgreSQL
+    /// each write is its own transaction on a pooled connection (the server groups commits itself).
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
     {
+        if let Some(queue) = &self.group {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let job: Job = Box::new(move |c| {
+                let result = c.transaction(f);
+                Box::new(move |commit: Result<(), String>| {
+                    let _ = tx.send(match commit {
+                        Ok(()) => result,
+                        Err(e) => Err(result.err().unwrap_or(StoreError::Unavailable(e))),
+                    });
+                })
+            });
+            queue
+                .send(job)
+                .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
+            return rx
+                .await
+                .map_err(|_| StoreError::Unavailable("the database writer failed".into()))?;
+        }
         let db = self.clone();
         tokio::task::spawn_blocking(move || db.write_blocking(f))
             .await
@@ -241,5 +281,53 @@ impl Db {
             )
         };
         AnyConnection::transaction(&mut conn, f)
+    }
+}
+
+/// Starts the SQLite group-commit writer. It ends when every [`Db`] clone (every sender) is gone.
+fn spawn_group_writer(pool: r2d2::Pool<Manager>, lock: Arc<Mutex<()>>) -> StoreResult<mpsc::Sender<Job>> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("sluice-writer".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut jobs = vec![first];
+                while jobs.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&pool, &lock, jobs);
+            }
+        })
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the database writer: {e}")))?;
+    Ok(tx)
+}
+
+fn run_batch(pool: &r2d2::Pool<Manager>, lock: &Mutex<()>, jobs: Vec<Job>) {
+    let mut conn = match pool.get() {
+        Ok(c) => c,
+        Err(e) => {
+            // Each job's sender is dropped unrun: its writer is told the database is unavailable.
+            tracing::error!(error = %e, "no database connection for a write batch");
+            return;
+        }
+    };
+    let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
+    let committed = AnyConnection::transaction::<_, diesel::result::Error, _>(&mut conn, |c| {
+        for job in jobs {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(c))) {
+                Ok(done) => completions.push(done),
+                // A panicking write leaves its savepoint unknown: the whole batch is rolled back.
+                Err(_) => return Err(diesel::result::Error::RollbackTransaction),
+            }
+        }
+        Ok(())
+    });
+    let outcome = committed.map_err(|e| format!("commit failed: {e}"));
+    for done in completions {
+        done(outcome.clone());
     }
 }

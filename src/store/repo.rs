@@ -931,6 +931,16 @@ pub fn server_secret(
     }
 }
 
+/// Tells other instances on the same PostgreSQL that listed objects changed (delivered at commit).
+/// SQLite has a single writer process, so there is nobody to tell.
+pub fn announce_change(c: &mut AnyConnection, channel: &str) -> StoreResult<()> {
+    use diesel::connection::SimpleConnection;
+    if let AnyConnection::Postgresql(pg) = c {
+        pg.batch_execute(&format!("NOTIFY {channel}"))?;
+    }
+    Ok(())
+}
+
 /// A database round trip, for `/health`.
 pub fn ping(c: &mut AnyConnection) -> StoreResult<()> {
     use diesel::connection::SimpleConnection;

@@ -6,7 +6,7 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::Text;
 use sluice::store::{Db, DbOptions};
 
-use crate::support::{TestApp, TestDb};
+use crate::support::{TestApp, TestDb, event, program};
 
 #[derive(diesel::QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct Column {
@@ -149,11 +149,8 @@ fn cli_client_add_prints_one_json_line_and_list_and_remove_work() {
         "secrets are never listed"
     );
 
-    assert!(
-        sluice(&["client", "remove", &id, "--database", &t.url])
-            .status
-            .success()
-    );
+    let removed = sluice(&["client", "remove", &id, "--database", &t.url]);
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
     assert!(
         !sluice(&["client", "remove", &id, "--database", &t.url])
             .status
@@ -174,4 +171,100 @@ fn invalid_configuration_is_reported_all_at_once_and_stops_start_up() {
     for expected in ["server.bind", "database.pool_size", "log.format"] {
         assert!(err.contains(expected), "{expected} missing from: {err}");
     }
+}
+
+/// Several stateless instances on one PostgreSQL: a change made through one reaches the cached lists of
+/// the other (NOTIFY at commit, heard by the other instance's listener within its poll interval).
+#[actix_rt::test]
+async fn a_second_instance_on_the_same_postgres_sees_changes_made_through_the_first() {
+    if std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .is_none()
+    {
+        eprintln!("TEST_DATABASE_URL is not set: several instances need PostgreSQL; .ci/run sets it");
+        return;
+    }
+    let a = TestApp::new().await;
+    let b = a.second_instance().await;
+    let bl = a.bl();
+    let ven = a.ven("v");
+    crate::support::ven_object(&bl, &ven, "site", &["g1"]).await;
+    let ven_on_b = ven.on(&b);
+    assert_eq!(
+        ven_on_b.get("/events").await.body,
+        serde_json::json!([]),
+        "token and data shared by both"
+    );
+    let p = crate::support::program(&bl, "p", &[]).await;
+    let e = crate::support::event(&bl, &p, &["g1"]).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if ven_on_b.get("/events").await.ids() == vec![e.clone()] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "instance b never saw the event created through a"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn cached_event_lists_change_as_soon_as_an_event_is_written() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let ven = app.ven("v");
+    let p = program(&bl, "p", &[]).await;
+    let first = event(&bl, &p, &[]).await;
+    assert_eq!(ven.get("/events").await.ids(), vec![first.clone()]);
+    assert_eq!(
+        ven.get("/events").await.ids(),
+        vec![first.clone()],
+        "served again (from the cache)"
+    );
+    let second = event(&bl, &p, &[]).await;
+    assert_eq!(ven.get("/events").await.ids(), vec![first.clone(), second.clone()]);
+    bl.delete(&format!("/events/{first}")).await;
+    assert_eq!(ven.get("/events").await.ids(), vec![second]);
+}
+
+/// SQLite commits concurrent writes in groups; each write still stands or falls alone.
+#[actix_rt::test]
+async fn concurrent_writes_commit_independently_even_when_grouped() {
+    use sluice::store::repo::{self, ObjectWrite};
+    let t = TestDb::new();
+    let db = Db::connect(&DbOptions::new(&t.url)).unwrap();
+    db.migrate_blocking().unwrap();
+    let now = crate::support::t0();
+    let handles: Vec<_> = (0..60)
+        .map(|i| {
+            let db = db.clone();
+            actix_rt::spawn(async move {
+                let name = format!("p{}", i % 40); // 20 of the 60 repeat a name and must fail alone
+                let w = ObjectWrite {
+                    id: format!("id{i}"),
+                    body: "{}".into(),
+                    targets: None,
+                    now,
+                };
+                db.write(move |c| repo::insert_program(c, &w, &name)).await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => assert!(matches!(e, sluice::store::StoreError::Conflict(_)), "{e}"),
+        }
+    }
+    assert_eq!(ok, 40);
+    let page = sluice::store::Page { skip: 0, limit: 100 };
+    let stored = db
+        .read(move |c| repo::list_programs(c, &sluice::store::TargetFilter::All, page))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 40);
 }

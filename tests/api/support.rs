@@ -73,7 +73,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
-    _db: TestDb,
+    pub db_url: String,
+    _db: Option<TestDb>,
 }
 
 /// A response: status, headers and the body parsed as JSON (Null when empty or not JSON).
@@ -137,6 +138,14 @@ pub struct As {
 }
 
 impl As {
+    /// The same client talking to another instance.
+    pub fn on(&self, app: &TestApp) -> As {
+        As {
+            base: app.base.clone(),
+            ..self.clone()
+        }
+    }
+
     async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
         let rb = match &self.token {
             Some(t) => rb.bearer_auth(t),
@@ -224,7 +233,32 @@ impl TestApp {
             clock,
             http,
             handle,
-            _db: db,
+            db_url: db.url.clone(),
+            _db: Some(db),
+        }
+    }
+
+    /// Another server on the same database, as a second instance behind a load balancer would be.
+    pub async fn second_instance(&self) -> TestApp {
+        let mut settings = Settings::default();
+        settings.database.url = self.db_url.clone();
+        settings.database.pool_size = 4;
+        settings.server.workers = Some(1);
+        let shared: SharedClock = self.clock.clone();
+        let state = build_state(&settings, shared, true).await.expect("state");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let app = Application::with_listener(&settings, state.clone(), listener).expect("server");
+        let base = format!("http://127.0.0.1:{}", app.addr().port());
+        let handle = app.handle();
+        actix_rt::spawn(app.into_server());
+        TestApp {
+            base,
+            state,
+            clock: self.clock.clone(),
+            http: self.http.clone(),
+            handle,
+            db_url: self.db_url.clone(),
+            _db: None,
         }
     }
 

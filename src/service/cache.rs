@@ -1,0 +1,210 @@
+//! Caches of what VENs ask for thousands of times: rendered program and event lists, and each client's
+//! granted targets. Only caches: every entry belongs to a generation, and any committed change that can
+//! alter such a list (programs, events, vens, resources) starts a new one. With several instances on one
+//! PostgreSQL, writers also `NOTIFY sluice_changes` in their transaction and every instance's listener
+//! starts a new generation when it hears it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::wire::ObjectType;
+
+/// The PostgreSQL channel that carries "something changed" between instances.
+pub const CHANGE_CHANNEL: &str = "sluice_changes";
+
+/// Who a cached list was rendered for: the business logic (sees everything, no hiding) or the VENs holding
+/// exactly these granted targets (the answer depends on nothing else).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Viewer {
+    BusinessLogic,
+    Granted(Arc<[String]>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListKey {
+    pub kind: ObjectType,
+    pub viewer: Viewer,
+    /// The normalized query (filters and page).
+    pub query: String,
+}
+
+/// A client's granted targets; `None` when it has no ven.
+pub type Grants = Option<Arc<[String]>>;
+
+#[derive(Debug, Default)]
+struct Lists {
+    entries: HashMap<ListKey, (u64, Bytes)>,
+    bytes: usize,
+}
+
+/// Rendered lists and granted targets, valid for one generation.
+#[derive(Debug)]
+pub struct ReadCache {
+    generation: AtomicU64,
+    lists: Mutex<Lists>,
+    grants: Mutex<HashMap<String, (u64, Grants)>>,
+    max_bytes: usize,
+}
+
+impl ReadCache {
+    /// A cache holding at most `max_bytes` of rendered JSON (0 disables list caching).
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            generation: AtomicU64::new(1),
+            lists: Mutex::new(Lists::default()),
+            grants: Mutex::new(HashMap::new()),
+            max_bytes,
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Something committed that may change lists or grants: every entry is stale from now on.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn list(&self, key: &ListKey) -> Option<Bytes> {
+        let g = self.generation();
+        let lists = self.lists.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        lists
+            .entries
+            .get(key)
+            .filter(|(gen_, _)| *gen_ == g)
+            .map(|(_, body)| body.clone())
+    }
+
+    /// Stores a list rendered from data read in generation `generation` (read *before* the query, so a
+    /// change committed meanwhile leaves the entry stale rather than wrong).
+    pub fn put_list(&self, key: ListKey, generation: u64, body: Bytes) {
+        if generation != self.generation() || body.len() > self.max_bytes / 4 {
+            return;
+        }
+        let mut lists = self.lists.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lists.bytes + body.len() > self.max_bytes {
+            // Over budget: drop everything (stale entries first would need bookkeeping a cache need not have).
+            lists.entries.clear();
+            lists.bytes = 0;
+        }
+        lists.bytes += body.len();
+        if let Some((_, old)) = lists.entries.insert(key, (generation, body)) {
+            lists.bytes -= old.len();
+        }
+    }
+
+    pub fn grants(&self, client_id: &str) -> Option<Grants> {
+        let g = self.generation();
+        let grants = self.grants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        grants
+            .get(client_id)
+            .filter(|(gen_, _)| *gen_ == g)
+            .map(|(_, t)| t.clone())
+    }
+
+    pub fn put_grants(&self, client_id: &str, generation: u64, targets: Grants) {
+        if generation != self.generation() {
+            return;
+        }
+        let mut grants = self.grants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if grants.len() > 100_000 {
+            grants.clear();
+        }
+        grants.insert(client_id.to_owned(), (generation, targets));
+    }
+}
+
+/// Listens for other instances' changes on PostgreSQL and invalidates `cache` when one is heard. The thread
+/// ends when the cache is dropped. Notifications are read after a cheap query every `poll`; a lost
+/// connection is re-established, and the cache invalidated, since changes may have been missed meanwhile.
+pub fn spawn_pg_listener(url: String, cache: Weak<ReadCache>, poll: Duration) {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    let spawned = std::thread::Builder::new().name("sluice-listen".into()).spawn(move || {
+        let mut conn: Option<PgConnection> = None;
+        loop {
+            let Some(cache) = cache.upgrade() else { return };
+            if conn.is_none() {
+                let listening = PgConnection::establish(&url)
+                    .ok()
+                    .and_then(|mut c| c.batch_execute(&format!("LISTEN {CHANGE_CHANNEL}")).ok().map(|()| c));
+                match listening {
+                    Some(c) => {
+                        cache.invalidate();
+                        conn = Some(c);
+                    }
+                    None => tracing::warn!("cannot listen for changes of other instances; retrying"),
+                }
+            }
+            if let Some(c) = conn.as_mut() {
+                if c.batch_execute("SELECT 1").is_err() {
+                    conn = None;
+                    continue;
+                }
+                let mut heard = false;
+                for n in c.notifications_iter() {
+                    match n {
+                        Ok(_) => heard = true,
+                        Err(_) => break,
+                    }
+                }
+                if heard {
+                    cache.invalidate();
+                }
+            }
+            drop(cache);
+            std::thread::sleep(poll);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the change listener");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(q: &str) -> ListKey {
+        ListKey {
+            kind: ObjectType::Event,
+            viewer: Viewer::BusinessLogic,
+            query: q.into(),
+        }
+    }
+
+    #[test]
+    fn entries_are_served_only_in_their_generation() {
+        let c = ReadCache::new(1 << 20);
+        let g = c.generation();
+        c.put_list(key("a"), g, Bytes::from_static(b"[1]"));
+        assert_eq!(c.list(&key("a")).as_deref(), Some(&b"[1]"[..]));
+        c.invalidate();
+        assert_eq!(c.list(&key("a")), None);
+    }
+
+    #[test]
+    fn a_list_read_before_a_change_is_not_stored() {
+        let c = ReadCache::new(1 << 20);
+        let g = c.generation();
+        c.invalidate(); // a write committed while the list was being read
+        c.put_list(key("a"), g, Bytes::from_static(b"[old]"));
+        assert_eq!(c.list(&key("a")), None);
+    }
+
+    #[test]
+    fn the_byte_budget_holds() {
+        let c = ReadCache::new(100);
+        let g = c.generation();
+        for i in 0..20 {
+            c.put_list(key(&i.to_string()), g, Bytes::from("x".repeat(20)));
+        }
+        let lists = c.lists.lock().unwrap();
+        assert!(lists.bytes <= 100 && lists.entries.len() <= 5);
+    }
+}

@@ -137,9 +137,9 @@ impl Application {
             .disable_signals()
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
             .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))
-            .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
-            // Blocking threads only wait for pooled connections beyond the pool's size.
-            .worker_max_blocking_threads((settings.database.pool_size as usize * 2).max(4));
+            .keep_alive(Duration::from_secs(settings.server.keep_alive_secs));
+        // Blocking threads beyond the pool's size would only wait for a connection.
+        server = server.worker_max_blocking_threads((settings.database.pool_size as usize * 2).max(4));
         if let Some(w) = settings.server.workers {
             server = server.workers(w.max(1));
         }

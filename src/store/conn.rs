@@ -165,6 +165,9 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(opts.pool_size.max(1))
             .min_idle(Some(1))
+            // No ping before every use (a round trip each); a broken connection is noticed by has_broken
+            // and by the failing statement, and replaced.
+            .test_on_check_out(false)
             .connection_timeout(opts.connect_timeout)
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;

@@ -426,6 +426,26 @@ pub struct VenResourceRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn payload_value() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            any::<i64>().prop_map(serde_json::Value::from),
+            (-1e12f64..1e12).prop_map(serde_json::Value::from),
+            ".{0,20}".prop_map(serde_json::Value::from),
+            any::<bool>().prop_map(serde_json::Value::from),
+            ((-1e6f64..1e6), (-1e6f64..1e6)).prop_map(|(x, y)| serde_json::json!({"x": x, "y": y})),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn values_maps_round_trip_unchanged(t in "[A-Z_]{1,40}", values in proptest::collection::vec(payload_value(), 0..8)) {
+            let json = serde_json::json!({"type": t, "values": values});
+            let parsed: ValuesMap = serde_json::from_value(json.clone()).unwrap();
+            prop_assert_eq!(serde_json::to_value(&parsed).unwrap(), json);
+        }
+    }
 
     #[test]
     fn checklist_30_private_payload_types_round_trip() {

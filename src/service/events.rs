@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::store::Page;
+use crate::store::dialect;
 use crate::store::repo::{self, EventColumns, EventFilter};
 use crate::wire::{EventRequest, ObjectId, ObjectType, StoredObject, WireDateTime};
 
+use super::cache::CHANGE_CHANNEL;
 use super::privacy::target_scope;
 use super::{AppState, View, object_write};
 
@@ -80,10 +82,13 @@ pub async fn create(state: &AppState, who: &Principal, req: EventRequest) -> Res
     let w = object_write(state, ObjectId::generate().into_string(), &req, req.targets.as_deref())?;
     let cols = columns(&req, w.now);
     let program = req.program_id.into_string();
-    state
-        .write_listed(move |c| repo::insert_event(c, &w, &cols))
-        .await
-        .map_err(|e| missing_program(e, &program))
+    // One statement on PostgreSQL (event, targets and the change notice), then a new cache generation.
+    let created = state
+        .db
+        .write_atomic(move |c| dialect::insert_event_announced(c, &w, &cols, CHANGE_CHANNEL))
+        .await;
+    state.cache.invalidate();
+    created.map_err(|e| missing_program(e, &program))
 }
 
 pub async fn update(

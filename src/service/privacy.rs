@@ -72,12 +72,7 @@ pub fn scope_for_grants(granted: Vec<String>, requested: Option<&[String]>) -> T
 impl TargetScope {
     /// Whether one object with `targets` is readable under this scope (by-id reads).
     pub fn admits(&self, targets: Option<&[String]>) -> bool {
-        let targets = targets.unwrap_or(&[]);
-        match &self.filter {
-            TargetFilter::All => true,
-            TargetFilter::UntargetedOr(set) => targets.is_empty() || targets.iter().any(|t| set.contains(t)),
-            TargetFilter::AnyOf(set) => targets.iter().any(|t| set.contains(t)),
-        }
+        self.filter.admits(targets)
     }
 }
 

@@ -266,6 +266,19 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
     }
 
+    /// Runs `f`, which makes exactly one atomic change, with the fewest round trips: on PostgreSQL without
+    /// an explicit transaction (a single statement commits by itself), on SQLite through the group commit.
+    pub async fn write_atomic<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+    {
+        if self.group.is_some() {
+            return self.write(f).await;
+        }
+        self.read(f).await
+    }
+
     pub fn read_blocking<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
         f(&mut conn)

@@ -1,6 +1,7 @@
 //! Storage: diesel over SQLite or PostgreSQL, one code path. Imports no actix.
 
 pub mod conn;
+pub mod dialect;
 pub mod error;
 pub mod repo;
 pub mod schema;

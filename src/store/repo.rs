@@ -27,6 +27,18 @@ pub enum TargetFilter {
     AnyOf(Vec<String>),
 }
 
+impl TargetFilter {
+    /// Whether one object with `targets` passes this filter (the same rule the SQL applies).
+    pub fn admits(&self, targets: Option<&[String]>) -> bool {
+        let targets = targets.unwrap_or(&[]);
+        match self {
+            TargetFilter::All => true,
+            TargetFilter::UntargetedOr(set) => targets.is_empty() || targets.iter().any(|t| set.contains(t)),
+            TargetFilter::AnyOf(set) => targets.iter().any(|t| set.contains(t)),
+        }
+    }
+}
+
 /// The columns an object is written with.
 #[derive(Debug, Clone)]
 pub struct ObjectWrite {
@@ -37,25 +49,25 @@ pub struct ObjectWrite {
 }
 
 impl ObjectWrite {
-    fn targets_json(&self) -> StoreResult<Option<String>> {
+    pub(crate) fn targets_json(&self) -> StoreResult<Option<String>> {
         Ok(match &self.targets {
             Some(t) => Some(serde_json::to_string(t)?),
             None => None,
         })
     }
 
-    fn targeted(&self) -> bool {
+    pub(crate) fn targeted(&self) -> bool {
         self.targets.as_ref().is_some_and(|t| !t.is_empty())
     }
 
-    fn distinct_targets(&self) -> Vec<String> {
+    pub(crate) fn distinct_targets(&self) -> Vec<String> {
         let mut t = self.targets.clone().unwrap_or_default();
         t.sort();
         t.dedup();
         t
     }
 
-    fn stored(&self, kind: ObjectType, created: DateTime<Utc>) -> StoredObject {
+    pub(crate) fn stored(&self, kind: ObjectType, created: DateTime<Utc>) -> StoredObject {
         StoredObject {
             id: self.id.clone(),
             object_type: kind,

@@ -79,6 +79,9 @@ run_db() {
   e=$(load_post $BASE/auth/token "" "grant_type=client_credentials&client_id=$venid&client_secret=$(jq -r .client_secret <<<"$ven")" application/x-www-form-urlencoded | tee "$OUT/$name-e.txt" | rps)
   local rss
   rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' /proc/"$pid"/status)
+  # Where the resident memory is, by mapping (KiB), for whoever works on the RSS figure.
+  awk '/^[0-9a-f]+-/ {name = ($6 == "" ? "[anonymous]" : $6)} /^Rss:/ {rss[name] += $2} END {for (n in rss) print rss[n], n}' \
+    /proc/"$pid"/smaps | sort -rn | head -8 > "$OUT/$name-rss.txt"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 
   printf '\n%s (hello = %s req/s, %s connections, %s threads, %s each)\n' "$name" "$HELLO_RPS" "$CONNECTIONS" "$THREADS" "$DURATION"

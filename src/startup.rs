@@ -133,16 +133,21 @@ impl Application {
             timeout: Duration::from_secs(settings.server.request_timeout_secs),
         };
         let public_url = settings.server.public_url.clone();
-        let mut server = HttpServer::new(move || api::app(state.clone(), limits, public_url.clone()))
+        let openapi = api::openapi_json();
+        let mut server = HttpServer::new(move || api::app(state.clone(), limits, public_url.clone(), openapi.clone()))
             .disable_signals()
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
             .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))
             .keep_alive(Duration::from_secs(settings.server.keep_alive_secs));
-        // Blocking threads beyond the pool's size would only wait for a connection.
-        server = server.worker_max_blocking_threads((settings.database.pool_size as usize * 2).max(4));
-        if let Some(w) = settings.server.workers {
-            server = server.workers(w.max(1));
-        }
+        let workers = settings
+            .server
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1);
+        // Database work runs on blocking threads; beyond the pool's size they would only wait for a
+        // connection (and hold memory), so all workers together get as many as the pool has connections.
+        let blocking = (settings.database.pool_size as usize).div_ceil(workers).max(2);
+        server = server.workers(workers).worker_max_blocking_threads(blocking);
         let tls = match (&settings.tls.cert, &settings.tls.key) {
             (Some(cert), Some(key)) => {
                 server = server.listen_rustls_0_23(listener, tls_config(cert, key)?)?;

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod docs;
+pub mod docs_page;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -25,7 +26,6 @@ use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBui
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
-use utoipa_swagger_ui::SwaggerUi;
 
 use self::error::REQUEST_ID;
 use self::extract::BodyLimits;
@@ -138,11 +138,17 @@ async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound("no such resource".into()))
 }
 
+/// The OpenAPI document as served at `/openapi.json` (rendered once, shared by every worker).
+pub fn openapi_json() -> docs_page::OpenApiJson {
+    docs_page::OpenApiJson(actix_web::web::Bytes::from(openapi().to_json().unwrap_or_default()))
+}
+
 /// The application: handlers, state, limits, `/openapi.json`, the API page at `/docs/`, request ids.
 pub fn app(
     state: AppState,
     limits: BodyLimits,
     public_url: Option<String>,
+    openapi_json: docs_page::OpenApiJson,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -152,16 +158,15 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let (app, mut api) = App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(configure)
-        .split_for_parts();
-    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let (app, _) = App::new().into_utoipa_app().configure(configure).split_for_parts();
     app.app_data(Data::new(state))
         .app_data(Data::new(limits))
         .app_data(Data::new(auth::PublicUrl(public_url)))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        .app_data(Data::new(openapi_json))
+        .service(docs_page::openapi_json)
+        .service(docs_page::docs_redirect)
+        .service(docs_page::docs_page)
+        .service(docs_page::rapidoc)
         .default_service(web::to(not_found))
         .wrap_fn(|req, srv| {
             let id = uuid::Uuid::now_v7().to_string();

@@ -92,7 +92,7 @@ impl ManageConnection for Manager {
                 };
                 c.batch_execute(&format!(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA synchronous = {sync}; PRAGMA cache_size = -1024;"
+                     PRAGMA synchronous = {sync}; PRAGMA cache_size = -256;"
                 ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(c))

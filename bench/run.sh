@@ -49,6 +49,9 @@ echo "hello: $HELLO_RPS req/s" >&2
 run_db() {
   local name=$1 url=$2
   echo "== sluice on $name" >&2
+  # Let the previous phase's writes reach the disk first: their writeback otherwise stalls this phase
+  # (seen as /health p99 of 1.5 s on PostgreSQL right after the SQLite phase).
+  sync
   local op ven opt vent venid
   op=$("$BIN" client add --role operator --name bench-op --database "$url")
   ven=$("$BIN" client add --role ven --name bench-ven --database "$url")

@@ -50,7 +50,7 @@ pub async fn search_all_events(state: Data<AppState>, who: Caller, req: HttpRequ
     Ok(ok(body))
 }
 
-/// Creates a event.
+/// Creates an event.
 #[utoipa::path(tag = "events", operation_id = "createEvent", request_body = EventRequest, security(("bearerAuth" = ["write_events"])),
     responses((status = 201, body = Event), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/events")]
@@ -74,7 +74,7 @@ pub async fn search_events_by_id(
     Ok(ok(events::get(&state, &who.0, id.into_inner()).await?.to_json()))
 }
 
-/// Replaces a event.
+/// Replaces an event.
 #[utoipa::path(tag = "events", operation_id = "updateEvent", params(("eventID" = String, Path)), request_body = EventRequest, security(("bearerAuth" = ["write_events"])),
     responses((status = 200, body = Event), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[put("/events/{eventID}")]

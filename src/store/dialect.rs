@@ -3,24 +3,72 @@
 //! is atomic). SQLite runs the portable statements inside its group-commit transaction, where round trips
 //! cost nothing. Everything backend-specific lives here.
 
-use diesel::RunQueryDsl;
+use chrono::NaiveDateTime;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+use diesel::{QueryResult, RunQueryDsl};
 
 use super::conn::AnyConnection;
 use super::error::{StoreError, StoreResult};
 use super::repo::{self, EventColumns, ObjectWrite, ReportColumns, TargetFilter, to_naive};
 use crate::wire::{ObjectType, StoredObject};
 
+/// One bind value of a [`Prepared`] statement.
+enum Bind {
+    Text(String),
+    NullableText(Option<String>),
+    NullableBigInt(Option<i64>),
+    Bool(bool),
+    Timestamp(NaiveDateTime),
+    NullableTimestamp(Option<NaiveDateTime>),
+    TextArray(Vec<String>),
+}
+
+/// Static SQL with `?` placeholders filled in order from `binds`. Unlike `sql_query`, diesel may keep it as
+/// a prepared statement per connection (keyed by its SQL), so PostgreSQL parses and plans it once.
+struct Prepared {
+    sql: &'static str,
+    binds: Vec<Bind>,
+}
+
+impl QueryId for Prepared {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Pg> for Prepared {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let mut parts = self.sql.split('?');
+        out.push_sql(parts.next().unwrap_or_default());
+        for (bind, part) in self.binds.iter().zip(parts) {
+            match bind {
+                Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
+                Bind::NullableText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                Bind::NullableBigInt(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
+                Bind::Bool(v) => out.push_bind_param::<Bool, _>(v)?,
+                Bind::Timestamp(v) => out.push_bind_param::<Timestamp, _>(v)?,
+                Bind::NullableTimestamp(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
+                Bind::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+            }
+            out.push_sql(part);
+        }
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::PgConnection> for Prepared {}
+
 const INSERT_EVENT: &str = "\
 WITH event AS (
     INSERT INTO events (id, program_id, event_name, priority, body, targets, targeted, ends_at,
                         created_date_time, modification_date_time)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     RETURNING id
 ), targets AS (
-    INSERT INTO event_targets (event_id, target) SELECT (SELECT id FROM event), t FROM unnest($10::text[]) AS t
+    INSERT INTO event_targets (event_id, target) SELECT (SELECT id FROM event), t FROM unnest(?::text[]) AS t
 )
-SELECT pg_notify($11, '')";
+SELECT pg_notify(?, '')";
 
 /// Inserts an event with its targets and tells other instances (PostgreSQL: one statement). Must not run
 /// inside an explicit transaction with other work that could fail after it.
@@ -32,19 +80,25 @@ pub fn insert_event_announced(
 ) -> StoreResult<StoredObject> {
     match c {
         AnyConnection::Postgresql(pg) => {
-            diesel::sql_query(INSERT_EVENT)
-                .bind::<Text, _>(&w.id)
-                .bind::<Text, _>(&e.program_id)
-                .bind::<Nullable<Text>, _>(&e.event_name)
-                .bind::<Nullable<BigInt>, _>(e.priority)
-                .bind::<Text, _>(&w.body)
-                .bind::<Nullable<Text>, _>(w.targets_json()?)
-                .bind::<Bool, _>(w.targeted())
-                .bind::<Nullable<Timestamp>, _>(e.ends_at.map(to_naive))
-                .bind::<Timestamp, _>(to_naive(w.now))
-                .bind::<Array<Text>, _>(w.distinct_targets())
-                .bind::<Text, _>(channel)
-                .execute(pg)?;
+            let binds = vec![
+                Bind::Text(w.id.clone()),
+                Bind::Text(e.program_id.clone()),
+                Bind::NullableText(e.event_name.clone()),
+                Bind::NullableBigInt(e.priority),
+                Bind::Text(w.body.clone()),
+                Bind::NullableText(w.targets_json()?),
+                Bind::Bool(w.targeted()),
+                Bind::NullableTimestamp(e.ends_at.map(to_naive)),
+                Bind::Timestamp(to_naive(w.now)),
+                Bind::Timestamp(to_naive(w.now)),
+                Bind::TextArray(w.distinct_targets()),
+                Bind::Text(channel.to_owned()),
+            ];
+            Prepared {
+                sql: INSERT_EVENT,
+                binds,
+            }
+            .execute(pg)?;
             Ok(w.stored(ObjectType::Event, w.now))
         }
         AnyConnection::Sqlite(_) => repo::insert_event(c, w, e),
@@ -53,11 +107,10 @@ pub fn insert_event_announced(
 
 const INSERT_REPORT: &str = "\
 INSERT INTO reports (id, event_id, client_id, client_name, report_name, body, created_date_time, modification_date_time)
-SELECT $1, $2, $3, $4, $5, $6, $7, $7
-WHERE EXISTS (
-    SELECT 1 FROM events e WHERE e.id = $2 AND (
-        $8 OR (NOT e.targeted AND $9)
-        OR EXISTS (SELECT 1 FROM event_targets t WHERE t.event_id = e.id AND t.target = ANY($10::text[]))))";
+SELECT ?, e.id, ?, ?, ?, ?, ?, ?
+FROM events e WHERE e.id = ? AND (
+    ? OR (NOT e.targeted AND ?)
+    OR EXISTS (SELECT 1 FROM event_targets t WHERE t.event_id = e.id AND t.target = ANY(?::text[])))";
 
 /// Inserts a report if its event exists and `visible` admits it; otherwise `ForeignKey` (the event is
 /// unknown to this client). PostgreSQL: one statement.
@@ -75,18 +128,24 @@ pub fn insert_report_checked(
                 TargetFilter::UntargetedOr(t) => (false, true, t.clone()),
                 TargetFilter::AnyOf(t) => (false, false, t.clone()),
             };
-            let inserted = diesel::sql_query(INSERT_REPORT)
-                .bind::<Text, _>(&w.id)
-                .bind::<Text, _>(&r.event_id)
-                .bind::<Text, _>(&r.client_id)
-                .bind::<Text, _>(&r.client_name)
-                .bind::<Nullable<Text>, _>(&r.report_name)
-                .bind::<Text, _>(&w.body)
-                .bind::<Timestamp, _>(to_naive(w.now))
-                .bind::<Bool, _>(all)
-                .bind::<Bool, _>(untargeted)
-                .bind::<Array<Text>, _>(targets)
-                .execute(pg)?;
+            let binds = vec![
+                Bind::Text(w.id.clone()),
+                Bind::Text(r.client_id.clone()),
+                Bind::Text(r.client_name.clone()),
+                Bind::NullableText(r.report_name.clone()),
+                Bind::Text(w.body.clone()),
+                Bind::Timestamp(to_naive(w.now)),
+                Bind::Timestamp(to_naive(w.now)),
+                Bind::Text(r.event_id.clone()),
+                Bind::Bool(all),
+                Bind::Bool(untargeted),
+                Bind::TextArray(targets),
+            ];
+            let inserted = Prepared {
+                sql: INSERT_REPORT,
+                binds,
+            }
+            .execute(pg)?;
             if inserted == 0 {
                 return Err(StoreError::ForeignKey(not_visible.to_owned()));
             }

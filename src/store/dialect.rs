@@ -1,7 +1,7 @@
 //! The hot writes in one statement on PostgreSQL: a data-modifying CTE does what takes several statements
-//! on the portable path, so the write costs one round trip and no explicit transaction (a single statement
-//! is atomic). SQLite runs the portable statements inside its group-commit transaction, where round trips
-//! cost nothing. Everything backend-specific lives here.
+//! on the portable path, so the write costs one round trip (inside its savepoint of a group commit), and the
+//! statement is prepared once per connection. SQLite runs the portable statements, where round trips cost
+//! nothing. Everything backend-specific lives here.
 
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
@@ -70,8 +70,7 @@ WITH event AS (
 )
 SELECT pg_notify(?, '')";
 
-/// Inserts an event with its targets and tells other instances (PostgreSQL: one statement). Must not run
-/// inside an explicit transaction with other work that could fail after it.
+/// Inserts an event with its targets and tells other instances (PostgreSQL: one statement).
 pub fn insert_event_announced(
     c: &mut AnyConnection,
     w: &ObjectWrite,

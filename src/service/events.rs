@@ -85,7 +85,7 @@ pub async fn create(state: &AppState, who: &Principal, req: EventRequest) -> Res
     // One statement on PostgreSQL (event, targets and the change notice), then a new cache generation.
     let created = state
         .db
-        .write_atomic(move |c| dialect::insert_event_announced(c, &w, &cols, CHANGE_CHANNEL))
+        .write(move |c| dialect::insert_event_announced(c, &w, &cols, CHANGE_CHANNEL))
         .await;
     state.cache.invalidate();
     created.map_err(|e| missing_program(e, &program))

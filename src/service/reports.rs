@@ -89,7 +89,7 @@ pub async fn create(state: &AppState, who: &Principal, req: ReportRequest) -> Re
     let scope = scope_for_viewer(&state.viewer(who).await?, None);
     state
         .db
-        .write_atomic(move |c| dialect::insert_report_checked(c, &w, &cols, &scope.filter, EVENT_NOT_VISIBLE))
+        .write(move |c| dialect::insert_report_checked(c, &w, &cols, &scope.filter, EVENT_NOT_VISIBLE))
         .await
         .map_err(|e| map_err(e, req.event_id.as_str(), None))
 }

@@ -273,16 +273,6 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
     }
 
-    /// Runs `f`, which makes exactly one atomic change (one statement on PostgreSQL, see `dialect`). Today it
-    /// is [`Db::write`]; the name keeps the single-statement contract visible at the call sites.
-    pub async fn write_atomic<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
-    {
-        self.write(f).await
-    }
-
     pub fn read_blocking<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
         f(&mut conn)

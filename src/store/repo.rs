@@ -267,10 +267,6 @@ pub fn list_programs(c: &mut AnyConnection, filter: &TargetFilter, page: Page) -
     rows.into_iter().map(|r| stored(ObjectType::Program, r)).collect()
 }
 
-pub fn program_exists(c: &mut AnyConnection, id: &str) -> StoreResult<bool> {
-    Ok(diesel::select(diesel::dsl::exists(programs::table.find(id))).get_result(c)?)
-}
-
 // ---------------------------------------------------------------- events
 
 targeted_table!(

@@ -86,15 +86,6 @@ pub enum PayloadValue {
     Point(Point),
 }
 
-impl PayloadValue {
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Self::Number(n) => n.as_f64(),
-            _ => None,
-        }
-    }
-}
-
 /// `valuesMap`: a type (enumerated or private string) and its values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ValuesMap {

@@ -75,11 +75,6 @@ impl StoredObject {
         self.write_json(&mut out, TargetView::All);
         out
     }
-
-    /// The object as a `serde_json::Value` (for notifications and tests; not the hot path).
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::from_str(&self.to_json()).unwrap_or(serde_json::Value::Null)
-    }
 }
 
 /// Writes a JSON array of objects.

@@ -164,13 +164,18 @@ impl Db {
         };
         let pool = r2d2::Pool::builder()
             .max_size(opts.pool_size.max(1))
-            .min_idle(Some(1))
+            // No idle minimum: with one, r2d2 re-opens connections in the background whenever one is taken,
+            // and a short-lived CLI process could exit in the middle of that (libpq/OpenSSL teardown racing
+            // an open in progress aborted `sluice client remove` now and then). Connections open on demand.
+            .min_idle(Some(0))
             // No ping before every use (a round trip each); a broken connection is noticed by has_broken
             // and by the failing statement, and replaced.
             .test_on_check_out(false)
             .connection_timeout(opts.connect_timeout)
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // One connection now, so a wrong URL fails here rather than at the first request.
+        drop(pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?);
         let sqlite_writer = Arc::new(Mutex::new(()));
         // SQLite has one writer; PostgreSQL takes several batches at once (each on its own connection).
         let writers = match url {

@@ -19,6 +19,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub tls: TlsSettings,
     pub log: LogSettings,
+    pub notifications: NotificationSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -102,6 +103,61 @@ pub struct LogSettings {
     pub level: String,
     /// `text` or `json`.
     pub format: String,
+}
+
+/// Webhook notifications (subscriptions' callbacks).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Whether this instance delivers notifications (every instance records them; several may deliver).
+    pub deliver: bool,
+    /// Accept `http://` callback URLs (local setups and tests only: the spec requires https).
+    pub allow_http: bool,
+    /// Let callbacks reach loopback addresses (local setups and tests only).
+    pub allow_loopback: bool,
+    /// Let callbacks reach private, link-local and unique-local addresses (a utility's own network).
+    pub allow_private: bool,
+    /// Extra PEM CA certificates trusted for callback TLS (besides the public web roots).
+    pub extra_ca_file: Option<PathBuf>,
+    /// Seconds one notification POST may take.
+    pub timeout_secs: u64,
+    /// Seconds the subscription echo check may take.
+    pub echo_timeout_secs: u64,
+    /// Attempts before a notification is given up (dead letter).
+    pub max_attempts: u32,
+    /// First retry delay, milliseconds; doubled per attempt, with ±20% jitter.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay, seconds.
+    pub backoff_max_secs: u64,
+    /// Consecutive failures after which a callback URL is shown as broken.
+    pub broken_after: u32,
+    /// Notification POSTs in flight at once, per instance.
+    pub concurrency: usize,
+    /// Milliseconds between checks for due retries and other instances' work.
+    pub poll_interval_ms: u64,
+    /// Seconds a claimed notification stays with its instance before another may take it over.
+    pub lease_secs: u64,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            deliver: true,
+            allow_http: false,
+            allow_loopback: false,
+            allow_private: false,
+            extra_ca_file: None,
+            timeout_secs: 10,
+            echo_timeout_secs: 10,
+            max_attempts: 12,
+            backoff_base_ms: 1000,
+            backoff_max_secs: 300,
+            broken_after: 5,
+            concurrency: 64,
+            poll_interval_ms: 1000,
+            lease_secs: 60,
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -247,6 +303,24 @@ impl Settings {
             }
             (None, None) => {}
             _ => errs.push("tls.cert and tls.key go together".into()),
+        }
+        let n = &self.notifications;
+        if n.timeout_secs == 0 || n.echo_timeout_secs == 0 {
+            errs.push("notifications.timeout_secs and echo_timeout_secs must be positive".into());
+        }
+        if n.max_attempts == 0 || n.broken_after == 0 || n.concurrency == 0 {
+            errs.push("notifications.max_attempts, broken_after and concurrency must be positive".into());
+        }
+        if n.lease_secs <= n.timeout_secs {
+            errs.push("notifications.lease_secs must be longer than notifications.timeout_secs".into());
+        }
+        if n.poll_interval_ms == 0 || n.backoff_base_ms == 0 {
+            errs.push("notifications.poll_interval_ms and backoff_base_ms must be positive".into());
+        }
+        if let Some(f) = &n.extra_ca_file
+            && !f.exists()
+        {
+            errs.push(format!("notifications.extra_ca_file {} does not exist", f.display()));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             errs.push(format!("log.format {:?} must be text or json", self.log.format));

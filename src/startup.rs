@@ -14,6 +14,8 @@ use crate::api::extract::BodyLimits;
 use crate::auth::jwt::{Authenticator, ExternalOptions};
 use crate::clock::SharedClock;
 use crate::config::{AuthMode, Settings};
+use crate::notify::webhook::WebhookClient;
+use crate::notify::{Notifier, Worker};
 use crate::service::AppState;
 use crate::service::cache::{ReadCache, spawn_pg_listener};
 use crate::service::clients::{JWT_SECRET, PEPPER_SECRET, load_secret};
@@ -101,13 +103,28 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
             Duration::from_millis(50),
         );
     }
-    Ok(AppState {
+    let notifier = Arc::new(Notifier::default());
+    let webhooks = WebhookClient::new(&settings.notifications).context("cannot set up the webhook client")?;
+    let state = AppState {
         db,
         clock,
         auth: Arc::new(auth),
         pepper: pepper.into(),
         cache,
-    })
+        notifier,
+        webhooks,
+    };
+    // Fan-out and delivery run beside the server; whatever a previous run left pending resumes now.
+    let worker = Worker {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        client: state.webhooks.clone(),
+        settings: settings.notifications.clone(),
+        notifier: state.notifier.clone(),
+        owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+    };
+    tokio::spawn(worker.run());
+    Ok(state)
 }
 
 /// A bound, not yet running server.

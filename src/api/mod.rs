@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod notifiers;
 pub mod programs;
 pub mod reports;
 pub mod resources;
@@ -76,6 +77,9 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(resources::delete_ven_resource)
         .service(auth::get_auth_server_info)
         .service(auth::fetch_token)
+        .service(notifiers::list_all_notifiers)
+        .service(notifiers::list_notifications)
+        .service(notifiers::list_callbacks)
         .service(health::health);
 }
 
@@ -89,7 +93,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
     modifiers(&Security),
     tags(
         (name = "programs"), (name = "events"), (name = "reports"), (name = "subscriptions"),
-        (name = "vens"), (name = "resources"), (name = "auth"), (name = "operations")
+        (name = "vens"), (name = "resources"), (name = "auth"), (name = "notifiers"), (name = "operations")
     )
 )]
 struct ApiDoc;

@@ -12,7 +12,8 @@ use crate::wire::{EventRequest, ObjectId, ObjectType, StoredObject, WireDateTime
 
 use super::cache::CHANGE_CHANNEL;
 use super::privacy::target_scope;
-use super::{AppState, View, object_write};
+use super::{AppState, Links, View, object_write, record};
+use crate::wire::Operation;
 
 /// Filters of `GET /events`.
 #[derive(Debug, Clone, Default)]
@@ -67,6 +68,14 @@ fn columns(req: &EventRequest, now: DateTime<Utc>) -> EventColumns {
     }
 }
 
+fn event_links<'a>(o: &'a StoredObject, program_id: &'a str) -> Links<'a> {
+    Links {
+        program_id: Some(program_id),
+        event_id: Some(&o.id),
+        owner: None,
+    }
+}
+
 fn missing_program(e: crate::store::StoreError, program: &str) -> AppError {
     match e {
         // OpenADR 3.1 yaml `responses.conflict`: "violation of a foreign key constraint" (digest item 24).
@@ -82,9 +91,9 @@ pub async fn create(state: &AppState, who: &Principal, req: EventRequest) -> Res
     let w = object_write(state, ObjectId::generate().into_string(), &req, req.targets.as_deref())?;
     let cols = columns(&req, w.now);
     let program = req.program_id.into_string();
-    // One statement on PostgreSQL (event, targets and the change notice), then a new cache generation.
+    // One statement on PostgreSQL (event, targets, outbox change and the change notice), then a new
+    // cache generation.
     let created = state
-        .db
         .write(move |c| dialect::insert_event_announced(c, &w, &cols, CHANGE_CHANNEL))
         .await;
     state.cache.invalidate();
@@ -102,7 +111,11 @@ pub async fn update(
     let cols = columns(&req, w.now);
     let program = req.program_id.into_string();
     state
-        .write_listed(move |c| repo::update_event(c, &w, &cols))
+        .write_listed(move |c| {
+            let o = repo::update_event(c, &w, &cols)?;
+            record(c, Operation::Update, &o, event_links(&o, &cols.program_id))?;
+            Ok(o)
+        })
         .await
         .map_err(|e| missing_program(e, &program).with_not_found("event", &id))
 }
@@ -111,7 +124,12 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     who.require(Scope::WriteEvents)?;
     let id2 = id.clone();
     state
-        .write_listed(move |c| repo::delete_event(c, &id2))
+        .write_listed(move |c| {
+            let program = repo::event_program(c, &id2)?;
+            let o = repo::delete_event(c, &id2)?;
+            record(c, Operation::Delete, &o, event_links(&o, &program))?;
+            Ok(o)
+        })
         .await
         .map_err(|e| AppError::from(e).with_not_found("event", &id))
 }

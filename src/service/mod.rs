@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod clients;
 pub mod events;
+pub mod notifications;
 pub mod privacy;
 pub mod programs;
 pub mod reports;
@@ -22,6 +23,8 @@ use crate::auth::Principal;
 use crate::auth::jwt::Authenticator;
 use crate::clock::SharedClock;
 use crate::error::AppError;
+use crate::notify::Notifier;
+use crate::notify::webhook::WebhookClient;
 use crate::store::repo;
 use crate::store::{AnyConnection, Db, Page, StoreResult, TargetFilter};
 use crate::wire::ObjectType;
@@ -37,9 +40,27 @@ pub struct AppState {
     /// Key of the client-secret hash.
     pub pepper: Arc<[u8]>,
     pub cache: Arc<ReadCache>,
+    /// Wakes the notification worker once a change is committed.
+    pub notifier: Arc<Notifier>,
+    /// Callback checks (subscriptions) and notification delivery.
+    pub webhooks: WebhookClient,
 }
 
 impl AppState {
+    /// A write: one transaction on the group-commit writers; afterwards the notification worker is woken
+    /// for the changes it recorded in the outbox.
+    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+    {
+        let r = self.db.write(f).await;
+        if r.is_ok() {
+            self.notifier.wake();
+        }
+        r
+    }
+
     /// A write that can change program or event lists or a VEN's grants (programs, events, vens, resources):
     /// one transaction that also tells other instances (PostgreSQL `NOTIFY`), then this instance's caches
     /// start a new generation.
@@ -49,7 +70,6 @@ impl AppState {
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
     {
         let r = self
-            .db
             .write(move |c| {
                 let v = f(c)?;
                 repo::announce_change(c, cache::CHANGE_CHANNEL)?;
@@ -154,6 +174,34 @@ impl View<StoredObject> {
             out
         })
     }
+}
+
+/// Records a change of `object` in the outbox (same transaction as the change).
+pub(crate) fn record(
+    c: &mut AnyConnection,
+    operation: crate::wire::Operation,
+    object: &StoredObject,
+    links: Links<'_>,
+) -> StoreResult<()> {
+    crate::store::outbox::record(
+        c,
+        &crate::store::outbox::Change {
+            operation,
+            object,
+            program_id: links.program_id,
+            event_id: links.event_id,
+            owner: links.owner,
+        },
+        object.modified,
+    )
+}
+
+/// What a changed object belongs to, for matching subscriptions.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Links<'a> {
+    pub program_id: Option<&'a str>,
+    pub event_id: Option<&'a str>,
+    pub owner: Option<&'a str>,
 }
 
 /// Default and maximum page size (yaml: `limit` 0..=50; the default is ours).

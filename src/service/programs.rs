@@ -8,10 +8,18 @@ use crate::wire::{ObjectId, ObjectType, ProgramRequest, StoredObject};
 use bytes::Bytes;
 
 use super::privacy::target_scope;
-use super::{AppState, View, name_conflict, object_write};
+use super::{AppState, Links, View, name_conflict, object_write, record};
+use crate::wire::Operation;
 
 fn taken(name: &str) -> impl FnOnce() -> String + '_ {
     move || format!("programName {name:?} is already used by another program")
+}
+
+fn program_links(o: &StoredObject) -> Links<'_> {
+    Links {
+        program_id: Some(&o.id),
+        ..Links::default()
+    }
 }
 
 pub async fn create(state: &AppState, who: &Principal, req: ProgramRequest) -> Result<StoredObject, AppError> {
@@ -20,7 +28,11 @@ pub async fn create(state: &AppState, who: &Principal, req: ProgramRequest) -> R
     let name = req.program_name.into_string();
     let n = name.clone();
     state
-        .write_listed(move |c| repo::insert_program(c, &w, &n))
+        .write_listed(move |c| {
+            let o = repo::insert_program(c, &w, &n)?;
+            record(c, Operation::Create, &o, program_links(&o))?;
+            Ok(o)
+        })
         .await
         .map_err(|e| name_conflict(e, "program_name", taken(&name)))
 }
@@ -36,7 +48,11 @@ pub async fn update(
     let name = req.program_name.into_string();
     let n = name.clone();
     state
-        .write_listed(move |c| repo::update_program(c, &w, &n))
+        .write_listed(move |c| {
+            let o = repo::update_program(c, &w, &n)?;
+            record(c, Operation::Update, &o, program_links(&o))?;
+            Ok(o)
+        })
         .await
         .map_err(|e| name_conflict(e, "program_name", taken(&name)).with_not_found("program", &id))
 }
@@ -45,7 +61,11 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     who.require(Scope::WritePrograms)?;
     let id2 = id.clone();
     state
-        .write_listed(move |c| repo::delete_program(c, &id2))
+        .write_listed(move |c| {
+            let o = repo::delete_program(c, &id2)?;
+            record(c, Operation::Delete, &o, program_links(&o))?;
+            Ok(o)
+        })
         .await
         .map_err(|e| AppError::from(e).with_not_found("program", &id))
 }

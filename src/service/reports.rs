@@ -11,7 +11,8 @@ use crate::store::{AnyConnection, Page, StoreError, StoreResult};
 use crate::wire::{ObjectId, ReportRequest, StoredObject};
 
 use super::privacy::{TargetScope, scope_for_viewer};
-use super::{AppState, View, object_write};
+use super::{AppState, Links, View, object_write, record};
+use crate::wire::Operation;
 
 /// Filters of `GET /reports`.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +56,17 @@ fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<
     }
 }
 
+/// Records a change of a stored report, linked to its event, program and author.
+fn record_report(c: &mut AnyConnection, op: Operation, o: &StoredObject) -> StoreResult<()> {
+    let (event, owner, program) = repo::report_links(c, &o.id)?;
+    let links = Links {
+        program_id: Some(&program),
+        event_id: Some(&event),
+        owner: Some(&owner),
+    };
+    record(c, op, o, links)
+}
+
 fn map_err(e: StoreError, event_id: &str, id: Option<&str>) -> AppError {
     match e {
         StoreError::ForeignKey(_) => {
@@ -88,7 +100,6 @@ pub async fn create(state: &AppState, who: &Principal, req: ReportRequest) -> Re
     // statement on PostgreSQL: the hottest write path pays one round trip.
     let scope = scope_for_viewer(&state.viewer(who).await?, None);
     state
-        .db
         .write(move |c| dialect::insert_report_checked(c, &w, &cols, &scope.filter, EVENT_NOT_VISIBLE))
         .await
         .map_err(|e| map_err(e, req.event_id.as_str(), None))
@@ -110,11 +121,12 @@ pub async fn update(
     let scope = scope_for_viewer(&state.viewer(who).await?, None);
     let who2 = who.clone();
     state
-        .db
         .write(move |c| {
             check_owner(c, &who2, &w.id)?;
             check_event(c, &scope, &cols.event_id)?;
-            repo::update_report(c, &w, &cols)
+            let o = repo::update_report(c, &w, &cols)?;
+            record_report(c, Operation::Update, &o)?;
+            Ok(o)
         })
         .await
         .map_err(|e| map_err(e, req.event_id.as_str(), Some(&id)))
@@ -125,10 +137,17 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     let who2 = who.clone();
     let id2 = id.clone();
     state
-        .db
         .write(move |c| {
             check_owner(c, &who2, &id2)?;
-            repo::delete_report(c, &id2)
+            let (event, owner, program) = repo::report_links(c, &id2)?;
+            let o = repo::delete_report(c, &id2)?;
+            let links = Links {
+                program_id: Some(&program),
+                event_id: Some(&event),
+                owner: Some(&owner),
+            };
+            record(c, Operation::Delete, &o, links)?;
+            Ok(o)
         })
         .await
         .map_err(|e| AppError::from(e).with_not_found("report", &id))

@@ -9,7 +9,9 @@ use crate::store::repo::{self, ResourceColumns, ResourceFilter};
 use crate::store::{AnyConnection, Page, StoreError, StoreResult};
 use crate::wire::{Name, ObjectId, ResourceRequest, StoredObject, Target, ValuesMap};
 
-use super::{AppState, View, object_write};
+use super::vens::owned_by;
+use super::{AppState, View, object_write, record};
+use crate::wire::Operation;
 
 /// Filters of `GET /resources`.
 #[derive(Debug, Clone, Default)]
@@ -153,14 +155,16 @@ async fn write(
             }
             let p = plan(c, &who2, &req2)?;
             let mut w = write_of(&state2, id2, &p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            if is_update {
+            let (o, op) = if is_update {
                 if p.targets.is_none() {
                     w.targets = repo::get_resource(c, &w.id)?.targets;
                 }
-                repo::update_resource(c, &w, &p.cols)
+                (repo::update_resource(c, &w, &p.cols)?, Operation::Update)
             } else {
-                repo::insert_resource(c, &w, &p.cols)
-            }
+                (repo::insert_resource(c, &w, &p.cols)?, Operation::Create)
+            };
+            record(c, op, &o, owned_by(&p.cols.client_id))?;
+            Ok(o)
         })
         .await
         .map_err(|e| map_err(e, &req, is_update.then_some(id.as_str())))
@@ -194,7 +198,10 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     state
         .write_listed(move |c| {
             check_owner(c, &who2, &id2)?;
-            repo::delete_resource(c, &id2)
+            let (_, owner) = repo::resource_owner(c, &id2)?;
+            let o = repo::delete_resource(c, &id2)?;
+            record(c, Operation::Delete, &o, owned_by(&owner))?;
+            Ok(o)
         })
         .await
         .map_err(|e| AppError::from(e).with_not_found("resource", &id))

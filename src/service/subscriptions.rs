@@ -1,4 +1,5 @@
-//! Subscriptions: stored and filtered here; delivery of notifications is the notifier's job.
+//! Subscriptions: stored and filtered here, callback URLs checked (https and the echo handshake) before
+//! anything is stored; delivery of notifications is `notify`'s job.
 
 use serde::Serialize;
 
@@ -8,7 +9,9 @@ use crate::store::repo::{self, SubscriptionColumns, SubscriptionFilter};
 use crate::store::{AnyConnection, Page, StoreError, StoreResult};
 use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest};
 
-use super::{AppState, View, object_write};
+use super::vens::owned_by;
+use super::{AppState, Links, View, object_write, record};
+use crate::wire::Operation;
 
 /// Filters of `GET /subscriptions`.
 #[derive(Debug, Clone, Default)]
@@ -41,9 +44,10 @@ fn content_json(client_id: &str, req: &SubscriptionRequest) -> StoreResult<Strin
     .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn columns(client_id: &str, req: &SubscriptionRequest) -> SubscriptionColumns {
+fn columns(client_id: &str, business_logic: bool, req: &SubscriptionRequest) -> SubscriptionColumns {
     SubscriptionColumns {
         client_id: client_id.to_owned(),
+        business_logic,
         client_name: req.client_name.as_str().to_owned(),
         program_id: req.program_id.as_ref().map(|p| p.as_str().to_owned()),
         objects: req
@@ -76,14 +80,42 @@ fn map_err(e: StoreError, req: &SubscriptionRequest, id: Option<&str>) -> AppErr
     }
 }
 
+/// Every callback URL must be https and answer the echo handshake (Def §Webhooks: the VTN "MUST NOT
+/// allow creation" otherwise); checked on create and on update, before anything is written.
+async fn check_callbacks(state: &AppState, req: &SubscriptionRequest) -> Result<(), AppError> {
+    let mut urls: Vec<&str> = req.object_operations.iter().map(|o| o.callback_url.as_str()).collect();
+    urls.sort_unstable();
+    urls.dedup();
+    for url in urls {
+        state
+            .webhooks
+            .verify_echo(url)
+            .await
+            .map_err(|f| AppError::BadRequest(format!("callbackUrl refused: {}", f.reason)))?;
+    }
+    Ok(())
+}
+
+fn subscription_links<'a>(o: &'a SubscriptionRequest, owner: &'a str) -> Links<'a> {
+    Links {
+        program_id: o.program_id.as_ref().map(|p| p.as_str()),
+        ..owned_by(owner)
+    }
+}
+
 pub async fn create(state: &AppState, who: &Principal, req: SubscriptionRequest) -> Result<StoredObject, AppError> {
     who.require(Scope::WriteSubscriptions)?;
+    check_callbacks(state, &req).await?;
     let mut w = object_write(state, ObjectId::generate().into_string(), &(), None)?;
     w.body = content_json(&who.client_id, &req)?;
-    let cols = columns(&who.client_id, &req);
+    let cols = columns(&who.client_id, who.is_business_logic(), &req);
+    let req2 = req.clone();
     state
-        .db
-        .write(move |c| repo::insert_subscription(c, &w, &cols))
+        .write(move |c| {
+            let o = repo::insert_subscription(c, &w, &cols)?;
+            record(c, Operation::Create, &o, subscription_links(&req2, &cols.client_id))?;
+            Ok(o)
+        })
         .await
         .map_err(|e| map_err(e, &req, None))
 }
@@ -98,14 +130,25 @@ pub async fn update(
     let mut w = object_write(state, id.clone(), &(), None)?;
     let who2 = who.clone();
     let req2 = req.clone();
+    // Ownership before the echo check: a VEN learns nothing of (and causes no requests for) another
+    // client's subscription.
+    let (who3, id3) = (who.clone(), id.clone());
     state
         .db
+        .read(move |c| check_owner(c, &who3, &id3))
+        .await
+        .map_err(|e| map_err(e, &req, Some(&id)))?;
+    check_callbacks(state, &req).await?;
+    state
         .write(move |c| {
             check_owner(c, &who2, &w.id)?;
             // The subscription keeps the client that created it, even when the business logic edits it.
             let owner = repo::subscription_client(c, &w.id)?;
             w.body = content_json(&owner, &req2)?;
-            repo::update_subscription(c, &w, &columns(&owner, &req2))
+            // `business_logic` is not updated: it stays what it was at creation.
+            let o = repo::update_subscription(c, &w, &columns(&owner, false, &req2))?;
+            record(c, Operation::Update, &o, subscription_links(&req2, &owner))?;
+            Ok(o)
         })
         .await
         .map_err(|e| map_err(e, &req, Some(&id)))
@@ -115,11 +158,20 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     who.require(Scope::WriteSubscriptions)?;
     let who2 = who.clone();
     let id2 = id.clone();
+    let now = state.clock.now();
     state
-        .db
         .write(move |c| {
             check_owner(c, &who2, &id2)?;
-            repo::delete_subscription(c, &id2)
+            let owner = repo::subscription_client(c, &id2)?;
+            let o = repo::delete_subscription(c, &id2)?;
+            crate::store::outbox::cancel_for_subscription(c, &id2, now)?;
+            let req: Option<SubscriptionRequest> = serde_json::from_str(&o.body).ok();
+            let links = match &req {
+                Some(r) => subscription_links(r, &owner),
+                None => owned_by(&owner),
+            };
+            record(c, Operation::Delete, &o, links)?;
+            Ok(o)
         })
         .await
         .map_err(|e| AppError::from(e).with_not_found("subscription", &id))

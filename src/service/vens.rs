@@ -9,7 +9,8 @@ use crate::store::repo::{self, VenFilter};
 use crate::store::{AnyConnection, Page, StoreError, StoreResult};
 use crate::wire::{Name, ObjectId, StoredObject, Target, ValuesMap, VenRequest};
 
-use super::{AppState, View, object_write};
+use super::{AppState, Links, View, object_write, record};
+use crate::wire::Operation;
 
 /// Filters of `GET /vens`.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +94,14 @@ fn write_of(state: &AppState, id: String, r: &Resolved<'_>) -> Result<repo::Obje
     object_write(state, id, &content, r.targets.flatten())
 }
 
+/// A VEN-private object's links: only its owner (and the business logic) hears of it.
+pub(crate) fn owned_by(client_id: &str) -> Links<'_> {
+    Links {
+        owner: Some(client_id),
+        ..Links::default()
+    }
+}
+
 pub async fn create(state: &AppState, who: &Principal, req: VenRequest) -> Result<StoredObject, AppError> {
     who.require(Scope::WriteVens)?;
     let r = resolve(who, &req)?;
@@ -100,7 +109,11 @@ pub async fn create(state: &AppState, who: &Principal, req: VenRequest) -> Resul
     let (name, client) = (r.ven_name.as_str().to_owned(), r.client_id.clone());
     let n = name.clone();
     state
-        .write_listed(move |c| repo::insert_ven(c, &w, &n, &client))
+        .write_listed(move |c| {
+            let o = repo::insert_ven(c, &w, &n, &client)?;
+            record(c, Operation::Create, &o, owned_by(&client))?;
+            Ok(o)
+        })
         .await
         .map_err(|e| conflict(e, &name))
 }
@@ -120,7 +133,9 @@ pub async fn update(state: &AppState, who: &Principal, id: String, req: VenReque
             if keep_targets {
                 w.targets = repo::get_ven(c, &w.id)?.targets;
             }
-            repo::update_ven(c, &w, &n, &client)
+            let o = repo::update_ven(c, &w, &n, &client)?;
+            record(c, Operation::Update, &o, owned_by(&client))?;
+            Ok(o)
         })
         .await
         .map_err(|e| conflict(e, &name).with_not_found("ven", &id))
@@ -133,7 +148,10 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     state
         .write_listed(move |c| {
             check_owner(c, &who2, &id2)?;
-            repo::delete_ven(c, &id2)
+            let client = repo::ven_client(c, &id2)?;
+            let o = repo::delete_ven(c, &id2)?;
+            record(c, Operation::Delete, &o, owned_by(&client))?;
+            Ok(o)
         })
         .await
         .map_err(|e| AppError::from(e).with_not_found("ven", &id))

@@ -1,5 +1,5 @@
 //! The hot writes in one statement on PostgreSQL: a data-modifying CTE does what takes several statements
-//! on the portable path, so the write costs one round trip (inside its savepoint of a group commit), and the
+//! on the portable path (the row, its targets, the outbox change), so the write costs one round trip (inside its savepoint of a group commit), and the
 //! statement is prepared once per connection. SQLite runs the portable statements, where round trips cost
 //! nothing. Everything backend-specific lives here.
 
@@ -11,8 +11,9 @@ use diesel::{QueryResult, RunQueryDsl};
 
 use super::conn::AnyConnection;
 use super::error::{StoreError, StoreResult};
+use super::outbox::{self, Change};
 use super::repo::{self, EventColumns, ObjectWrite, ReportColumns, TargetFilter, to_naive};
-use crate::wire::{ObjectType, StoredObject};
+use crate::wire::{ObjectType, Operation, StoredObject};
 
 /// One bind value of a [`Prepared`] statement.
 enum Bind {
@@ -67,10 +68,15 @@ WITH event AS (
     RETURNING id
 ), targets AS (
     INSERT INTO event_targets (event_id, target) SELECT (SELECT id FROM event), t FROM unnest(?::text[]) AS t
+), change AS (
+    INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
+                         created_date_time, modification_date_time, recorded_at)
+    SELECT 'EVENT', 'CREATE', id, ?, id, NULL, ?, ?, ?, ?, ? FROM event
 )
 SELECT pg_notify(?, '')";
 
-/// Inserts an event with its targets and tells other instances (PostgreSQL: one statement).
+/// Inserts an event with its targets, records the change in the outbox and tells other instances
+/// (PostgreSQL: one statement).
 pub fn insert_event_announced(
     c: &mut AnyConnection,
     w: &ObjectWrite,
@@ -91,6 +97,12 @@ pub fn insert_event_announced(
                 Bind::Timestamp(to_naive(w.now)),
                 Bind::Timestamp(to_naive(w.now)),
                 Bind::TextArray(w.distinct_targets()),
+                Bind::Text(e.program_id.clone()),
+                Bind::Text(w.body.clone()),
+                Bind::NullableText(w.targets_json()?),
+                Bind::Timestamp(to_naive(w.now)),
+                Bind::Timestamp(to_naive(w.now)),
+                Bind::Timestamp(to_naive(w.now)),
                 Bind::Text(channel.to_owned()),
             ];
             Prepared {
@@ -100,19 +112,40 @@ pub fn insert_event_announced(
             .execute(pg)?;
             Ok(w.stored(ObjectType::Event, w.now))
         }
-        AnyConnection::Sqlite(_) => repo::insert_event(c, w, e),
+        AnyConnection::Sqlite(_) => {
+            let o = repo::insert_event(c, w, e)?;
+            let change = Change {
+                operation: Operation::Create,
+                object: &o,
+                program_id: Some(&e.program_id),
+                event_id: Some(&o.id),
+                owner: None,
+            };
+            outbox::record(c, &change, w.now)?;
+            Ok(o)
+        }
     }
 }
 
 const INSERT_REPORT: &str = "\
-INSERT INTO reports (id, event_id, client_id, client_name, report_name, body, created_date_time, modification_date_time)
-SELECT ?, e.id, ?, ?, ?, ?, ?, ?
-FROM events e WHERE e.id = ? AND (
-    ? OR (NOT e.targeted AND ?)
-    OR EXISTS (SELECT 1 FROM event_targets t WHERE t.event_id = e.id AND t.target = ANY(?::text[])))";
+WITH report AS (
+    INSERT INTO reports (id, event_id, client_id, client_name, report_name, body, created_date_time,
+                         modification_date_time)
+    SELECT ?, e.id, ?, ?, ?, ?, ?, ?
+    FROM events e WHERE e.id = ? AND (
+        ? OR (NOT e.targeted AND ?)
+        OR EXISTS (SELECT 1 FROM event_targets t WHERE t.event_id = e.id AND t.target = ANY(?::text[])))
+    RETURNING id, event_id
+), change AS (
+    INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
+                         created_date_time, modification_date_time, recorded_at)
+    SELECT 'REPORT', 'CREATE', r.id, e.program_id, r.event_id, ?, ?, NULL, ?, ?, ?
+    FROM report r JOIN events e ON e.id = r.event_id
+)
+SELECT 1 FROM report";
 
-/// Inserts a report if its event exists and `visible` admits it; otherwise `ForeignKey` (the event is
-/// unknown to this client). PostgreSQL: one statement.
+/// Inserts a report if its event exists and `visible` admits it, and records the change in the outbox;
+/// otherwise `ForeignKey` (the event is unknown to this client). PostgreSQL: one statement.
 pub fn insert_report_checked(
     c: &mut AnyConnection,
     w: &ObjectWrite,
@@ -139,6 +172,11 @@ pub fn insert_report_checked(
                 Bind::Bool(all),
                 Bind::Bool(untargeted),
                 Bind::TextArray(targets),
+                Bind::Text(r.client_id.clone()),
+                Bind::Text(w.body.clone()),
+                Bind::Timestamp(to_naive(w.now)),
+                Bind::Timestamp(to_naive(w.now)),
+                Bind::Timestamp(to_naive(w.now)),
             ];
             let inserted = Prepared {
                 sql: INSERT_REPORT,
@@ -158,7 +196,17 @@ pub fn insert_report_checked(
             if !visible.admits(targets.as_deref()) {
                 return Err(StoreError::ForeignKey(not_visible.to_owned()));
             }
-            repo::insert_report(c, w, r)
+            let o = repo::insert_report(c, w, r)?;
+            let program = repo::event_program(c, &r.event_id)?;
+            let change = Change {
+                operation: Operation::Create,
+                object: &o,
+                program_id: Some(&program),
+                event_id: Some(&r.event_id),
+                owner: Some(&r.client_id),
+            };
+            outbox::record(c, &change, w.now)?;
+            Ok(o)
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod conn;
 pub mod dialect;
 pub mod error;
+pub mod outbox;
 pub mod repo;
 pub mod schema;
 

@@ -416,6 +416,20 @@ pub fn report_client(c: &mut AnyConnection, id: &str) -> StoreResult<String> {
     Ok(reports::table.find(id).select(reports::client_id).first(c)?)
 }
 
+/// A report's event, author and program (what subscriptions to reports are matched on).
+pub fn report_links(c: &mut AnyConnection, id: &str) -> StoreResult<(String, String, String)> {
+    Ok(reports::table
+        .inner_join(events::table)
+        .filter(reports::id.eq(id))
+        .select((reports::event_id, reports::client_id, events::program_id))
+        .first(c)?)
+}
+
+/// The program an event belongs to.
+pub fn event_program(c: &mut AnyConnection, id: &str) -> StoreResult<String> {
+    Ok(events::table.find(id).select(events::program_id).first(c)?)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ReportFilter {
     pub program_id: Option<String>,
@@ -471,6 +485,9 @@ plain_table!(
 #[derive(Debug, Clone)]
 pub struct SubscriptionColumns {
     pub client_id: String,
+    /// The subscriber is the business logic (kept from creation; an edit by the business logic of a VEN's
+    /// subscription does not change whose privacy applies).
+    pub business_logic: bool,
     pub client_name: String,
     pub program_id: Option<String>,
     pub objects: Vec<ObjectType>,
@@ -512,6 +529,7 @@ pub fn insert_subscription(
             subscriptions::body.eq(&w.body),
             subscriptions::created_date_time.eq(to_naive(w.now)),
             subscriptions::modification_date_time.eq(to_naive(w.now)),
+            subscriptions::business_logic.eq(s.business_logic),
         ))
         .execute(c)?;
     set_subscription_objects(c, &w.id, &s.objects, false)?;

@@ -64,6 +64,7 @@ diesel::table! {
         body -> Text,
         created_date_time -> Timestamp,
         modification_date_time -> Timestamp,
+        business_logic -> Bool,
     }
 }
 
@@ -131,6 +132,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    changes (seq) {
+        seq -> BigInt,
+        object_type -> Text,
+        operation -> Text,
+        object_id -> Text,
+        program_id -> Nullable<Text>,
+        event_id -> Nullable<Text>,
+        owner_client_id -> Nullable<Text>,
+        body -> Text,
+        targets -> Nullable<Text>,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        change_seq -> BigInt,
+        subscription_id -> Text,
+        client_id -> Text,
+        callback_url -> Text,
+        bearer_token -> Nullable<Text>,
+        object_type -> Text,
+        operation -> Text,
+        object_id -> Text,
+        program_id -> Nullable<Text>,
+        event_id -> Nullable<Text>,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        first_attempt_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    callback_health (callback_url) {
+        callback_url -> Text,
+        consecutive_failures -> Integer,
+        broken -> Bool,
+        last_success_at -> Nullable<Timestamp>,
+        last_failure_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(events -> programs (program_id));
 diesel::joinable!(reports -> events (event_id));
 diesel::joinable!(resources -> vens (ven_id));
@@ -149,4 +205,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     resource_targets,
     clients,
     server_secrets,
+    changes,
+    notifications,
+    callback_health,
 );

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod objects;
+pub mod ops;
 pub mod primitives;
 pub mod problem;
 pub mod render;

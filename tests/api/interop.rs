@@ -25,8 +25,9 @@ async fn openleadr_wire_decodes_every_kind_of_response() {
         .post("/reports", &json!({"eventID": e, "clientName": "site", "resources": [{"resourceName": "rack", "intervals": [{"id": 0, "payloads": [{"type": "USAGE", "values": [1.5]}]}]}]}))
         .await
         .id();
+    let rx = crate::receiver::Receiver::start().await;
     let sub = v
-        .post("/subscriptions", &json!({"clientName": "site", "programID": p, "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": "https://site.example/cb"}]}))
+        .post("/subscriptions", &json!({"clientName": "site", "programID": p, "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": rx.url("/site")}]}))
         .await
         .id();
 

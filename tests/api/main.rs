@@ -6,8 +6,10 @@
 mod auth;
 mod errors;
 mod interop;
+mod notifications;
 mod objects;
 mod openapi;
 mod platform;
 mod privacy;
+mod receiver;
 mod support;

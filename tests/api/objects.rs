@@ -325,7 +325,9 @@ async fn checklist_39_report_filters() {
 async fn checklist_40_subscription_object_filter() {
     let app = TestApp::new().await;
     let ven = app.ven("v");
-    let sub = |objects: serde_json::Value| json!({"clientName": "v", "objectOperations": [{"objects": objects, "operations": ["CREATE"], "callbackUrl": "https://example.com/cb"}]});
+    let rx = crate::receiver::Receiver::start().await;
+    let cb = rx.url("/cb");
+    let sub = |objects: serde_json::Value| json!({"clientName": "v", "objectOperations": [{"objects": objects, "operations": ["CREATE"], "callbackUrl": cb}]});
     let events = ven.post("/subscriptions", &sub(json!(["EVENT", "PROGRAM"]))).await;
     assert_eq!(events.status, 201, "{}", events.text);
     assert_eq!(events.body["clientID"], ven.client_id.as_str());

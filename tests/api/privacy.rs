@@ -26,7 +26,8 @@ async fn checklist_42_report_client_id_comes_from_the_token() {
 async fn checklist_43_subscription_client_id_comes_from_the_token() {
     let app = TestApp::new().await;
     let ven = app.ven("v");
-    let body = json!({"clientName": "v", "clientID": "forged", "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE", "UPDATE"], "callbackUrl": "https://example.com/cb", "bearerToken": "T"}]});
+    let rx = crate::receiver::Receiver::start().await;
+    let body = json!({"clientName": "v", "clientID": "forged", "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE", "UPDATE"], "callbackUrl": rx.url("/cb"), "bearerToken": "T"}]});
     let r = ven.post("/subscriptions", &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["clientID"], ven.client_id.as_str());
@@ -73,8 +74,9 @@ async fn checklist_52_another_vens_objects_by_id_are_not_found() {
         .post("/reports", &json!({"eventID": e, "clientName": "b", "resources": []}))
         .await
         .id();
+    let rx = crate::receiver::Receiver::start().await;
     let sub = b
-        .post("/subscriptions", &json!({"clientName": "b", "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": "https://b.example/cb"}]}))
+        .post("/subscriptions", &json!({"clientName": "b", "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": rx.url("/b")}]}))
         .await
         .id();
     let ven = b

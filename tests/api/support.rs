@@ -146,6 +146,14 @@ impl As {
         }
     }
 
+    /// The same client talking to a server at `base`.
+    pub fn on_base(&self, base: &str) -> As {
+        As {
+            base: base.to_owned(),
+            ..self.clone()
+        }
+    }
+
     async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
         let rb = match &self.token {
             Some(t) => rb.bearer_auth(t),
@@ -213,6 +221,9 @@ impl TestApp {
         settings.server.bind = "127.0.0.1:0".into();
         settings.server.workers = Some(1);
         settings.server.shutdown_timeout_secs = 1;
+        // Webhook receivers in the tests listen on loopback with the test certificate.
+        settings.notifications.allow_loopback = true;
+        settings.notifications.extra_ca_file = Some(crate::receiver::test_cert().0.clone());
         tweak(&mut settings);
         let clock = Arc::new(ManualClock::new(t0()));
         let shared: SharedClock = clock.clone();
@@ -244,6 +255,8 @@ impl TestApp {
         settings.database.url = self.db_url.clone();
         settings.database.pool_size = 4;
         settings.server.workers = Some(1);
+        settings.notifications.allow_loopback = true;
+        settings.notifications.extra_ca_file = Some(crate::receiver::test_cert().0.clone());
         let shared: SharedClock = self.clock.clone();
         let state = build_state(&settings, shared, true).await.expect("state");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

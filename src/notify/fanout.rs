@@ -1,0 +1,314 @@
+//! Which subscription hears of which change, and what it is shown: the subscription's objects,
+//! operations, programID and targets, and the subscriber's object privacy (Def §Subscriptions: "SHALL use
+//! the clientID of a subscription" when deciding; digest §6).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::service::cache::Viewer;
+use crate::service::privacy::{scope_for_grants, scope_for_viewer};
+use crate::store::outbox::{self, ChangeRow, NewNotification, SubscriberRow};
+use crate::store::repo::{granted_targets, to_naive};
+use crate::store::{AnyConnection, StoreResult};
+use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest, TargetView};
+
+/// Changes fanned out per transaction.
+pub const FANOUT_BATCH: i64 = 256;
+
+/// A subscription, parsed.
+pub struct Subscriber {
+    pub id: String,
+    pub client_id: String,
+    pub business_logic: bool,
+    pub req: SubscriptionRequest,
+}
+
+impl Subscriber {
+    pub fn parse(row: SubscriberRow) -> Option<Self> {
+        match serde_json::from_str::<SubscriptionRequest>(&row.body) {
+            Ok(req) => Some(Self {
+                id: row.id,
+                client_id: row.client_id,
+                business_logic: row.business_logic,
+                req,
+            }),
+            Err(e) => {
+                tracing::error!(subscription = %row.id, error = %e, "stored subscription does not parse; skipped");
+                None
+            }
+        }
+    }
+}
+
+/// One callback a change goes to, and the targets its subscriber may see (`None`: all).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub callback_url: String,
+    pub bearer_token: Option<String>,
+    pub visible: Option<Arc<HashSet<String>>>,
+}
+
+/// The callbacks of `sub` that `change` goes to (none when it does not match or the subscriber may not
+/// read the object). `grants`: the subscriber's granted targets when it is a VEN.
+pub fn deliveries(sub: &Subscriber, grants: &[String], change: &ChangeRow) -> Vec<Delivery> {
+    let kind = change.object.object_type;
+    if let Some(p) = &sub.req.program_id
+        && change.program_id.as_deref() != Some(p.as_str())
+    {
+        return Vec::new();
+    }
+    let requested: Option<Vec<String>> = sub
+        .req
+        .targets
+        .as_ref()
+        .map(|t| t.iter().map(|t| t.as_str().to_owned()).collect());
+    let targets = change.object.targets.as_deref();
+    let visible = match kind {
+        ObjectType::Program | ObjectType::Event => {
+            let scope = if sub.business_logic {
+                scope_for_viewer(&Viewer::BusinessLogic, requested.as_deref())
+            } else {
+                scope_for_grants(grants.to_vec(), requested.as_deref())
+            };
+            if !scope.admits(targets) {
+                return Vec::new();
+            }
+            scope.visible
+        }
+        ObjectType::Report | ObjectType::Subscription | ObjectType::Ven | ObjectType::Resource => {
+            if !sub.business_logic && change.owner.as_deref() != Some(sub.client_id.as_str()) {
+                return Vec::new();
+            }
+            // Subscription targets narrow the objects that carry targets (vens, resources).
+            if let Some(r) = &requested
+                && matches!(kind, ObjectType::Ven | ObjectType::Resource)
+                && !targets.unwrap_or(&[]).iter().any(|t| r.contains(t))
+            {
+                return Vec::new();
+            }
+            None
+        }
+    };
+    let mut out: Vec<Delivery> = Vec::new();
+    for oo in &sub.req.object_operations {
+        if !oo.objects.contains(&kind) || !oo.operations.contains(&change.operation) {
+            continue;
+        }
+        let url = oo.callback_url.as_str().to_owned();
+        if out
+            .iter()
+            .any(|d| d.callback_url == url && d.bearer_token == oo.bearer_token)
+        {
+            continue;
+        }
+        out.push(Delivery {
+            callback_url: url,
+            bearer_token: oo.bearer_token.clone(),
+            visible: visible.clone(),
+        });
+    }
+    out
+}
+
+/// The `notification` object (yaml `schemas.notification`) as one subscriber may see it.
+pub fn payload(change: &ChangeRow, visible: Option<&HashSet<String>>) -> String {
+    let o: &StoredObject = &change.object;
+    let keep = |t: &str| visible.is_none_or(|v| v.contains(t));
+    let view = match visible {
+        None => TargetView::All,
+        Some(_) => TargetView::Only(&keep),
+    };
+    let mut out = String::with_capacity(o.body.len() + 256);
+    out.push_str("{\"objectType\":\"");
+    out.push_str(o.object_type.as_str());
+    out.push_str("\",\"operation\":\"");
+    out.push_str(outbox::operation_name(change.operation));
+    out.push_str("\",\"object\":");
+    o.write_json(&mut out, view);
+    if let Some(targets) = &o.targets {
+        let shown: Vec<&String> = targets.iter().filter(|t| keep(t)).collect();
+        if !shown.is_empty() {
+            out.push_str(",\"targets\":");
+            out.push_str(&serde_json::to_string(&shown).unwrap_or_else(|_| "[]".into()));
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// What one fan-out did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FanOut {
+    pub changes: usize,
+    pub notifications: usize,
+}
+
+/// Turns the oldest committed changes into notifications, in the caller's transaction. `None` when
+/// another instance is fanning out right now.
+pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>) -> StoreResult<Option<FanOut>> {
+    if !outbox::try_lock_fanout(c)? {
+        return Ok(None);
+    }
+    let changes = outbox::pending_changes(c, FANOUT_BATCH)?;
+    let Some(last) = changes.last().map(|ch| ch.seq) else {
+        return Ok(Some(FanOut::default()));
+    };
+    let mut types: Vec<&str> = changes.iter().map(|ch| ch.object.object_type.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let subscribers: Vec<Subscriber> = outbox::subscribers_for(c, &types)?
+        .into_iter()
+        .filter_map(Subscriber::parse)
+        .collect();
+    let mut grants: HashMap<String, Vec<String>> = HashMap::new();
+    let mut rows = Vec::new();
+    let now_n = to_naive(now);
+    for change in &changes {
+        for sub in &subscribers {
+            if !sub.business_logic && !grants.contains_key(&sub.client_id) {
+                let g = granted_targets(c, &sub.client_id)?.unwrap_or_default();
+                grants.insert(sub.client_id.clone(), g);
+            }
+            let g = grants.get(&sub.client_id).map(Vec::as_slice).unwrap_or(&[]);
+            for d in deliveries(sub, g, change) {
+                rows.push(NewNotification {
+                    id: ObjectId::generate().into_string(),
+                    change_seq: change.seq,
+                    subscription_id: sub.id.clone(),
+                    client_id: sub.client_id.clone(),
+                    callback_url: d.callback_url,
+                    bearer_token: d.bearer_token,
+                    object_type: change.object.object_type.as_str().to_owned(),
+                    operation: outbox::operation_name(change.operation).to_owned(),
+                    object_id: change.object.id.clone(),
+                    program_id: change.program_id.clone(),
+                    event_id: change.event_id.clone(),
+                    payload: payload(change, d.visible.as_deref()),
+                    state: "pending".into(),
+                    attempts: 0,
+                    created_at: now_n,
+                    next_attempt_at: now_n,
+                });
+            }
+        }
+    }
+    outbox::insert_notifications(c, &rows)?;
+    outbox::remove_changes(c, last)?;
+    Ok(Some(FanOut {
+        changes: changes.len(),
+        notifications: rows.len(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Operation;
+    use chrono::TimeZone;
+
+    fn sub(business_logic: bool, json: serde_json::Value) -> Subscriber {
+        Subscriber {
+            id: "s1".into(),
+            client_id: "ven-a".into(),
+            business_logic,
+            req: serde_json::from_value(json).unwrap(),
+        }
+    }
+
+    fn change(kind: ObjectType, op: Operation, targets: Option<&[&str]>, owner: Option<&str>) -> ChangeRow {
+        let t = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
+        ChangeRow {
+            seq: 1,
+            operation: op,
+            object: StoredObject {
+                id: "o1".into(),
+                object_type: kind,
+                created: t,
+                modified: t,
+                body: "{\"programID\":\"p1\"}".into(),
+                targets: targets.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
+            },
+            program_id: Some("p1".into()),
+            event_id: Some("o1".into()),
+            owner: owner.map(str::to_owned),
+        }
+    }
+
+    fn events_sub(extra: serde_json::Value) -> serde_json::Value {
+        let mut v = serde_json::json!({"clientName": "a", "objectOperations": [
+            {"objects": ["EVENT"], "operations": ["CREATE", "UPDATE"], "callbackUrl": "https://a.example/cb", "bearerToken": "T"}
+        ]});
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        v
+    }
+
+    #[test]
+    fn checklist_63_64_matching_operations_go_to_the_callback_with_its_token() {
+        let s = sub(false, events_sub(serde_json::json!({})));
+        let d = deliveries(&s, &[], &change(ObjectType::Event, Operation::Create, None, None));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].callback_url, "https://a.example/cb");
+        assert_eq!(d[0].bearer_token.as_deref(), Some("T"));
+        assert!(deliveries(&s, &[], &change(ObjectType::Event, Operation::Delete, None, None)).is_empty());
+        assert!(deliveries(&s, &[], &change(ObjectType::Program, Operation::Create, None, None)).is_empty());
+    }
+
+    #[test]
+    fn checklist_66_program_filter_excludes_other_programs() {
+        let s = sub(false, events_sub(serde_json::json!({"programID": "p2"})));
+        assert!(deliveries(&s, &[], &change(ObjectType::Event, Operation::Create, None, None)).is_empty());
+    }
+
+    #[test]
+    fn checklist_67_a_ven_hears_only_of_events_it_may_read_and_sees_only_its_targets() {
+        let s = sub(false, events_sub(serde_json::json!({})));
+        let targeted = change(ObjectType::Event, Operation::Create, Some(&["g1", "secret"]), None);
+        assert!(deliveries(&s, &["g2".into()], &targeted).is_empty());
+        let d = deliveries(&s, &["g1".into()], &targeted);
+        assert_eq!(d.len(), 1);
+        let body: serde_json::Value = serde_json::from_str(&payload(&targeted, d[0].visible.as_deref())).unwrap();
+        assert_eq!(body["object"]["targets"], serde_json::json!(["g1"]));
+        assert_eq!(body["targets"], serde_json::json!(["g1"]));
+        assert_eq!(body["operation"], "CREATE");
+        assert_eq!(body["objectType"], "EVENT");
+    }
+
+    #[test]
+    fn a_ven_hears_only_of_its_own_reports_and_the_business_logic_of_all() {
+        let mut v = events_sub(serde_json::json!({}));
+        v["objectOperations"][0]["objects"] = serde_json::json!(["REPORT"]);
+        let own = change(ObjectType::Report, Operation::Create, None, Some("ven-a"));
+        let other = change(ObjectType::Report, Operation::Create, None, Some("ven-b"));
+        let ven = sub(false, v.clone());
+        assert_eq!(deliveries(&ven, &[], &own).len(), 1);
+        assert!(deliveries(&ven, &[], &other).is_empty());
+        let bl = sub(true, v);
+        assert_eq!(deliveries(&bl, &[], &other).len(), 1);
+    }
+
+    #[test]
+    fn subscription_targets_narrow_what_the_business_logic_hears() {
+        let bl = sub(true, events_sub(serde_json::json!({"targets": ["g1"]})));
+        assert_eq!(
+            deliveries(
+                &bl,
+                &[],
+                &change(ObjectType::Event, Operation::Update, Some(&["g1"]), None)
+            )
+            .len(),
+            1
+        );
+        assert!(
+            deliveries(
+                &bl,
+                &[],
+                &change(ObjectType::Event, Operation::Update, Some(&["g2"]), None)
+            )
+            .is_empty()
+        );
+    }
+}

@@ -1,0 +1,553 @@
+//! The notification outbox. A service write records a [`Change`] in its own transaction; the fan-out turns
+//! committed changes into one notification per matching callback URL; delivery workers claim due
+//! notifications with a lease, post them and record the outcome. Everything lives in the database, so a
+//! restart loses nothing and several instances share the work.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+
+use super::conn::AnyConnection;
+use super::error::StoreResult;
+use super::repo::{Page, from_naive, to_naive};
+use super::schema::{callback_health, changes, notifications, subscription_objects, subscriptions};
+use crate::wire::{ObjectType, Operation, StoredObject};
+
+/// A committed change of an object, as the outbox records it.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub operation: Operation,
+    pub object: &'a StoredObject,
+    /// The program the object belongs to (a program's own id), for subscriptions with a `programID`.
+    pub program_id: Option<&'a str>,
+    /// The event the object belongs to (an event's own id, a report's event).
+    pub event_id: Option<&'a str>,
+    /// The client whose private object this is (reports, subscriptions, vens, resources).
+    pub owner: Option<&'a str>,
+}
+
+pub fn operation_name(op: Operation) -> &'static str {
+    match op {
+        Operation::Read => "READ",
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+    }
+}
+
+fn parse_operation(s: &str) -> Operation {
+    match s {
+        "CREATE" => Operation::Create,
+        "UPDATE" => Operation::Update,
+        "DELETE" => Operation::Delete,
+        _ => Operation::Read,
+    }
+}
+
+/// Records `change` in the current transaction.
+pub fn record(c: &mut AnyConnection, change: &Change<'_>, at: DateTime<Utc>) -> StoreResult<()> {
+    let o = change.object;
+    let targets = match &o.targets {
+        Some(t) => Some(serde_json::to_string(t)?),
+        None => None,
+    };
+    diesel::insert_into(changes::table)
+        .values((
+            changes::object_type.eq(o.object_type.as_str()),
+            changes::operation.eq(operation_name(change.operation)),
+            changes::object_id.eq(&o.id),
+            changes::program_id.eq(change.program_id),
+            changes::event_id.eq(change.event_id),
+            changes::owner_client_id.eq(change.owner),
+            changes::body.eq(&o.body),
+            changes::targets.eq(targets),
+            changes::created_date_time.eq(to_naive(o.created)),
+            changes::modification_date_time.eq(to_naive(o.modified)),
+            changes::recorded_at.eq(to_naive(at)),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// A change waiting to be turned into notifications.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    pub seq: i64,
+    pub operation: Operation,
+    pub object: StoredObject,
+    pub program_id: Option<String>,
+    pub event_id: Option<String>,
+    pub owner: Option<String>,
+}
+
+type ChangeTuple = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    chrono::NaiveDateTime,
+    chrono::NaiveDateTime,
+);
+
+/// Only one fan-out runs at a time across instances (PostgreSQL: a transaction-scoped advisory lock;
+/// SQLite has one writer anyway), so the notifications of one object are made in change order.
+pub fn try_lock_fanout(c: &mut AnyConnection) -> StoreResult<bool> {
+    match c {
+        AnyConnection::Postgresql(pg) => {
+            #[derive(QueryableByName)]
+            struct Locked {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                locked: bool,
+            }
+            let r: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock(7331701) AS locked").get_result(pg)?;
+            Ok(r.locked)
+        }
+        AnyConnection::Sqlite(_) => Ok(true),
+    }
+}
+
+/// The oldest changes not yet fanned out.
+pub fn pending_changes(c: &mut AnyConnection, limit: i64) -> StoreResult<Vec<ChangeRow>> {
+    let rows: Vec<ChangeTuple> = changes::table
+        .order(changes::seq)
+        .limit(limit)
+        .select((
+            changes::seq,
+            changes::object_type,
+            changes::operation,
+            changes::object_id,
+            changes::program_id,
+            changes::event_id,
+            changes::owner_client_id,
+            changes::body,
+            changes::targets,
+            changes::created_date_time,
+            changes::modification_date_time,
+        ))
+        .load(c)?;
+    rows.into_iter()
+        .map(
+            |(seq, kind, op, id, program_id, event_id, owner, body, targets, created, modified)| {
+                let object_type = ObjectType::parse(&kind)
+                    .ok_or_else(|| super::StoreError::Corrupt(format!("change {seq}: object type {kind:?}")))?;
+                let targets = match targets {
+                    Some(t) => Some(serde_json::from_str(&t)?),
+                    None => None,
+                };
+                Ok(ChangeRow {
+                    seq,
+                    operation: parse_operation(&op),
+                    object: StoredObject {
+                        id,
+                        object_type,
+                        created: from_naive(created),
+                        modified: from_naive(modified),
+                        body,
+                        targets,
+                    },
+                    program_id,
+                    event_id,
+                    owner,
+                })
+            },
+        )
+        .collect()
+}
+
+pub fn remove_changes(c: &mut AnyConnection, up_to_seq: i64) -> StoreResult<()> {
+    diesel::delete(changes::table.filter(changes::seq.le(up_to_seq))).execute(c)?;
+    Ok(())
+}
+
+/// A subscription as the fan-out needs it.
+#[derive(Debug, Clone)]
+pub struct SubscriberRow {
+    pub id: String,
+    pub client_id: String,
+    pub business_logic: bool,
+    /// The stored subscription content (its request, with clientID).
+    pub body: String,
+}
+
+/// Subscriptions that name any of `types` in their objectOperations.
+pub fn subscribers_for(c: &mut AnyConnection, types: &[&str]) -> StoreResult<Vec<SubscriberRow>> {
+    let rows: Vec<(String, String, bool, String)> = subscriptions::table
+        .filter(
+            subscriptions::id.eq_any(
+                subscription_objects::table
+                    .filter(subscription_objects::object_type.eq_any(types))
+                    .select(subscription_objects::subscription_id),
+            ),
+        )
+        .order(subscriptions::id)
+        .select((
+            subscriptions::id,
+            subscriptions::client_id,
+            subscriptions::business_logic,
+            subscriptions::body,
+        ))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, client_id, business_logic, body)| SubscriberRow {
+            id,
+            client_id,
+            business_logic,
+            body,
+        })
+        .collect())
+}
+
+/// A notification to be queued.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = notifications)]
+pub struct NewNotification {
+    pub id: String,
+    pub change_seq: i64,
+    pub subscription_id: String,
+    pub client_id: String,
+    pub callback_url: String,
+    pub bearer_token: Option<String>,
+    pub object_type: String,
+    pub operation: String,
+    pub object_id: String,
+    pub program_id: Option<String>,
+    pub event_id: Option<String>,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub next_attempt_at: chrono::NaiveDateTime,
+}
+
+pub fn insert_notifications(c: &mut AnyConnection, rows: &[NewNotification]) -> StoreResult<()> {
+    // Bounded statements: SQLite allows at most 32,766 bind values per statement.
+    for chunk in rows.chunks(500) {
+        match c {
+            AnyConnection::Postgresql(pg) => diesel::insert_into(notifications::table).values(chunk).execute(pg)?,
+            AnyConnection::Sqlite(sq) => diesel::insert_into(notifications::table).values(chunk).execute(sq)?,
+        };
+    }
+    Ok(())
+}
+
+/// A notification claimed for one delivery attempt.
+#[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = notifications)]
+pub struct Claimed {
+    pub id: String,
+    pub change_seq: i64,
+    pub callback_url: String,
+    pub bearer_token: Option<String>,
+    pub payload: String,
+    pub attempts: i32,
+}
+
+/// Due notifications whose earlier notifications for the same (subscription, object) are settled, oldest
+/// change first; each gets `owner`'s lease until `lease_until` and one more attempt. PostgreSQL skips rows
+/// another instance is claiming at the same moment.
+const CLAIM: &str = "\
+UPDATE notifications SET attempts = attempts + 1, lease_owner = ?, lease_until = ?,
+    first_attempt_at = COALESCE(first_attempt_at, ?)
+WHERE id IN (
+    SELECT n.id FROM notifications n
+    WHERE n.state = 'pending' AND n.next_attempt_at <= ? AND (n.lease_until IS NULL OR n.lease_until < ?)
+      AND NOT EXISTS (
+          SELECT 1 FROM notifications p
+          WHERE p.subscription_id = n.subscription_id AND p.object_id = n.object_id
+            AND p.state = 'pending' AND p.change_seq < n.change_seq)
+    ORDER BY n.change_seq, n.id
+    LIMIT ? LOCKING)
+RETURNING id, change_seq, callback_url, bearer_token, payload, attempts";
+
+pub fn claim_due(
+    c: &mut AnyConnection,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> StoreResult<Vec<Claimed>> {
+    let now = to_naive(now);
+    let lease_until = to_naive(lease_until);
+    macro_rules! run {
+        ($conn:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Text, _>(owner)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load::<Claimed>($conn)?
+        };
+    }
+    let mut rows = match c {
+        AnyConnection::Postgresql(pg) => {
+            run!(pg, numbered(&CLAIM.replace("LOCKING", "FOR UPDATE OF n SKIP LOCKED")))
+        }
+        AnyConnection::Sqlite(sq) => run!(sq, CLAIM.replace("LOCKING", "")),
+    };
+    rows.sort_by(|a, b| (a.change_seq, &a.id).cmp(&(b.change_seq, &b.id)));
+    Ok(rows)
+}
+
+/// `?` placeholders as PostgreSQL's `$1, $2, …`.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for ch in sql.chars() {
+        if ch == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Delivered {
+        status: i32,
+    },
+    /// Failed; try again at `next_at`.
+    Retry {
+        status: Option<i32>,
+        error: String,
+        next_at: DateTime<Utc>,
+    },
+    /// Failed for the last time (dead letter).
+    Failed {
+        status: Option<i32>,
+        error: String,
+    },
+}
+
+/// Stores the outcome of an attempt made under `owner`'s lease, and the callback's health. Returns false
+/// when the lease was lost (another instance took the notification over after the lease ran out) or the
+/// notification was cancelled meanwhile.
+pub fn record_outcome(
+    c: &mut AnyConnection,
+    id: &str,
+    owner: &str,
+    callback_url: &str,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+    broken_after: i32,
+) -> StoreResult<bool> {
+    let now_n = to_naive(now);
+    let target = notifications::table
+        .filter(notifications::id.eq(id))
+        .filter(notifications::lease_owner.eq(owner))
+        .filter(notifications::state.eq("pending"));
+    let release = (
+        notifications::lease_owner.eq(None::<String>),
+        notifications::lease_until.eq(None::<chrono::NaiveDateTime>),
+    );
+    let n = match outcome {
+        Outcome::Delivered { status } => diesel::update(target)
+            .set((
+                notifications::state.eq("delivered"),
+                notifications::finished_at.eq(Some(now_n)),
+                notifications::last_status.eq(Some(*status)),
+                release,
+            ))
+            .execute(c)?,
+        Outcome::Retry { status, error, next_at } => diesel::update(target)
+            .set((
+                notifications::last_status.eq(*status),
+                notifications::last_error.eq(Some(error)),
+                notifications::next_attempt_at.eq(to_naive(*next_at)),
+                release,
+            ))
+            .execute(c)?,
+        Outcome::Failed { status, error } => diesel::update(target)
+            .set((
+                notifications::state.eq("failed"),
+                notifications::finished_at.eq(Some(now_n)),
+                notifications::last_status.eq(*status),
+                notifications::last_error.eq(Some(error)),
+                release,
+            ))
+            .execute(c)?,
+    };
+    if n == 0 {
+        return Ok(false);
+    }
+    let health = callback_health::table.find(callback_url);
+    let updated = match outcome {
+        Outcome::Delivered { .. } => diesel::update(health)
+            .set((
+                callback_health::consecutive_failures.eq(0),
+                callback_health::broken.eq(false),
+                callback_health::last_success_at.eq(Some(now_n)),
+            ))
+            .execute(c)?,
+        Outcome::Retry { error, .. } | Outcome::Failed { error, .. } => diesel::update(health)
+            .set((
+                callback_health::consecutive_failures.eq(callback_health::consecutive_failures + 1),
+                callback_health::broken.eq(callback_health::consecutive_failures.ge(broken_after - 1)),
+                callback_health::last_failure_at.eq(Some(now_n)),
+                callback_health::last_error.eq(Some(error)),
+            ))
+            .execute(c)?,
+    };
+    if updated == 0 {
+        let (failures, success, failure, error) = match outcome {
+            Outcome::Delivered { .. } => (0, Some(now_n), None, None),
+            Outcome::Retry { error, .. } | Outcome::Failed { error, .. } => (1, None, Some(now_n), Some(error.clone())),
+        };
+        diesel::insert_into(callback_health::table)
+            .values((
+                callback_health::callback_url.eq(callback_url),
+                callback_health::consecutive_failures.eq(failures),
+                callback_health::broken.eq(failures >= broken_after),
+                callback_health::last_success_at.eq(success),
+                callback_health::last_failure_at.eq(failure),
+                callback_health::last_error.eq(error),
+            ))
+            .execute(c)?;
+    }
+    Ok(true)
+}
+
+/// Pending notifications of a deleted subscription are not sent.
+pub fn cancel_for_subscription(c: &mut AnyConnection, subscription_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::subscription_id.eq(subscription_id))
+            .filter(notifications::state.eq("pending")),
+    )
+    .set((
+        notifications::state.eq("cancelled"),
+        notifications::finished_at.eq(Some(to_naive(now))),
+        notifications::last_error.eq(Some("subscription deleted")),
+    ))
+    .execute(c)?;
+    Ok(())
+}
+
+/// A notification and its delivery state, for the operator.
+#[derive(Debug, Clone, Queryable)]
+pub struct NotificationRow {
+    pub id: String,
+    pub subscription_id: String,
+    pub client_id: String,
+    pub callback_url: String,
+    pub object_type: String,
+    pub operation: String,
+    pub object_id: String,
+    pub program_id: Option<String>,
+    pub event_id: Option<String>,
+    pub state: String,
+    pub attempts: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub next_attempt_at: chrono::NaiveDateTime,
+    pub first_attempt_at: Option<chrono::NaiveDateTime>,
+    pub finished_at: Option<chrono::NaiveDateTime>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NotificationFilter {
+    pub event_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub object_id: Option<String>,
+    pub client_id: Option<String>,
+    pub state: Option<String>,
+}
+
+pub fn list_notifications(
+    c: &mut AnyConnection,
+    f: &NotificationFilter,
+    page: Page,
+) -> StoreResult<Vec<NotificationRow>> {
+    let mut q = notifications::table.into_boxed();
+    if let Some(v) = &f.event_id {
+        q = q.filter(notifications::event_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.subscription_id {
+        q = q.filter(notifications::subscription_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.object_id {
+        q = q.filter(notifications::object_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.client_id {
+        q = q.filter(notifications::client_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.state {
+        q = q.filter(notifications::state.eq(v.clone()));
+    }
+    Ok(q.order((notifications::change_seq, notifications::id))
+        .offset(page.skip)
+        .limit(page.limit)
+        .select((
+            notifications::id,
+            notifications::subscription_id,
+            notifications::client_id,
+            notifications::callback_url,
+            notifications::object_type,
+            notifications::operation,
+            notifications::object_id,
+            notifications::program_id,
+            notifications::event_id,
+            notifications::state,
+            notifications::attempts,
+            notifications::created_at,
+            notifications::next_attempt_at,
+            notifications::first_attempt_at,
+            notifications::finished_at,
+            notifications::last_status,
+            notifications::last_error,
+        ))
+        .load(c)?)
+}
+
+/// The health of one callback URL, for the operator.
+#[derive(Debug, Clone, Queryable)]
+pub struct CallbackRow {
+    pub callback_url: String,
+    pub consecutive_failures: i32,
+    pub broken: bool,
+    pub last_success_at: Option<chrono::NaiveDateTime>,
+    pub last_failure_at: Option<chrono::NaiveDateTime>,
+    pub last_error: Option<String>,
+}
+
+pub fn list_callbacks(c: &mut AnyConnection, broken_only: bool, page: Page) -> StoreResult<Vec<CallbackRow>> {
+    let mut q = callback_health::table.into_boxed();
+    if broken_only {
+        q = q.filter(callback_health::broken.eq(true));
+    }
+    Ok(q.order(callback_health::callback_url)
+        .offset(page.skip)
+        .limit(page.limit)
+        .select((
+            callback_health::callback_url,
+            callback_health::consecutive_failures,
+            callback_health::broken,
+            callback_health::last_success_at,
+            callback_health::last_failure_at,
+            callback_health::last_error,
+        ))
+        .load(c)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(numbered("a = ? AND b < ?"), "a = $1 AND b < $2");
+    }
+}

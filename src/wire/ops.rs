@@ -1,0 +1,77 @@
+//! Sluice's own operator-facing types (`/ops/…`), beside the OpenADR ones.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `GET /notifiers` (yaml `notifiersResponse`): the notification bindings this VTN offers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotifiersResponse {
+    /// Webhook subscriptions (always true).
+    #[serde(rename = "WEBHOOK")]
+    pub webhook: bool,
+}
+
+/// One notification and its delivery state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationStatus {
+    pub id: String,
+    #[serde(rename = "subscriptionID")]
+    pub subscription_id: String,
+    /// The subscribing client.
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    pub callback_url: String,
+    /// PROGRAM, EVENT, REPORT, SUBSCRIPTION, VEN or RESOURCE.
+    pub object_type: String,
+    /// CREATE, UPDATE or DELETE.
+    pub operation: String,
+    #[serde(rename = "objectID")]
+    pub object_id: String,
+    #[serde(rename = "programID", skip_serializing_if = "Option::is_none")]
+    pub program_id: Option<String>,
+    #[serde(rename = "eventID", skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// `pending` (queued or being retried), `delivered`, `failed` (gave up) or `cancelled` (subscription
+    /// deleted first).
+    pub state: String,
+    /// Delivery attempts made so far.
+    pub attempts: i32,
+    /// When the change was turned into this notification.
+    pub created_date_time: String,
+    /// When the first delivery attempt started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_attempt_date_time: Option<String>,
+    /// When the callback accepted it: the "notified" time of response latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_date_time: Option<String>,
+    /// When delivery was given up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_date_time: Option<String>,
+    /// When the next attempt is due (pending only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_date_time: Option<String>,
+    /// HTTP status of the last attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<i32>,
+    /// Why the last attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The health of one callback URL.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackStatus {
+    pub callback_url: String,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: i32,
+    /// Failing persistently (`notifications.broken_after` failures in a row).
+    pub broken: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_failure_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}

@@ -1,0 +1,530 @@
+//! Webhook notifications (digest §6, checklist 59–68): the echo handshake, delivery of every change to
+//! the subscriptions it matches with the subscriber's privacy, retries, dead letters, ordering, and
+//! durability across a SIGKILL. Receivers are real HTTPS servers (`receiver.rs`).
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sluice::auth::Role;
+
+use crate::receiver::{Echo, Receiver};
+use crate::support::{As, TestApp, TestDb, event, program, ven_object};
+
+fn subscription(name: &str, url: &str, objects: Value, operations: Value) -> Value {
+    json!({"clientName": name, "objectOperations": [
+        {"objects": objects, "operations": operations, "callbackUrl": url, "bearerToken": format!("token-{name}")}
+    ]})
+}
+
+async fn subscribe(who: &As, body: &Value) -> String {
+    let r = who.post("/subscriptions", body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.id()
+}
+
+/// The notifications the operator sees for `query`.
+async fn notifications(bl: &As, query: &str) -> Vec<Value> {
+    let r = bl.get(&format!("/ops/notifications?{query}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body.as_array().unwrap().clone()
+}
+
+/// Waits until the operator's view of `query` satisfies `done` (a deadline, not a delay).
+async fn wait_notifications(app: &TestApp, bl: &As, query: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = notifications(bl, query).await;
+        if done(&list) {
+            return list;
+        }
+        assert!(std::time::Instant::now() < deadline, "gave up waiting: {list:#?}");
+        app.state.notifier.check_due();
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn checklist_59_a_plain_http_callback_is_refused_and_nothing_is_stored() {
+    let app = TestApp::new().await;
+    let ven = app.ven("v");
+    let r = ven
+        .post(
+            "/subscriptions",
+            &subscription("v", "http://127.0.0.1:9/cb", json!(["EVENT"]), json!(["CREATE"])),
+        )
+        .await;
+    r.assert_problem(400);
+    assert!(r.body["detail"].as_str().unwrap().contains("https"), "{}", r.text);
+    assert_eq!(ven.get("/subscriptions").await.body, json!([]));
+}
+
+#[actix_rt::test]
+async fn checklist_60_the_callback_echoes_a_random_value_before_the_subscription_is_created() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let ven = app.ven("v");
+    let body = subscription("v", &rx.url("/hook?site=7"), json!(["EVENT"]), json!(["CREATE"]));
+    subscribe(&ven, &body).await;
+    subscribe(&ven, &body).await;
+    let echoes = rx.echoes();
+    assert_eq!(echoes.len(), 2, "one handshake per create");
+    assert_ne!(echoes[0], echoes[1], "the echo value is random");
+    assert!(echoes[0].len() >= 16);
+}
+
+#[actix_rt::test]
+async fn checklist_61_a_wrong_echo_or_an_error_status_refuses_the_subscription() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let ven = app.ven("v");
+    let body = subscription("v", &rx.url("/cb"), json!(["EVENT"]), json!(["CREATE"]));
+    rx.set_echo(Echo::Wrong);
+    let r = ven.post("/subscriptions", &body).await;
+    r.assert_problem(400);
+    assert!(r.body["detail"].as_str().unwrap().contains("echo"), "{}", r.text);
+    rx.set_echo(Echo::Status(500));
+    ven.post("/subscriptions", &body).await.assert_problem(400);
+    assert_eq!(ven.get("/subscriptions").await.body, json!([]));
+
+    // An update is checked the same way, and a refused update leaves the subscription as it was.
+    rx.set_echo(Echo::Correct);
+    let id = subscribe(&ven, &body).await;
+    rx.set_echo(Echo::Wrong);
+    let mut changed = body.clone();
+    changed["clientName"] = json!("renamed");
+    ven.put(&format!("/subscriptions/{id}"), &changed)
+        .await
+        .assert_problem(400);
+    assert_eq!(ven.get(&format!("/subscriptions/{id}")).await.body["clientName"], "v");
+}
+
+#[actix_rt::test]
+async fn checklist_63_64_65_every_event_change_is_posted_in_order_with_the_bearer_token() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let bl = app.bl();
+    let ven = app.ven("v");
+    subscribe(
+        &ven,
+        &subscription(
+            "v",
+            &rx.url("/events"),
+            json!(["EVENT"]),
+            json!(["CREATE", "UPDATE", "DELETE"]),
+        ),
+    )
+    .await;
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &[]).await;
+    let created = rx.wait_posts(1).await;
+    assert_eq!(created[0].body["objectType"], "EVENT");
+    assert_eq!(created[0].body["operation"], "CREATE");
+    assert_eq!(
+        created[0].body["object"],
+        ven.get(&format!("/events/{e}")).await.body,
+        "the full event, as the VEN reads it"
+    );
+    assert_eq!(created[0].authorization.as_deref(), Some("Bearer token-v"));
+    assert_eq!(created[0].path, "/events");
+
+    let mut update = ven.get(&format!("/events/{e}")).await.body;
+    update["eventName"] = json!("renamed");
+    assert_eq!(bl.put(&format!("/events/{e}"), &update).await.status, 200);
+    assert_eq!(bl.delete(&format!("/events/{e}")).await.status, 200);
+    let all = rx.wait_posts(3).await;
+    let ops: Vec<&str> = all.iter().map(|r| r.body["operation"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["CREATE", "UPDATE", "DELETE"]);
+    assert_eq!(all[1].body["object"]["eventName"], "renamed");
+    assert_eq!(all[2].body["object"]["id"], e.as_str());
+    let ids: std::collections::HashSet<_> = all.iter().map(|r| r.notification_id.clone().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "each notification carries its own id");
+
+    // The operator sees each as delivered (once the outcome is recorded), with the time it was delivered.
+    let seen = wait_notifications(&app, &bl, &format!("eventID={e}"), |l| {
+        l.len() == 3 && l.iter().all(|n| n["state"] == "delivered")
+    })
+    .await;
+    for n in &seen {
+        assert_eq!(n["state"], "delivered", "{n}");
+        assert_eq!(n["attempts"], 1);
+        assert!(n["deliveredDateTime"].is_string(), "{n}");
+    }
+}
+
+#[actix_rt::test]
+async fn checklist_66_a_program_subscription_hears_nothing_of_other_programs() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let bl = app.bl();
+    let (p1, p2) = (program(&bl, "p1", &[]).await, program(&bl, "p2", &[]).await);
+    let mut body = subscription("op", &rx.url("/p1"), json!(["EVENT"]), json!(["CREATE"]));
+    body["programID"] = json!(p1);
+    subscribe(&bl, &body).await;
+    let other = event(&bl, &p2, &[]).await;
+    let mine = event(&bl, &p1, &[]).await;
+    let got = rx.wait_posts(1).await;
+    assert_eq!(got[0].body["object"]["id"], mine.as_str());
+    assert!(notifications(&bl, &format!("objectID={other}")).await.is_empty());
+}
+
+#[actix_rt::test]
+async fn checklist_67_a_ven_never_hears_of_an_event_targeted_only_at_another_ven() {
+    let app = TestApp::new().await;
+    let (rx_a, rx_b) = (Receiver::start().await, Receiver::start().await);
+    let bl = app.bl();
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    ven_object(&bl, &a, "site-a", &["g1"]).await;
+    ven_object(&bl, &b, "site-b", &["g2"]).await;
+    let sub_a = subscribe(
+        &a,
+        &subscription("a", &rx_a.url("/a"), json!(["EVENT"]), json!(["CREATE"])),
+    )
+    .await;
+    subscribe(
+        &b,
+        &subscription("b", &rx_b.url("/b"), json!(["EVENT"]), json!(["CREATE"])),
+    )
+    .await;
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &["g1", "secret"]).await;
+
+    let got = rx_a.wait_posts(1).await;
+    assert_eq!(got[0].body["object"]["id"], e.as_str());
+    assert_eq!(
+        got[0].body["object"]["targets"],
+        json!(["g1"]),
+        "target hiding applies to notifications too"
+    );
+    // Every notification of a change is made at once: the event went to A's subscription alone.
+    let made = notifications(&bl, &format!("objectID={e}")).await;
+    assert_eq!(made.len(), 1, "{made:#?}");
+    assert_eq!(made[0]["subscriptionID"], sub_a.as_str());
+    assert!(rx_b.posts().is_empty());
+}
+
+#[actix_rt::test]
+async fn vens_hear_only_of_their_own_reports_and_the_business_logic_of_all() {
+    let app = TestApp::new().await;
+    let (rx_a, rx_op) = (Receiver::start().await, Receiver::start().await);
+    let bl = app.bl();
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &[]).await;
+    subscribe(
+        &a,
+        &subscription("a", &rx_a.url("/a"), json!(["REPORT"]), json!(["CREATE"])),
+    )
+    .await;
+    subscribe(
+        &bl,
+        &subscription("op", &rx_op.url("/op"), json!(["REPORT"]), json!(["CREATE"])),
+    )
+    .await;
+    let report = |name: &str| json!({"eventID": e, "clientName": name, "resources": []});
+    let rb = b.post("/reports", &report("b")).await.id();
+    let ra = a.post("/reports", &report("a")).await.id();
+    let op = rx_op.wait_posts(2).await;
+    let op_ids: Vec<&str> = op.iter().map(|r| r.body["object"]["id"].as_str().unwrap()).collect();
+    assert_eq!(op_ids, [rb.as_str(), ra.as_str()]);
+    let mine = rx_a.wait_posts(1).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].body["object"]["id"], ra.as_str());
+    assert_eq!(notifications(&bl, &format!("objectID={rb}")).await.len(), 1);
+}
+
+#[actix_rt::test]
+async fn a_failed_delivery_is_retried_after_its_backoff_and_then_delivered() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let bl = app.bl();
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["PROGRAM"]), json!(["CREATE"])),
+    )
+    .await;
+    rx.set_post_status(503);
+    let p = program(&bl, "p", &[]).await;
+    let failed = wait_notifications(&app, &bl, &format!("objectID={p}"), |l| {
+        l.len() == 1 && l[0]["attempts"] == 1 && l[0]["lastStatus"] == 503
+    })
+    .await;
+    assert_eq!(failed[0]["state"], "pending");
+    assert!(failed[0]["lastError"].as_str().unwrap().contains("503"));
+    assert!(failed[0]["nextAttemptDateTime"].is_string());
+
+    // Not before its time: the retry is due one backoff (1 s ± 20%) later on the injected clock.
+    rx.set_post_status(200);
+    app.clock.advance(chrono::Duration::seconds(2));
+    app.state.notifier.check_due();
+    let got = rx.wait_posts(1).await;
+    assert_eq!(got[0].body["object"]["id"], p.as_str());
+    let done = wait_notifications(&app, &bl, &format!("objectID={p}"), |l| l[0]["state"] == "delivered").await;
+    assert_eq!(done[0]["attempts"], 2);
+}
+
+#[actix_rt::test]
+async fn after_the_last_attempt_a_notification_is_a_dead_letter_and_its_callback_is_shown_broken() {
+    let app = TestApp::with_settings(|s| {
+        s.notifications.max_attempts = 2;
+        s.notifications.broken_after = 2;
+    })
+    .await;
+    let rx = Receiver::start().await;
+    let bl = app.bl();
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["PROGRAM"]), json!(["CREATE"])),
+    )
+    .await;
+    rx.set_post_status(500);
+    let p = program(&bl, "p", &[]).await;
+    wait_notifications(&app, &bl, &format!("objectID={p}"), |l| {
+        l.len() == 1 && l[0]["lastStatus"] == 500
+    })
+    .await;
+    app.clock.advance(chrono::Duration::seconds(5));
+    let dead = wait_notifications(&app, &bl, &format!("objectID={p}"), |l| l[0]["state"] == "failed").await;
+    assert_eq!(dead[0]["attempts"], 2);
+    assert!(dead[0]["failedDateTime"].is_string());
+    assert!(
+        dead[0]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 2 attempts")
+    );
+    let broken = bl.get("/ops/callbacks?broken=true").await;
+    assert_eq!(broken.status, 200, "{}", broken.text);
+    assert_eq!(broken.body[0]["callbackUrl"], rx.url("/op"));
+    assert_eq!(broken.body[0]["consecutiveFailures"], 2);
+    assert_eq!(notifications(&bl, "state=failed").await.len(), 1);
+    bl.get("/ops/notifications?state=lost").await.assert_problem(400);
+    app.ven("v").get("/ops/notifications").await.assert_problem(403);
+}
+
+#[actix_rt::test]
+async fn a_receiver_that_was_down_gets_every_missed_notification_in_order_per_object() {
+    let app = TestApp::new().await;
+    let mut rx = Receiver::start().await;
+    let bl = app.bl();
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["EVENT"]), json!(["CREATE", "UPDATE"])),
+    )
+    .await;
+    let p = program(&bl, "p", &[]).await;
+    rx.stop().await;
+    let e = event(&bl, &p, &[]).await;
+    let mut body = bl.get(&format!("/events/{e}")).await.body;
+    for n in 1..=3 {
+        body["eventName"] = json!(format!("v{n}"));
+        assert_eq!(bl.put(&format!("/events/{e}"), &body).await.status, 200);
+    }
+    // Only the oldest is attempted while it is undelivered; the rest wait behind it.
+    let waiting = wait_notifications(&app, &bl, &format!("objectID={e}"), |l| {
+        l.len() == 4 && l[0]["lastError"].is_string()
+    })
+    .await;
+    assert!(waiting[1..].iter().all(|n| n["attempts"] == 0), "{waiting:#?}");
+    assert!(
+        waiting[0]["lastError"].as_str().unwrap().contains("onnect"),
+        "{}",
+        waiting[0]
+    );
+
+    rx.restart();
+    app.clock.advance(chrono::Duration::seconds(5));
+    app.state.notifier.check_due();
+    let got = rx.wait_posts(4).await;
+    let seen: Vec<(String, Value)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.body["operation"].as_str().unwrap().to_owned(),
+                r.body["object"]["eventName"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("CREATE".to_owned(), Value::Null),
+            ("UPDATE".to_owned(), json!("v1")),
+            ("UPDATE".to_owned(), json!("v2")),
+            ("UPDATE".to_owned(), json!("v3")),
+        ]
+    );
+}
+
+#[actix_rt::test]
+async fn deleting_a_subscription_cancels_what_it_has_not_received() {
+    let app = TestApp::new().await;
+    let mut rx = Receiver::start().await;
+    let bl = app.bl();
+    let sub = subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["PROGRAM"]), json!(["CREATE"])),
+    )
+    .await;
+    rx.stop().await;
+    let p = program(&bl, "p", &[]).await;
+    wait_notifications(&app, &bl, &format!("objectID={p}"), |l| {
+        l.len() == 1 && l[0]["lastError"].is_string()
+    })
+    .await;
+    assert_eq!(bl.delete(&format!("/subscriptions/{sub}")).await.status, 200);
+    let n = notifications(&bl, &format!("objectID={p}")).await;
+    assert_eq!(n[0]["state"], "cancelled");
+}
+
+#[actix_rt::test]
+async fn checklist_68_notifiers_offer_webhooks_to_any_authenticated_client() {
+    let app = TestApp::new().await;
+    for who in [app.bl(), app.ven("v")] {
+        let r = who.get("/notifiers").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["WEBHOOK"], true);
+    }
+    app.anonymous().get("/notifiers").await.assert_problem(401);
+}
+
+/// A running `sluice serve` process on `db_url`.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(db_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database", db_url])
+            .env("SLUICE_NOTIFICATIONS__ALLOW_LOOPBACK", "true")
+            .env("SLUICE_NOTIFICATIONS__EXTRA_CA_FILE", crate::receiver::test_cert().0)
+            .env("SLUICE_NOTIFICATIONS__BACKOFF_BASE_MS", "50")
+            .env("SLUICE_NOTIFICATIONS__BACKOFF_MAX_SECS", "1")
+            .env("SLUICE_NOTIFICATIONS__TIMEOUT_SECS", "2")
+            .env("SLUICE_NOTIFICATIONS__LEASE_SECS", "3")
+            .env("SLUICE_NOTIFICATIONS__MAX_ATTEMPTS", "1000")
+            .env("SLUICE_LOG__LEVEL", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn wait_up(&self, http: &reqwest::Client) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !http
+            .get(format!("{}/health", self.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(std::time::Instant::now() < deadline, "server did not come up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL: no draining, no cleanup
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn token(http: &reqwest::Client, base: &str, db_url: &str, role: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["client", "add", "--role", role, "--name", role, "--database", db_url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r: Value = http
+        .post(format!("{base}/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", c["client_id"].as_str().unwrap()),
+            ("client_secret", c["client_secret"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access_token"].as_str().unwrap().to_owned()
+}
+
+#[actix_rt::test]
+async fn notifications_pending_when_the_server_is_killed_are_all_delivered_after_restart() {
+    let db = TestDb::new();
+    let rx = Receiver::start().await;
+    let http = reqwest::Client::new();
+    let server = Server::start(&db.url);
+    server.wait_up(&http).await;
+    let bl = As {
+        base: server.base.clone(),
+        http: http.clone(),
+        token: Some(token(&http, &server.base, &db.url, Role::Operator.as_str()).await),
+        client_id: String::new(),
+    };
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["EVENT"]), json!(["CREATE"])),
+    )
+    .await;
+    rx.set_post_status(503);
+    let p = program(&bl, "p", &[]).await;
+    let mut events = Vec::new();
+    for _ in 0..5 {
+        events.push(event(&bl, &p, &[]).await);
+    }
+    // Every notification exists and at least one delivery has failed: work is pending at the kill.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = notifications(&bl, "state=pending").await;
+        if list.len() == 5 && list.iter().any(|n| n["attempts"].as_i64() >= Some(1)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{list:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill();
+
+    rx.set_post_status(200);
+    let server = Server::start(&db.url);
+    server.wait_up(&http).await;
+    rx.wait_posts(5).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !notifications(&bl.on_base(&server.base), "state=pending")
+        .await
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "notifications still pending");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = rx.posts();
+    let ids: Vec<&str> = got.iter().map(|r| r.body["object"]["id"].as_str().unwrap()).collect();
+    let mut expected: Vec<&str> = events.iter().map(String::as_str).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected, "each event's notification arrives exactly once");
+    drop(server);
+}

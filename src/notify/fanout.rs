@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::service::cache::Viewer;
 use crate::service::privacy::{scope_for_grants, scope_for_viewer};
 use crate::store::outbox::{self, ChangeRow, NewNotification, SubscriberRow};
-use crate::store::repo::{granted_targets, to_naive};
+use crate::store::repo::{granted_targets_of_clients, to_naive};
 use crate::store::{AnyConnection, StoreResult};
 use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest, TargetView};
 
@@ -162,15 +162,26 @@ pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>) -> StoreResult<Option<
         .into_iter()
         .filter_map(Subscriber::parse)
         .collect();
-    let mut grants: HashMap<String, Vec<String>> = HashMap::new();
+    // VEN subscribers' grants decide which programs and events they hear of: loaded for all at once.
+    let targeted = changes
+        .iter()
+        .any(|ch| matches!(ch.object.object_type, ObjectType::Program | ObjectType::Event));
+    let grants: HashMap<String, Vec<String>> = if targeted {
+        let mut vens: Vec<String> = subscribers
+            .iter()
+            .filter(|s| !s.business_logic)
+            .map(|s| s.client_id.clone())
+            .collect();
+        vens.sort_unstable();
+        vens.dedup();
+        granted_targets_of_clients(c, &vens)?
+    } else {
+        HashMap::new()
+    };
     let mut rows = Vec::new();
     let now_n = to_naive(now);
     for change in &changes {
         for sub in &subscribers {
-            if !sub.business_logic && !grants.contains_key(&sub.client_id) {
-                let g = granted_targets(c, &sub.client_id)?.unwrap_or_default();
-                grants.insert(sub.client_id.clone(), g);
-            }
             let g = grants.get(&sub.client_id).map(Vec::as_slice).unwrap_or(&[]);
             for d in deliveries(sub, g, change) {
                 rows.push(NewNotification {

@@ -743,6 +743,44 @@ pub fn granted_targets(c: &mut AnyConnection, client_id: &str) -> StoreResult<Op
     Ok(Some(targets))
 }
 
+/// [`granted_targets`] for many clients in a few queries (notification fan-out to thousands of VENs).
+/// Clients without a ven are absent from the map.
+pub fn granted_targets_of_clients(
+    c: &mut AnyConnection,
+    client_ids: &[String],
+) -> StoreResult<std::collections::HashMap<String, Vec<String>>> {
+    use std::collections::HashMap;
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    // Bounded IN lists (SQLite allows at most 32,766 bind values per statement).
+    for chunk in client_ids.chunks(1000) {
+        let vens: Vec<(String, String)> = vens::table
+            .filter(vens::client_id.eq_any(chunk))
+            .select((vens::id, vens::client_id))
+            .load(c)?;
+        let ven_ids: Vec<&str> = vens.iter().map(|(id, _)| id.as_str()).collect();
+        let mut by_ven: HashMap<String, Vec<String>> = HashMap::new();
+        let direct: Vec<(String, String)> = ven_targets::table
+            .filter(ven_targets::ven_id.eq_any(&ven_ids))
+            .select((ven_targets::ven_id, ven_targets::target))
+            .load(c)?;
+        let via_resources: Vec<(String, String)> = resources::table
+            .inner_join(resource_targets::table)
+            .filter(resources::ven_id.eq_any(&ven_ids))
+            .select((resources::ven_id, resource_targets::target))
+            .load(c)?;
+        for (ven, target) in direct.into_iter().chain(via_resources) {
+            by_ven.entry(ven).or_default().push(target);
+        }
+        for (ven, client) in vens {
+            let mut targets = by_ven.remove(&ven).unwrap_or_default();
+            targets.sort();
+            targets.dedup();
+            out.insert(client, targets);
+        }
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------- resources
 
 targeted_table!(

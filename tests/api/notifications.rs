@@ -528,3 +528,42 @@ async fn notifications_pending_when_the_server_is_killed_are_all_delivered_after
     assert_eq!(sorted, expected, "each event's notification arrives exactly once");
     drop(server);
 }
+
+/// Several instances are a PostgreSQL setup (SQLite is one process's embedded database).
+#[actix_rt::test]
+async fn two_instances_on_one_postgres_deliver_every_notification_exactly_once() {
+    if std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .is_none()
+    {
+        eprintln!("TEST_DATABASE_URL is not set: several instances need PostgreSQL; .ci/run sets it");
+        return;
+    }
+    let first = TestApp::new().await;
+    let second = first.second_instance().await;
+    let rx = Receiver::start().await;
+    let bl = first.bl();
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["EVENT"]), json!(["CREATE"])),
+    )
+    .await;
+    let p = program(&bl, "p", &[]).await;
+    let mut events = Vec::new();
+    for i in 0..40 {
+        // Writes alternate between the instances; both workers fan out and deliver.
+        let via = if i % 2 == 0 { bl.clone() } else { bl.on(&second) };
+        events.push(event(&via, &p, &[]).await);
+    }
+    rx.wait_posts(events.len()).await;
+    wait_notifications(&first, &bl, "state=pending", |l| l.is_empty()).await;
+    let posts = rx.posts();
+    let mut delivered: Vec<String> = posts
+        .iter()
+        .map(|r| r.body["object"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    delivered.sort();
+    events.sort();
+    assert_eq!(delivered, events, "every event's notification once, none twice");
+}

@@ -1,5 +1,5 @@
 //! The hot writes in one statement on PostgreSQL: a data-modifying CTE does what takes several statements
-//! on the portable path (the row, its targets, the outbox change), so the write costs one round trip (inside its savepoint of a group commit), and the
+//! on the portable path (the row, its targets, the outbox change when anyone subscribes to such objects), so the write costs one round trip (inside its savepoint of a group commit), and the
 //! statement is prepared once per connection. SQLite runs the portable statements, where round trips cost
 //! nothing. Everything backend-specific lives here.
 
@@ -72,6 +72,7 @@ WITH event AS (
     INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
                          created_date_time, modification_date_time, recorded_at)
     SELECT 'EVENT', 'CREATE', id, ?, id, NULL, ?, ?, ?, ?, ? FROM event
+    WHERE EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'EVENT')
 )
 SELECT pg_notify(?, '')";
 
@@ -141,6 +142,7 @@ WITH report AS (
                          created_date_time, modification_date_time, recorded_at)
     SELECT 'REPORT', 'CREATE', r.id, e.program_id, r.event_id, ?, ?, NULL, ?, ?, ?
     FROM report r JOIN events e ON e.id = r.event_id
+    WHERE EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'REPORT')
 )
 SELECT 1 FROM report";
 

@@ -44,9 +44,22 @@ fn parse_operation(s: &str) -> Operation {
     }
 }
 
-/// Records `change` in the current transaction.
+/// Whether any subscription names objects of `kind` (only then is a change of one worth recording).
+/// Checked inside the writing transaction: exact on SQLite (one writer); on PostgreSQL a subscription
+/// committed while this write is in flight may miss it (docs/spec-decisions.md).
+fn subscribed(c: &mut AnyConnection, kind: ObjectType) -> StoreResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        subscription_objects::table.filter(subscription_objects::object_type.eq(kind.as_str())),
+    ))
+    .get_result(c)?)
+}
+
+/// Records `change` in the current transaction, when some subscription may want it.
 pub fn record(c: &mut AnyConnection, change: &Change<'_>, at: DateTime<Utc>) -> StoreResult<()> {
     let o = change.object;
+    if !subscribed(c, o.object_type)? {
+        return Ok(());
+    }
     let targets = match &o.targets {
         Some(t) => Some(serde_json::to_string(t)?),
         None => None,

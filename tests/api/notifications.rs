@@ -567,3 +567,22 @@ async fn two_instances_on_one_postgres_deliver_every_notification_exactly_once()
     events.sort();
     assert_eq!(delivered, events, "every event's notification once, none twice");
 }
+
+#[actix_rt::test]
+async fn a_subscription_hears_only_of_changes_made_after_it_exists() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let bl = app.bl();
+    let before = program(&bl, "before", &[]).await;
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["PROGRAM"]), json!(["CREATE"])),
+    )
+    .await;
+    let after = program(&bl, "after", &[]).await;
+    let got = rx.wait_posts(1).await;
+    assert_eq!(got[0].body["object"]["id"], after.as_str());
+    wait_notifications(&app, &bl, "state=pending", |l| l.is_empty()).await;
+    assert!(notifications(&bl, &format!("objectID={before}")).await.is_empty());
+    assert_eq!(rx.posts().len(), 1);
+}

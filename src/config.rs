@@ -20,6 +20,7 @@ pub struct Settings {
     pub tls: TlsSettings,
     pub log: LogSettings,
     pub notifications: NotificationSettings,
+    pub mqtt: MqttSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -156,6 +157,50 @@ impl Default for NotificationSettings {
             concurrency: 64,
             poll_interval_ms: 1000,
             lease_secs: 60,
+        }
+    }
+}
+
+/// The OpenADR 3.1 MQTT notification binding.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttSettings {
+    /// Offer the MQTT binding (`GET /notifiers` then lists it).
+    pub enabled: bool,
+    /// Run the embedded broker in `sluice serve` (VENs log in with their OAuth2 token). When false, Sluice
+    /// publishes to the broker at `external_url`.
+    pub embedded: bool,
+    /// The embedded broker's listen address (MQTTS with `tls.cert`/`tls.key`, plain MQTT otherwise).
+    pub bind: String,
+    /// Broker URIs advertised to clients in `GET /notifiers` (default: derived from `bind`, or
+    /// `external_url`).
+    pub uris: Vec<String>,
+    /// First level of every topic.
+    pub topic_prefix: String,
+    /// External broker: `mqtt://host:port` or `mqtts://host:port`.
+    pub external_url: Option<String>,
+    /// External broker: Sluice's own login.
+    pub external_username: Option<String>,
+    pub external_password: Option<String>,
+    /// External broker: how clients authenticate, as advertised (`ANONYMOUS` or `OAUTH2_BEARER_TOKEN`).
+    pub external_auth_method: String,
+    /// Largest MQTT packet accepted or sent, bytes.
+    pub max_packet_bytes: usize,
+}
+
+impl Default for MqttSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            embedded: true,
+            bind: "127.0.0.1:1883".into(),
+            uris: Vec::new(),
+            topic_prefix: "openadr3".into(),
+            external_url: None,
+            external_username: None,
+            external_password: None,
+            external_auth_method: "OAUTH2_BEARER_TOKEN".into(),
+            max_packet_bytes: 1024 * 1024,
         }
     }
 }
@@ -321,6 +366,25 @@ impl Settings {
             && !f.exists()
         {
             errs.push(format!("notifications.extra_ca_file {} does not exist", f.display()));
+        }
+        let m = &self.mqtt;
+        if m.enabled {
+            if m.embedded && m.bind.parse::<SocketAddr>().is_err() {
+                errs.push(format!("mqtt.bind {:?} is not an address like 127.0.0.1:1883", m.bind));
+            }
+            if !m.embedded {
+                match &m.external_url {
+                    Some(u) if u.starts_with("mqtt://") || u.starts_with("mqtts://") => {}
+                    Some(u) => errs.push(format!("mqtt.external_url {u:?} must start with mqtt:// or mqtts://")),
+                    None => errs.push("mqtt.external_url is required when mqtt.embedded is false".into()),
+                }
+            }
+            if !matches!(m.external_auth_method.as_str(), "ANONYMOUS" | "OAUTH2_BEARER_TOKEN") {
+                errs.push("mqtt.external_auth_method must be ANONYMOUS or OAUTH2_BEARER_TOKEN".into());
+            }
+            if m.topic_prefix.is_empty() || m.topic_prefix.contains(['+', '#', '/']) {
+                errs.push("mqtt.topic_prefix must be one non-empty topic level without wildcards".into());
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             errs.push(format!("log.format {:?} must be text or json", self.log.format));

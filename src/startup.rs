@@ -14,6 +14,7 @@ use crate::api::extract::BodyLimits;
 use crate::auth::jwt::{Authenticator, ExternalOptions};
 use crate::clock::SharedClock;
 use crate::config::{AuthMode, Settings};
+use crate::notify::mqtt::MqttBinding;
 use crate::notify::webhook::WebhookClient;
 use crate::notify::{Notifier, Worker};
 use crate::service::AppState;
@@ -104,15 +105,28 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         );
     }
     let notifier = Arc::new(Notifier::default());
+    let auth = Arc::new(auth);
+    let mqtt = if settings.mqtt.enabled {
+        let tls = match (&settings.tls.cert, &settings.tls.key) {
+            (Some(c), Some(k)) => Some(Arc::new(tls_config(c, k)?)),
+            _ => None,
+        };
+        // Every change is published on MQTT, subscribed to by REST or not.
+        crate::store::outbox::record_every_change();
+        Some(MqttBinding::start(&settings.mqtt, tls, auth.clone(), None).await?)
+    } else {
+        None
+    };
     let webhooks = WebhookClient::new(&settings.notifications).context("cannot set up the webhook client")?;
     let state = AppState {
         db,
         clock,
-        auth: Arc::new(auth),
+        auth,
         pepper: pepper.into(),
         cache,
         notifier,
         webhooks,
+        mqtt,
     };
     // Fan-out and delivery run beside the server; whatever a previous run left pending resumes now.
     let worker = Worker {
@@ -122,6 +136,7 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         settings: settings.notifications.clone(),
         notifier: state.notifier.clone(),
         owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        mqtt: state.mqtt.clone(),
     };
     tokio::spawn(worker.run());
     Ok(state)

@@ -78,6 +78,18 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(auth::get_auth_server_info)
         .service(auth::fetch_token)
         .service(notifiers::list_all_notifiers)
+        .service(notifiers::list_all_mqtt_notifier_topics_programs)
+        .service(notifiers::list_all_mqtt_notifier_topics_program)
+        .service(notifiers::list_all_mqtt_notifier_topics_events)
+        .service(notifiers::list_all_mqtt_notifier_topics_program_events)
+        .service(notifiers::list_all_mqtt_notifier_topics_reports)
+        .service(notifiers::list_all_mqtt_notifier_topics_subscriptions)
+        .service(notifiers::list_all_mqtt_notifier_topics_vens)
+        .service(notifiers::list_all_mqtt_notifier_topics_resources)
+        .service(notifiers::list_all_mqtt_notifier_topics_ven)
+        .service(notifiers::list_all_mqtt_notifier_topics_ven_events)
+        .service(notifiers::list_all_mqtt_notifier_topics_ven_programs)
+        .service(notifiers::list_all_mqtt_notifier_topics_ven_resources)
         .service(notifiers::list_notifications)
         .service(notifiers::list_callbacks)
         .service(health::health);
@@ -93,7 +105,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
     modifiers(&Security),
     tags(
         (name = "programs"), (name = "events"), (name = "reports"), (name = "subscriptions"),
-        (name = "vens"), (name = "resources"), (name = "auth"), (name = "notifiers"), (name = "operations")
+        (name = "vens"), (name = "resources"), (name = "auth"), (name = "notifiers"), (name = "MQTT_notifier"), (name = "operations")
     )
 )]
 struct ApiDoc;

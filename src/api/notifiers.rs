@@ -1,13 +1,15 @@
 //! `/notifiers` (OpenADR 3.1) and the operator's view of notification delivery (`/ops/notifications`,
 //! `/ops/callbacks`).
 
-use actix_web::web::Data;
+use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, get};
 use utoipa::IntoParams;
 
 use super::extract::{Caller, Query};
 use super::ok;
 use crate::error::AppError;
+use crate::notify::mqtt::topics::TopicsResponse;
+use crate::service::notifications::TopicScope;
 use crate::service::{AppState, notifications};
 use crate::store::outbox::NotificationFilter;
 use crate::wire::Problem;
@@ -18,8 +20,58 @@ use crate::wire::ops::{CallbackStatus, NotificationStatus, NotifiersResponse};
 #[utoipa::path(tag = "notifiers", operation_id = "listAllNotifiers", security(("bearerAuth" = [])),
     responses((status = 200, body = NotifiersResponse), (status = 401, body = Problem)))]
 #[get("/notifiers")]
-pub async fn list_all_notifiers(_who: Caller) -> HttpResponse {
-    HttpResponse::Ok().json(NotifiersResponse { webhook: true })
+pub async fn list_all_notifiers(state: Data<AppState>, _who: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(NotifiersResponse {
+        webhook: true,
+        mqtt: state.mqtt.as_ref().map(|m| m.info.clone()),
+    })
+}
+
+async fn topics(state: Data<AppState>, who: Caller, scope: TopicScope) -> Result<HttpResponse, AppError> {
+    let t = notifications::topics(&state, &who.0, scope).await?;
+    Ok(ok(
+        serde_json::to_string(&t).map_err(|e| AppError::Internal(e.to_string()))?
+    ))
+}
+
+macro_rules! topic_endpoints {
+    ($( $fn:ident, $op:literal, $path:literal, $scope:literal, [$($param:ident),*], $what:literal, $make:expr; )*) => {$(
+        #[doc = $what]
+        #[utoipa::path(tag = "MQTT_notifier", operation_id = $op, security(("bearerAuth" = [$scope])),
+            responses((status = 200, body = TopicsResponse), (status = 400, body = Problem), (status = 401, body = Problem),
+                (status = 403, body = Problem), (status = 404, body = Problem)))]
+        #[get($path)]
+        pub async fn $fn(state: Data<AppState>, who: Caller $(, $param: Path<String>)*) -> Result<HttpResponse, AppError> {
+            topics(state, who, $make($($param.into_inner()),*)).await
+        }
+    )*};
+}
+
+topic_endpoints! {
+    list_all_mqtt_notifier_topics_programs, "listAllMqttNotifierTopicsPrograms", "/notifiers/mqtt/topics/programs", "read_all", [],
+        "MQTT topics of every program's changes (business logic).", (|| TopicScope::Programs);
+    list_all_mqtt_notifier_topics_program, "listAllMqttNotifierTopicsProgram", "/notifiers/mqtt/topics/programs/{programID}", "read_all", [program_id],
+        "MQTT topics of one program's changes (business logic; no CREATE).", TopicScope::Program;
+    list_all_mqtt_notifier_topics_events, "listAllMqttNotifierTopicsEvents", "/notifiers/mqtt/topics/events", "read_bl", [],
+        "MQTT topics of every event's changes (business logic).", (|| TopicScope::Events);
+    list_all_mqtt_notifier_topics_program_events, "listAllMqttNotifierTopicsProgramEvents", "/notifiers/mqtt/topics/programs/{programID}/events", "read_all", [program_id],
+        "MQTT topics of the changes of one program's events (business logic).", TopicScope::ProgramEvents;
+    list_all_mqtt_notifier_topics_reports, "listAllMqttNotifierTopicsReports", "/notifiers/mqtt/topics/reports", "read_bl", [],
+        "MQTT topics of every report's changes (business logic).", (|| TopicScope::Reports);
+    list_all_mqtt_notifier_topics_subscriptions, "listAllMqttNotifierTopicsSubscriptions", "/notifiers/mqtt/topics/subscriptions", "read_bl", [],
+        "MQTT topics of every subscription's changes (business logic).", (|| TopicScope::Subscriptions);
+    list_all_mqtt_notifier_topics_vens, "listAllMqttNotifierTopicsVens", "/notifiers/mqtt/topics/vens", "read_bl", [],
+        "MQTT topics of every ven's changes (business logic).", (|| TopicScope::Vens);
+    list_all_mqtt_notifier_topics_resources, "listAllMqttNotifierTopicsResources", "/notifiers/mqtt/topics/resources", "read_bl", [],
+        "MQTT topics of every resource's changes (business logic).", (|| TopicScope::Resources);
+    list_all_mqtt_notifier_topics_ven, "listAllMqttNotifierTopicsVen", "/notifiers/mqtt/topics/vens/{venID}", "read_ven_objects", [ven_id],
+        "MQTT topics of one ven's changes (its own client, or the business logic; no CREATE).", TopicScope::Ven;
+    list_all_mqtt_notifier_topics_ven_events, "listAllMqttNotifierTopicsVenEvents", "/notifiers/mqtt/topics/vens/{venID}/events", "read_ven_objects", [ven_id],
+        "MQTT topics of the events this ven may read, with its targets only.", TopicScope::VenEvents;
+    list_all_mqtt_notifier_topics_ven_programs, "listAllMqttNotifierTopicsVenPrograms", "/notifiers/mqtt/topics/vens/{venID}/programs", "read_ven_objects", [ven_id],
+        "MQTT topics of the programs this ven may read, with its targets only.", TopicScope::VenPrograms;
+    list_all_mqtt_notifier_topics_ven_resources, "listAllMqttNotifierTopicsVenResources", "/notifiers/mqtt/topics/vens/{venID}/resources", "read_ven_objects", [ven_id],
+        "MQTT topics of this ven's resources.", TopicScope::VenResources;
 }
 
 #[derive(IntoParams)]

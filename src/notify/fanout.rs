@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::notify::mqtt::topics::Topics;
 use crate::service::cache::Viewer;
 use crate::service::privacy::{scope_for_grants, scope_for_viewer};
 use crate::store::outbox::{self, ChangeRow, NewNotification, SubscriberRow};
-use crate::store::repo::{granted_targets_of_clients, to_naive};
+use crate::store::repo::{granted_targets_of_clients, to_naive, ven_clients};
 use crate::store::{AnyConnection, StoreResult};
+use crate::wire::Operation;
 use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest, TargetView};
 
 /// Changes fanned out per transaction.
@@ -138,6 +140,67 @@ pub fn payload(change: &ChangeRow, visible: Option<&HashSet<String>>) -> String 
     out
 }
 
+/// One MQTT publication of a change: the topic, the VEN client it is for (empty: business logic) and
+/// the targets that reader may see (`None`: all).
+pub type Publication = (String, String, Option<Arc<HashSet<String>>>);
+
+/// Where a change is published on MQTT: the business-logic topics of its kind (and of its program), and
+/// the topics of every VEN that may read it, with that VEN's targets only.
+pub fn publications(t: &Topics, change: &ChangeRow, vens: &[(String, Vec<String>)]) -> Vec<Publication> {
+    let kind = change.object.object_type;
+    let op = change.operation;
+    let o = &change.object;
+    let plural = match kind {
+        ObjectType::Program => "programs",
+        ObjectType::Event => "events",
+        ObjectType::Report => "reports",
+        ObjectType::Subscription => "subscriptions",
+        ObjectType::Ven => "vens",
+        ObjectType::Resource => "resources",
+    };
+    let mut out: Vec<Publication> = vec![(Topics::topic(&t.all_of(plural), op), String::new(), None)];
+    let to_readers = |what: &str, out: &mut Vec<Publication>| {
+        for (client, grants) in vens {
+            let scope = scope_for_grants(grants.clone(), None);
+            if scope.admits(o.targets.as_deref()) {
+                out.push((
+                    Topics::topic(&t.client(client, what), op),
+                    client.clone(),
+                    scope.visible,
+                ));
+            }
+        }
+    };
+    match kind {
+        ObjectType::Program => {
+            if op != Operation::Create {
+                out.push((Topics::topic(&t.program(&o.id), op), String::new(), None));
+            }
+            to_readers("programs", &mut out);
+        }
+        ObjectType::Event => {
+            if let Some(p) = &change.program_id {
+                out.push((Topics::topic(&t.program_events(p), op), String::new(), None));
+            }
+            to_readers("events", &mut out);
+        }
+        ObjectType::Ven => {
+            if let Some(owner) = &change.owner
+                && op != Operation::Create
+            {
+                out.push((Topics::topic(&t.client(owner, "ven"), op), owner.clone(), None));
+            }
+        }
+        ObjectType::Resource => {
+            if let Some(owner) = &change.owner {
+                out.push((Topics::topic(&t.client(owner, "resources"), op), owner.clone(), None));
+            }
+        }
+        ObjectType::Report | ObjectType::Subscription => {}
+    }
+    out
+}
+
 /// What one fan-out did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FanOut {
@@ -147,7 +210,7 @@ pub struct FanOut {
 
 /// Turns the oldest committed changes into notifications, in the caller's transaction. `None` when
 /// another instance is fanning out right now.
-pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>) -> StoreResult<Option<FanOut>> {
+pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>, mqtt: Option<&Topics>) -> StoreResult<Option<FanOut>> {
     if !outbox::try_lock_fanout(c)? {
         return Ok(None);
     }
@@ -201,6 +264,45 @@ pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>) -> StoreResult<Option<
                     attempts: 0,
                     created_at: now_n,
                     next_attempt_at: now_n,
+                    channel: "WEBHOOK".into(),
+                });
+            }
+        }
+    }
+    if let Some(t) = mqtt {
+        let vens: Vec<(String, Vec<String>)> = if targeted {
+            let clients = ven_clients(c)?;
+            let mut grants = granted_targets_of_clients(c, &clients)?;
+            clients
+                .into_iter()
+                .map(|cl| {
+                    let g = grants.remove(&cl).unwrap_or_default();
+                    (cl, g)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for change in &changes {
+            for (topic, audience, visible) in publications(t, change, &vens) {
+                rows.push(NewNotification {
+                    id: ObjectId::generate().into_string(),
+                    change_seq: change.seq,
+                    subscription_id: topic.clone(),
+                    client_id: audience,
+                    callback_url: topic,
+                    bearer_token: None,
+                    object_type: change.object.object_type.as_str().to_owned(),
+                    operation: outbox::operation_name(change.operation).to_owned(),
+                    object_id: change.object.id.clone(),
+                    program_id: change.program_id.clone(),
+                    event_id: change.event_id.clone(),
+                    payload: payload(change, visible.as_deref()),
+                    state: "pending".into(),
+                    attempts: 0,
+                    created_at: now_n,
+                    next_attempt_at: now_n,
+                    channel: "MQTT".into(),
                 });
             }
         }
@@ -216,7 +318,6 @@ pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>) -> StoreResult<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Operation;
     use chrono::TimeZone;
 
     fn sub(business_logic: bool, json: serde_json::Value) -> Subscriber {

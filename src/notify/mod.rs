@@ -4,6 +4,7 @@
 //! the database, so a restart resumes it and several instances share it without sending anything twice.
 
 pub mod fanout;
+pub mod mqtt;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -52,13 +53,15 @@ pub fn retry_delay(s: &NotificationSettings, attempts: u32, jitter: f64) -> Dura
 /// The outcome of one attempt, given how many attempts have been made.
 pub fn outcome_of(
     s: &NotificationSettings,
-    result: Result<u16, webhook::CallFailure>,
+    result: Result<Option<u16>, webhook::CallFailure>,
     attempts: u32,
     now: DateTime<Utc>,
     jitter: f64,
 ) -> Outcome {
     match result {
-        Ok(status) => Outcome::Delivered { status: status.into() },
+        Ok(status) => Outcome::Delivered {
+            status: status.map(i32::from),
+        },
         Err(f) => {
             let status = f.status.map(i32::from);
             let error = f.to_string();
@@ -89,6 +92,8 @@ pub struct Worker {
     pub notifier: Arc<Notifier>,
     /// Names this instance's leases.
     pub owner: String,
+    /// Publishes the MQTT notifications (when the binding is enabled).
+    pub mqtt: Option<mqtt::MqttBinding>,
 }
 
 impl Worker {
@@ -136,7 +141,8 @@ impl Worker {
         let mut made = 0;
         loop {
             let now = self.clock.now();
-            match self.db.write(move |c| fanout::fan_out(c, now)).await {
+            let topics = self.mqtt.as_ref().map(|m| m.topics.clone());
+            match self.db.write(move |c| fanout::fan_out(c, now, topics.as_deref())).await {
                 Ok(Some(f)) => {
                     made += f.notifications;
                     if f.changes < fanout::FANOUT_BATCH as usize {
@@ -167,10 +173,26 @@ impl Worker {
     }
 
     async fn deliver(&self, n: Claimed) {
-        let result = self
-            .client
-            .post(&n.callback_url, n.bearer_token.as_deref(), n.payload, &n.id)
-            .await;
+        let mqtt = n.channel == "MQTT";
+        let result = if mqtt {
+            match &self.mqtt {
+                Some(m) => m
+                    .publisher
+                    .publish(&n.callback_url, n.payload.into())
+                    .await
+                    .map(|()| None)
+                    .map_err(|reason| webhook::CallFailure { status: None, reason }),
+                None => Err(webhook::CallFailure {
+                    status: None,
+                    reason: "MQTT is not enabled on this instance".into(),
+                }),
+            }
+        } else {
+            self.client
+                .post(&n.callback_url, n.bearer_token.as_deref(), n.payload, &n.id)
+                .await
+                .map(Some)
+        };
         if let Err(f) = &result {
             tracing::info!(notification = %n.id, url = %n.callback_url, attempt = n.attempts, error = %f, "notification not delivered");
         }
@@ -179,7 +201,8 @@ impl Worker {
         let outcome = outcome_of(&self.settings, result, n.attempts.max(1) as u32, now, jitter);
         let owner = self.owner.clone();
         let broken_after = self.settings.broken_after as i32;
-        let (id, url) = (n.id.clone(), n.callback_url.clone());
+        // Callback health is tracked for webhook URLs, not for MQTT topics.
+        let (id, url) = (n.id.clone(), if mqtt { String::new() } else { n.callback_url.clone() });
         match self
             .db
             .write(move |c| outbox::record_outcome(c, &id, &owner, &url, &outcome, now, broken_after))
@@ -227,6 +250,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(outcome_of(&s, Ok(204), 1, now, 0.0), Outcome::Delivered { status: 204 });
+        assert_eq!(
+            outcome_of(&s, Ok(Some(204)), 1, now, 0.0),
+            Outcome::Delivered { status: Some(204) }
+        );
     }
 }

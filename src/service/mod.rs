@@ -24,6 +24,7 @@ use crate::auth::jwt::Authenticator;
 use crate::clock::SharedClock;
 use crate::error::AppError;
 use crate::notify::Notifier;
+use crate::notify::mqtt::MqttBinding;
 use crate::notify::webhook::WebhookClient;
 use crate::store::repo;
 use crate::store::{AnyConnection, Db, Page, StoreResult, TargetFilter};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub notifier: Arc<Notifier>,
     /// Callback checks (subscriptions) and notification delivery.
     pub webhooks: WebhookClient,
+    /// The MQTT binding, when enabled.
+    pub mqtt: Option<MqttBinding>,
 }
 
 impl AppState {

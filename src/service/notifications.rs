@@ -1,12 +1,14 @@
 //! What the operator sees of notification delivery: per notification (filtered by event, subscription,
-//! object, subscriber or state) and per callback URL.
+//! object, subscriber or state) and per callback URL; and the MQTT topics each client may use.
 
 use chrono::NaiveDateTime;
 
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
+use crate::notify::mqtt::topics::{Topics, TopicsResponse};
 use crate::store::Page;
 use crate::store::outbox::{self, CallbackRow, NotificationFilter, NotificationRow};
+use crate::store::repo;
 use crate::store::repo::from_naive;
 use crate::wire::format_time;
 use crate::wire::ops::{CallbackStatus, NotificationStatus};
@@ -26,9 +28,11 @@ fn status(r: NotificationRow) -> NotificationStatus {
         failed_date_time: (r.state == "failed").then(|| finished.clone()).flatten(),
         next_attempt_date_time: (r.state == "pending").then(|| time(r.next_attempt_at)),
         id: r.id,
-        subscription_id: r.subscription_id,
+        subscription_id: (r.channel == "WEBHOOK").then_some(r.subscription_id),
         client_id: r.client_id,
-        callback_url: r.callback_url,
+        callback_url: (r.channel == "WEBHOOK").then(|| r.callback_url.clone()),
+        topic: (r.channel == "MQTT").then_some(r.callback_url),
+        channel: r.channel,
         object_type: r.object_type,
         operation: r.operation,
         object_id: r.object_id,
@@ -87,4 +91,78 @@ pub async fn callbacks(
             last_error: r.last_error,
         })
         .collect())
+}
+
+/// Which `/notifiers/mqtt/topics/…` endpoint is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicScope {
+    Programs,
+    Program(String),
+    Events,
+    ProgramEvents(String),
+    Reports,
+    Subscriptions,
+    Vens,
+    Resources,
+    Ven(String),
+    VenEvents(String),
+    VenPrograms(String),
+    VenResources(String),
+}
+
+/// The MQTT topics of one endpoint. Topics carrying every object are for the business logic (`read_all`);
+/// a VEN asks for its own ven's topics (another ven's: 403; a missing ven or program: 404).
+pub async fn topics(state: &AppState, who: &Principal, scope: TopicScope) -> Result<TopicsResponse, AppError> {
+    let Some(binding) = &state.mqtt else {
+        return Err(AppError::NotFound("the MQTT binding is not enabled on this VTN".into()));
+    };
+    let t = binding.topics.clone();
+    let program_exists = |id: String| async move {
+        let id2 = id.clone();
+        state
+            .db
+            .read(move |c| repo::get_program(c, &id2).map(|_| ()))
+            .await
+            .map_err(|e| AppError::from(e).with_not_found("program", &id))
+    };
+    let ven_client = |id: String| async move {
+        who.require_read_ven_objects()?;
+        let id2 = id.clone();
+        let client = state
+            .db
+            .read(move |c| repo::ven_client(c, &id2))
+            .await
+            .map_err(|e| AppError::from(e).with_not_found("ven", &id))?;
+        if !who.is_business_logic() && client != who.client_id {
+            return Err(AppError::Forbidden(format!("ven {id:?} is not this client's ven")));
+        }
+        Ok::<_, AppError>(client)
+    };
+    let (base, with_create) = match scope {
+        TopicScope::Ven(id) => (t.client(&ven_client(id).await?, "ven"), false),
+        TopicScope::VenEvents(id) => (t.client(&ven_client(id).await?, "events"), true),
+        TopicScope::VenPrograms(id) => (t.client(&ven_client(id).await?, "programs"), true),
+        TopicScope::VenResources(id) => (t.client(&ven_client(id).await?, "resources"), true),
+        business_logic_only => {
+            who.require(Scope::ReadAll)?;
+            match business_logic_only {
+                TopicScope::Programs => (t.all_of("programs"), true),
+                TopicScope::Events => (t.all_of("events"), true),
+                TopicScope::Reports => (t.all_of("reports"), true),
+                TopicScope::Subscriptions => (t.all_of("subscriptions"), true),
+                TopicScope::Vens => (t.all_of("vens"), true),
+                TopicScope::Resources => (t.all_of("resources"), true),
+                TopicScope::Program(id) => {
+                    program_exists(id.clone()).await?;
+                    (t.program(&id), false)
+                }
+                TopicScope::ProgramEvents(id) => {
+                    program_exists(id.clone()).await?;
+                    (t.program_events(&id), true)
+                }
+                _ => return Err(AppError::Internal("VEN topic scopes are matched above".into())),
+            }
+        }
+    };
+    Ok(Topics::response(&base, with_create))
 }

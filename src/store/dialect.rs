@@ -72,7 +72,7 @@ WITH event AS (
     INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
                          created_date_time, modification_date_time, recorded_at)
     SELECT 'EVENT', 'CREATE', id, ?, id, NULL, ?, ?, ?, ?, ? FROM event
-    WHERE EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'EVENT')
+    WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'EVENT')
 )
 SELECT pg_notify(?, '')";
 
@@ -104,6 +104,7 @@ pub fn insert_event_announced(
                 Bind::Timestamp(to_naive(w.now)),
                 Bind::Timestamp(to_naive(w.now)),
                 Bind::Timestamp(to_naive(w.now)),
+                Bind::Bool(outbox::records_every_change()),
                 Bind::Text(channel.to_owned()),
             ];
             Prepared {
@@ -142,7 +143,7 @@ WITH report AS (
                          created_date_time, modification_date_time, recorded_at)
     SELECT 'REPORT', 'CREATE', r.id, e.program_id, r.event_id, ?, ?, NULL, ?, ?, ?
     FROM report r JOIN events e ON e.id = r.event_id
-    WHERE EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'REPORT')
+    WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'REPORT')
 )
 SELECT 1 FROM report";
 
@@ -179,6 +180,7 @@ pub fn insert_report_checked(
                 Bind::Timestamp(to_naive(w.now)),
                 Bind::Timestamp(to_naive(w.now)),
                 Bind::Timestamp(to_naive(w.now)),
+                Bind::Bool(outbox::records_every_change()),
             ];
             let inserted = Prepared {
                 sql: INSERT_REPORT,

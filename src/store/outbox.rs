@@ -3,6 +3,8 @@
 //! notifications with a lease, post them and record the outcome. Everything lives in the database, so a
 //! restart loses nothing and several instances share the work.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
@@ -44,10 +46,25 @@ fn parse_operation(s: &str) -> Operation {
     }
 }
 
+static RECORD_EVERY_CHANGE: AtomicBool = AtomicBool::new(false);
+
+/// From now on every change is recorded, subscribed or not: the MQTT binding publishes every change on
+/// its topics. A property of the process (set once at start when MQTT is enabled).
+pub fn record_every_change() {
+    RECORD_EVERY_CHANGE.store(true, Ordering::Relaxed);
+}
+
+pub fn records_every_change() -> bool {
+    RECORD_EVERY_CHANGE.load(Ordering::Relaxed)
+}
+
 /// Whether any subscription names objects of `kind` (only then is a change of one worth recording).
 /// Checked inside the writing transaction: exact on SQLite (one writer); on PostgreSQL a subscription
 /// committed while this write is in flight may miss it (docs/spec-decisions.md).
 fn subscribed(c: &mut AnyConnection, kind: ObjectType) -> StoreResult<bool> {
+    if records_every_change() {
+        return Ok(true);
+    }
     Ok(diesel::select(diesel::dsl::exists(
         subscription_objects::table.filter(subscription_objects::object_type.eq(kind.as_str())),
     ))
@@ -236,6 +253,8 @@ pub struct NewNotification {
     pub attempts: i32,
     pub created_at: chrono::NaiveDateTime,
     pub next_attempt_at: chrono::NaiveDateTime,
+    /// `WEBHOOK` or `MQTT`.
+    pub channel: String,
 }
 
 pub fn insert_notifications(c: &mut AnyConnection, rows: &[NewNotification]) -> StoreResult<()> {
@@ -259,6 +278,7 @@ pub struct Claimed {
     pub bearer_token: Option<String>,
     pub payload: String,
     pub attempts: i32,
+    pub channel: String,
 }
 
 /// Due notifications whose earlier notifications for the same (subscription, object) are settled, oldest
@@ -276,7 +296,7 @@ WHERE id IN (
             AND p.state = 'pending' AND p.change_seq < n.change_seq)
     ORDER BY n.change_seq, n.id
     LIMIT ? LOCKING)
-RETURNING id, change_seq, callback_url, bearer_token, payload, attempts";
+RETURNING id, change_seq, callback_url, bearer_token, payload, attempts, channel";
 
 pub fn claim_due(
     c: &mut AnyConnection,
@@ -328,9 +348,8 @@ fn numbered(sql: &str) -> String {
 /// How one delivery attempt ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Delivered {
-        status: i32,
-    },
+    /// Accepted: by the callback (its HTTP status) or by the MQTT broker (no status).
+    Delivered { status: Option<i32> },
     /// Failed; try again at `next_at`.
     Retry {
         status: Option<i32>,
@@ -338,13 +357,11 @@ pub enum Outcome {
         next_at: DateTime<Utc>,
     },
     /// Failed for the last time (dead letter).
-    Failed {
-        status: Option<i32>,
-        error: String,
-    },
+    Failed { status: Option<i32>, error: String },
 }
 
-/// Stores the outcome of an attempt made under `owner`'s lease, and the callback's health. Returns false
+/// Stores the outcome of an attempt made under `owner`'s lease, and the callback's health (`callback_url`
+/// empty: none is tracked, as for MQTT topics). Returns false
 /// when the lease was lost (another instance took the notification over after the lease ran out) or the
 /// notification was cancelled meanwhile.
 pub fn record_outcome(
@@ -370,7 +387,7 @@ pub fn record_outcome(
             .set((
                 notifications::state.eq("delivered"),
                 notifications::finished_at.eq(Some(now_n)),
-                notifications::last_status.eq(Some(*status)),
+                notifications::last_status.eq(*status),
                 release,
             ))
             .execute(c)?,
@@ -394,6 +411,9 @@ pub fn record_outcome(
     };
     if n == 0 {
         return Ok(false);
+    }
+    if callback_url.is_empty() {
+        return Ok(true);
     }
     let health = callback_health::table.find(callback_url);
     let updated = match outcome {
@@ -452,6 +472,7 @@ pub fn cancel_for_subscription(c: &mut AnyConnection, subscription_id: &str, now
 #[derive(Debug, Clone, Queryable)]
 pub struct NotificationRow {
     pub id: String,
+    pub channel: String,
     pub subscription_id: String,
     pub client_id: String,
     pub callback_url: String,
@@ -505,6 +526,7 @@ pub fn list_notifications(
         .limit(page.limit)
         .select((
             notifications::id,
+            notifications::channel,
             notifications::subscription_id,
             notifications::client_id,
             notifications::callback_url,

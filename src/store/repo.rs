@@ -743,6 +743,11 @@ pub fn granted_targets(c: &mut AnyConnection, client_id: &str) -> StoreResult<Op
     Ok(Some(targets))
 }
 
+/// The clientIDs of every ven (the VENs MQTT publishes to).
+pub fn ven_clients(c: &mut AnyConnection) -> StoreResult<Vec<String>> {
+    Ok(vens::table.order(vens::client_id).select(vens::client_id).load(c)?)
+}
+
 /// [`granted_targets`] for many clients in a few queries (notification fan-out to thousands of VENs).
 /// Clients without a ven are absent from the map.
 pub fn granted_targets_of_clients(

@@ -173,6 +173,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<Timestamp>,
+        channel -> Text,
     }
 }
 

@@ -9,6 +9,9 @@ pub struct NotifiersResponse {
     /// Webhook subscriptions (always true).
     #[serde(rename = "WEBHOOK")]
     pub webhook: bool,
+    /// The MQTT binding, when enabled.
+    #[serde(rename = "MQTT", skip_serializing_if = "Option::is_none")]
+    pub mqtt: Option<crate::notify::mqtt::MqttBindingInfo>,
 }
 
 /// One notification and its delivery state.
@@ -16,12 +19,20 @@ pub struct NotifiersResponse {
 #[serde(rename_all = "camelCase")]
 pub struct NotificationStatus {
     pub id: String,
-    #[serde(rename = "subscriptionID")]
-    pub subscription_id: String,
-    /// The subscribing client.
+    /// The subscription (webhooks; absent for MQTT, which has none).
+    #[serde(rename = "subscriptionID", skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    /// The client it is for (empty for MQTT topics read by the business logic).
     #[serde(rename = "clientID")]
     pub client_id: String,
-    pub callback_url: String,
+    /// `WEBHOOK` or `MQTT`.
+    pub channel: String,
+    /// Webhook: where it is POSTed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// MQTT: the topic it is published on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     /// PROGRAM, EVENT, REPORT, SUBSCRIPTION, VEN or RESOURCE.
     pub object_type: String,
     /// CREATE, UPDATE or DELETE.

@@ -6,6 +6,7 @@
 mod auth;
 mod errors;
 mod interop;
+mod mqtt;
 mod notifications;
 mod objects;
 mod openapi;

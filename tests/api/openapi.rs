@@ -13,8 +13,7 @@ fn committed_openapi_document_matches_the_code() {
     );
 }
 
-/// Every (method, path, operationId) of the OpenADR 3.1.0 yaml that this release serves (the MQTT topic
-/// endpoints come with the MQTT binding).
+/// Every (method, path, operationId) of the OpenADR 3.1.0 yaml.
 const SPEC_OPERATIONS: &[(&str, &str, &str)] = &[
     ("get", "/programs", "searchAllPrograms"),
     ("post", "/programs", "createProgram"),
@@ -49,6 +48,62 @@ const SPEC_OPERATIONS: &[(&str, &str, &str)] = &[
     ("get", "/auth/server", "getAuthServerInfo"),
     ("post", "/auth/token", "fetchToken"),
     ("get", "/notifiers", "listAllNotifiers"),
+    (
+        "get",
+        "/notifiers/mqtt/topics/programs",
+        "listAllMqttNotifierTopicsPrograms",
+    ),
+    (
+        "get",
+        "/notifiers/mqtt/topics/programs/{programID}",
+        "listAllMqttNotifierTopicsProgram",
+    ),
+    (
+        "get",
+        "/notifiers/mqtt/topics/events",
+        "listAllMqttNotifierTopicsEvents",
+    ),
+    (
+        "get",
+        "/notifiers/mqtt/topics/programs/{programID}/events",
+        "listAllMqttNotifierTopicsProgramEvents",
+    ),
+    (
+        "get",
+        "/notifiers/mqtt/topics/reports",
+        "listAllMqttNotifierTopicsReports",
+    ),
+    (
+        "get",
+        "/notifiers/mqtt/topics/subscriptions",
+        "listAllMqttNotifierTopicsSubscriptions",
+    ),
+    ("get", "/notifiers/mqtt/topics/vens", "listAllMqttNotifierTopicsVens"),
+    (
+        "get",
+        "/notifiers/mqtt/topics/vens/{venID}",
+        "listAllMqttNotifierTopicsVen",
+    ),
+    (
+        "get",
+        "/notifiers/mqtt/topics/resources",
+        "listAllMqttNotifierTopicsResources",
+    ),
+    (
+        "get",
+        "/notifiers/mqtt/topics/vens/{venID}/events",
+        "listAllMqttNotifierTopicsVenEvents",
+    ),
+    (
+        "get",
+        "/notifiers/mqtt/topics/vens/{venID}/programs",
+        "listAllMqttNotifierTopicsVenPrograms",
+    ),
+    (
+        "get",
+        "/notifiers/mqtt/topics/vens/{venID}/resources",
+        "listAllMqttNotifierTopicsVenResources",
+    ),
 ];
 
 #[test]

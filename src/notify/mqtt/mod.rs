@@ -1,0 +1,166 @@
+//! The OpenADR 3.1 MQTT binding: what `GET /notifiers` advertises, the topic names, and the publisher
+//! (the embedded broker, or a client of an external broker such as Mosquitto).
+
+pub mod broker;
+pub mod topics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::config::MqttSettings;
+use topics::Topics;
+
+/// `mqttNotifierBindingObject`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MqttBindingInfo {
+    #[serde(rename = "URIS")]
+    pub uris: Vec<String>,
+    /// Always JSON.
+    pub serialization: String,
+    pub authentication: MqttAuthentication,
+}
+
+/// How clients authenticate to the broker (yaml oneOf ANONYMOUS | OAUTH2_BEARER_TOKEN).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MqttAuthentication {
+    pub method: String,
+    /// `{clientID}`: log in with your own clientID, and your access token as the password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+/// Where notifications are published.
+#[derive(Clone, Debug)]
+pub enum Publisher {
+    Embedded(broker::Broker),
+    External(rumqttc::AsyncClient),
+}
+
+impl Publisher {
+    /// Publishes one notification (QoS 1). The embedded broker hands it to every matching connected
+    /// client at once; an external broker gets it through the client's queue.
+    pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), String> {
+        match self {
+            Publisher::Embedded(b) => {
+                b.publish(topic, payload);
+                Ok(())
+            }
+            Publisher::External(c) => c
+                .publish_bytes(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                .await
+                .map_err(|e| format!("publishing to the MQTT broker: {e}")),
+        }
+    }
+}
+
+/// The binding as configured and started.
+#[derive(Clone, Debug)]
+pub struct MqttBinding {
+    pub info: MqttBindingInfo,
+    pub topics: Arc<Topics>,
+    pub publisher: Publisher,
+}
+
+impl MqttBinding {
+    /// Starts the embedded broker (on `listener`) or connects to the external one.
+    pub async fn start(
+        s: &MqttSettings,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        auth: Arc<crate::auth::jwt::Authenticator>,
+        listener: Option<tokio::net::TcpListener>,
+    ) -> anyhow::Result<Self> {
+        let topics = Topics::new(&s.topic_prefix);
+        let (publisher, uris, method, username) = if s.embedded {
+            let listener = match listener {
+                Some(l) => l,
+                None => tokio::net::TcpListener::bind(&s.bind)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen for MQTT on {}: {e}", s.bind))?,
+            };
+            let scheme = if tls.is_some() { "mqtts" } else { "mqtt" };
+            if tls.is_none() {
+                tracing::warn!(
+                    "the embedded MQTT broker runs without TLS: OpenADR 3.1 requires MQTTS; set tls.cert and tls.key"
+                );
+            }
+            let b = broker::Broker::start(listener, tls, auth, topics.clone(), s.max_packet_bytes)?;
+            let uri = format!("{scheme}://{}", b.addr());
+            tracing::info!(%uri, "embedded MQTT broker listening");
+            (
+                Publisher::Embedded(b),
+                vec![uri],
+                "OAUTH2_BEARER_TOKEN".to_owned(),
+                Some("{clientID}".to_owned()),
+            )
+        } else {
+            let url = s.external_url.clone().unwrap_or_default();
+            let client = external_client(s, &url)?;
+            let username = (s.external_auth_method == "OAUTH2_BEARER_TOKEN").then(|| "{clientID}".to_owned());
+            (
+                Publisher::External(client),
+                vec![url],
+                s.external_auth_method.clone(),
+                username,
+            )
+        };
+        let uris = if s.uris.is_empty() { uris } else { s.uris.clone() };
+        Ok(Self {
+            info: MqttBindingInfo {
+                uris,
+                serialization: "JSON".into(),
+                authentication: MqttAuthentication { method, username },
+            },
+            topics: Arc::new(topics),
+            publisher,
+        })
+    }
+}
+
+/// A client of the external broker; its event loop runs in the background and reconnects by itself.
+fn external_client(s: &MqttSettings, url: &str) -> anyhow::Result<rumqttc::AsyncClient> {
+    let (tls, rest) = match url.strip_prefix("mqtts://") {
+        Some(r) => (true, r),
+        None => (false, url.strip_prefix("mqtt://").unwrap_or(url)),
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (
+            h.to_owned(),
+            p.parse::<u16>()
+                .map_err(|_| anyhow::anyhow!("mqtt.external_url: bad port"))?,
+        ),
+        None => (rest.to_owned(), if tls { 8883 } else { 1883 }),
+    };
+    let id = format!("sluice-{}", uuid::Uuid::new_v4().simple());
+    let mut opts = rumqttc::MqttOptions::new(id, host, port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_max_packet_size(s.max_packet_bytes, s.max_packet_bytes);
+    if let (Some(u), Some(p)) = (&s.external_username, &s.external_password) {
+        opts.set_credentials(u, p);
+    }
+    if tls {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(
+            Arc::new(config),
+        )));
+    }
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, 1024);
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = eventloop.poll().await {
+                tracing::warn!(error = %e, "external MQTT broker connection failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
+    Ok(client)
+}

@@ -59,6 +59,20 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// MQTT binding helpers.
+    Mqtt {
+        #[command(subcommand)]
+        action: MqttAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MqttAction {
+    /// Print a Mosquitto ACL file for an external broker (business-logic clients from the database).
+    Acl {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -164,6 +178,27 @@ fn main() -> anyhow::Result<()> {
                 key.display(),
                 cert.display(),
                 key.display()
+            );
+            Ok(())
+        }
+        Command::Mqtt {
+            action: MqttAction::Acl { common },
+        } => {
+            let s = settings(&common, None)?;
+            let db = open_db(&s, true)?;
+            let operators: Vec<String> = db
+                .read_blocking(repo::list_clients)?
+                .into_iter()
+                .filter(|c| c.role == "operator")
+                .map(|c| c.client_id)
+                .collect();
+            print!(
+                "{}",
+                sluice::notify::mqtt::mosquitto_acl(
+                    &s.mqtt.topic_prefix,
+                    s.mqtt.external_username.as_deref(),
+                    &operators
+                )
             );
             Ok(())
         }

@@ -272,3 +272,159 @@ async fn checklist_74_events_are_published_on_the_advertised_topics_and_never_to
     let (_, second) = mbl.message().await;
     assert_eq!(second["object"]["id"], for_all.as_str());
 }
+
+/// Mosquitto for the external-broker tests: `TEST_MQTT_URL`, or the machine's on 127.0.0.1:1883.
+fn mosquitto_url() -> Option<String> {
+    let url = std::env::var("TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());
+    let addr = url.strip_prefix("mqtt://")?.to_owned();
+    match std::net::TcpStream::connect(&addr) {
+        Ok(_) => Some(url),
+        Err(_) => {
+            eprintln!("no MQTT broker at {url}: external-broker test skipped; .ci/run starts Mosquitto");
+            None
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn with_an_external_broker_sluice_publishes_every_change_as_a_client() {
+    let Some(url) = mosquitto_url() else { return };
+    // A prefix of its own: the broker is shared with whatever else runs on this machine.
+    let prefix = format!("sluice-test-{}", uuid::Uuid::new_v4().simple());
+    let (url2, prefix2) = (url.clone(), prefix.clone());
+    let app = TestApp::with_settings(move |s| {
+        s.mqtt.enabled = true;
+        s.mqtt.embedded = false;
+        s.mqtt.external_url = Some(url2);
+        s.mqtt.external_auth_method = "ANONYMOUS".into();
+        s.mqtt.topic_prefix = prefix2;
+    })
+    .await;
+    let bl = app.bl();
+    let r = bl.get("/notifiers").await;
+    assert_eq!(r.body["MQTT"]["URIS"], json!([url]));
+    assert_eq!(r.body["MQTT"]["authentication"], json!({"method": "ANONYMOUS"}));
+    let mut m = connect(&url, "", "").await.unwrap();
+    let topic = bl.get("/notifiers/mqtt/topics/events").await.body["topics"]["ALL"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(topic, format!("{prefix}/events/+"));
+    m.subscribe(&topic).await;
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &[]).await;
+    let (t, body) = m.message().await;
+    assert_eq!(t, format!("{prefix}/events/create"));
+    assert_eq!(body["object"]["id"], e.as_str());
+}
+
+/// A private Mosquitto with password logins and the ACL `sluice mqtt acl` generates.
+struct LockedMosquitto {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for LockedMosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts it on `port` (reserved by the caller, so the VTN can be configured first).
+fn locked_mosquitto_on(port: u16, acl: &str, users: &[(&str, &str)]) -> Option<LockedMosquitto> {
+    if std::process::Command::new("mosquitto").arg("-h").output().is_err() {
+        eprintln!("mosquitto is not installed: ACL test skipped; .ci/run installs it");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    std::fs::write(&passwd, "").unwrap();
+    for (user, pass) in users {
+        let ok = std::process::Command::new("mosquitto_passwd")
+            .args(["-b", passwd.to_str().unwrap(), user, pass])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let acl_file = dir.path().join("acl");
+    std::fs::write(&acl_file, acl).unwrap();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\npersistence false\n",
+            passwd.display(),
+            acl_file.display()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("mosquitto")
+        .args(["-c", conf.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(LockedMosquitto { child, port, _dir: dir })
+}
+
+#[actix_rt::test]
+async fn checklist_73_on_mosquitto_the_generated_acl_keeps_each_ven_to_its_own_topics() {
+    let prefix = "openadr3";
+    let acl = sluice::notify::mqtt::mosquitto_acl(prefix, Some("sluice"), &[]);
+    let (a_pass, b_pass) = ("pass-a", "pass-b");
+    // The VTN is configured with the broker's port first; the broker starts once the VEN clients (whose
+    // clientIDs are their usernames) exist. Sluice's client keeps retrying until then.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::with_settings(move |s| {
+        s.mqtt.enabled = true;
+        s.mqtt.embedded = false;
+        s.mqtt.external_url = Some(format!("mqtt://127.0.0.1:{port}"));
+        s.mqtt.external_username = Some("sluice".into());
+        s.mqtt.external_password = Some("sluice-pass".into());
+    })
+    .await;
+    let bl = app.bl();
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    let Some(broker) = locked_mosquitto_on(
+        port,
+        &acl,
+        &[
+            ("sluice", "sluice-pass"),
+            (&a.client_id, a_pass),
+            (&b.client_id, b_pass),
+        ],
+    ) else {
+        return;
+    };
+    ven_object(&bl, &a, "site-a", &["g1"]).await;
+    ven_object(&bl, &b, "site-b", &["g2"]).await;
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let mut ma = connect(&url, &a.client_id, a_pass).await.unwrap();
+    // Mosquitto grants the subscription but never delivers what the ACL forbids.
+    ma.subscribe(&format!("{prefix}/clients/{}/events/+", b.client_id))
+        .await;
+    ma.subscribe(&format!("{prefix}/events/+")).await;
+    ma.subscribe(&format!("{prefix}/clients/{}/events/+", a.client_id))
+        .await;
+    let p = program(&bl, "p", &[]).await;
+    let for_b = event(&bl, &p, &["g2"]).await;
+    let for_a = event(&bl, &p, &["g1"]).await;
+    let (topic, body) = ma.message().await;
+    assert_eq!(topic, format!("{prefix}/clients/{}/events/create", a.client_id));
+    assert_eq!(
+        body["object"]["id"],
+        for_a.as_str(),
+        "B's event ({for_b}) never reached A"
+    );
+}

@@ -154,7 +154,7 @@ impl Default for NotificationSettings {
             backoff_base_ms: 1000,
             backoff_max_secs: 300,
             broken_after: 5,
-            concurrency: 64,
+            concurrency: 256,
             poll_interval_ms: 1000,
             lease_secs: 60,
         }

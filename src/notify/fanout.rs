@@ -11,7 +11,7 @@ use crate::notify::mqtt::topics::Topics;
 use crate::service::cache::Viewer;
 use crate::service::privacy::{scope_for_grants, scope_for_viewer};
 use crate::store::outbox::{self, ChangeRow, NewNotification, SubscriberRow};
-use crate::store::repo::{granted_targets_of_clients, to_naive, ven_clients};
+use crate::store::repo::{granted_targets_among, to_naive, ven_clients};
 use crate::store::{AnyConnection, StoreResult};
 use crate::wire::Operation;
 use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest, TargetView};
@@ -208,15 +208,51 @@ pub struct FanOut {
     pub notifications: usize,
 }
 
+/// The notifications the oldest committed changes make, and the last change they cover.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub rows: Vec<NewNotification>,
+    pub changes: usize,
+    pub last_seq: Option<i64>,
+}
+
 /// Turns the oldest committed changes into notifications, in the caller's transaction. `None` when
-/// another instance is fanning out right now.
+/// another instance is fanning out right now. (PostgreSQL: one transaction on a connection of its own.)
 pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>, mqtt: Option<&Topics>) -> StoreResult<Option<FanOut>> {
     if !outbox::try_lock_fanout(c)? {
         return Ok(None);
     }
+    let started = std::time::Instant::now();
+    let p = plan(c, now, mqtt)?;
+    let planned = started.elapsed();
+    let done = apply(c, &p)?;
+    tracing::debug!(
+        plan_ms = planned.as_millis() as u64,
+        apply_ms = (started.elapsed() - planned).as_millis() as u64,
+        "fan-out timing"
+    );
+    Ok(Some(done))
+}
+
+/// Writes a plan: its notifications, and the changes it covers removed.
+pub fn apply(c: &mut AnyConnection, p: &Plan) -> StoreResult<FanOut> {
+    if let Some(last) = p.last_seq {
+        outbox::insert_notifications(c, &p.rows)?;
+        outbox::remove_changes(c, last)?;
+    }
+    Ok(FanOut {
+        changes: p.changes,
+        notifications: p.rows.len(),
+    })
+}
+
+/// Works out the notifications of the oldest committed changes, reading only. On SQLite this runs on a
+/// read connection and only [`apply`] goes through the single writer, so fanning out to thousands of
+/// subscribers never holds up the writes of requests.
+pub fn plan(c: &mut AnyConnection, now: DateTime<Utc>, mqtt: Option<&Topics>) -> StoreResult<Plan> {
     let changes = outbox::pending_changes(c, FANOUT_BATCH)?;
     let Some(last) = changes.last().map(|ch| ch.seq) else {
-        return Ok(Some(FanOut::default()));
+        return Ok(Plan::default());
     };
     let mut types: Vec<&str> = changes.iter().map(|ch| ch.object.object_type.as_str()).collect();
     types.sort_unstable();
@@ -225,21 +261,21 @@ pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>, mqtt: Option<&Topics>)
         .into_iter()
         .filter_map(Subscriber::parse)
         .collect();
-    // VEN subscribers' grants decide which programs and events they hear of: loaded for all at once.
-    let targeted = changes
+    // Which programs and events a VEN hears of, and which of their targets it is shown, depend only on
+    // its grants among those objects' targets: looked up by target (an index), so a change targeted at
+    // nobody costs nothing per VEN and one targeted at a fleet costs one row per member.
+    let readable = |ch: &&ChangeRow| matches!(ch.object.object_type, ObjectType::Program | ObjectType::Event);
+    let mut wanted: Vec<String> = changes
         .iter()
-        .any(|ch| matches!(ch.object.object_type, ObjectType::Program | ObjectType::Event));
-    let grants: HashMap<String, Vec<String>> = if targeted {
-        let mut vens: Vec<String> = subscribers
-            .iter()
-            .filter(|s| !s.business_logic)
-            .map(|s| s.client_id.clone())
-            .collect();
-        vens.sort_unstable();
-        vens.dedup();
-        granted_targets_of_clients(c, &vens)?
-    } else {
+        .filter(readable)
+        .flat_map(|ch| ch.object.targets.clone().unwrap_or_default())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let grants: HashMap<String, Vec<String>> = if wanted.is_empty() {
         HashMap::new()
+    } else {
+        granted_targets_among(c, &wanted)?
     };
     let mut rows = Vec::new();
     let now_n = to_naive(now);
@@ -270,18 +306,23 @@ pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>, mqtt: Option<&Topics>)
         }
     }
     if let Some(t) = mqtt {
-        let vens: Vec<(String, Vec<String>)> = if targeted {
-            let clients = ven_clients(c)?;
-            let mut grants = granted_targets_of_clients(c, &clients)?;
-            clients
+        // Every ven reads untargeted programs and events; targeted ones only those holding a target.
+        let untargeted = changes
+            .iter()
+            .filter(readable)
+            .any(|ch| ch.object.targets.as_ref().is_none_or(Vec::is_empty));
+        let vens: Vec<(String, Vec<String>)> = if untargeted {
+            ven_clients(c)?
                 .into_iter()
                 .map(|cl| {
-                    let g = grants.remove(&cl).unwrap_or_default();
+                    let g = grants.get(&cl).cloned().unwrap_or_default();
                     (cl, g)
                 })
                 .collect()
         } else {
-            Vec::new()
+            let mut v: Vec<(String, Vec<String>)> = grants.iter().map(|(k, g)| (k.clone(), g.clone())).collect();
+            v.sort();
+            v
         };
         for change in &changes {
             for (topic, audience, visible) in publications(t, change, &vens) {
@@ -307,12 +348,11 @@ pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>, mqtt: Option<&Topics>)
             }
         }
     }
-    outbox::insert_notifications(c, &rows)?;
-    outbox::remove_changes(c, last)?;
-    Ok(Some(FanOut {
+    Ok(Plan {
+        rows,
         changes: changes.len(),
-        notifications: rows.len(),
-    }))
+        last_seq: Some(last),
+    })
 }
 
 #[cfg(test)]

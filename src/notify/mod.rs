@@ -96,31 +96,54 @@ pub struct Worker {
     pub mqtt: Option<mqtt::MqttBinding>,
 }
 
+/// One finished attempt: notification id, callback URL (empty for MQTT: no health kept), outcome.
+type Finished = (String, String, Outcome);
+
+/// MQTT notifications published per claim (publishing is in-process or a client queue: cheap).
+const MQTT_BATCH: i64 = 4096;
+
 impl Worker {
     /// Fans out and delivers until the process ends. Due notifications are looked for when there may be
     /// some: new ones were made, a delivery finished (the next of its object may go), or at each poll
-    /// (retries falling due, other instances' work) — not on every write.
+    /// (retries falling due, other instances' work) — not on every write. Outcomes are recorded in
+    /// batches by a recorder task, so a wave of 10,000 deliveries costs a handful of writes.
     pub async fn run(self) {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let poll = Duration::from_millis(self.settings.poll_interval_ms);
+        let (done, finished) = tokio::sync::mpsc::unbounded_channel::<Finished>();
+        tokio::spawn(self.clone().record(finished));
         let mut look = true;
         loop {
             look |= self.fan_out_all().await > 0;
             look |= self.notifier.look.swap(false, Ordering::AcqRel);
             if look && self.settings.deliver {
+                if self.mqtt.is_some() {
+                    match self.claim("MQTT", MQTT_BATCH).await {
+                        Ok(claimed) => {
+                            for n in claimed {
+                                let outcome = self.publish(n.callback_url.clone(), n.payload, n.attempts).await;
+                                let _ = done.send((n.id, String::new(), outcome));
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "claiming MQTT notifications failed"),
+                    }
+                }
                 let free = permits.available_permits();
                 if free > 0 {
-                    match self.claim(free as i64).await {
+                    match self.claim("WEBHOOK", free as i64).await {
                         Ok(claimed) => {
                             for n in claimed {
                                 let Ok(permit) = permits.clone().acquire_owned().await else {
                                     return;
                                 };
-                                let w = self.clone();
+                                let (w, done) = (self.clone(), done.clone());
                                 tokio::spawn(async move {
-                                    w.deliver(n).await;
+                                    let url = n.callback_url.clone();
+                                    let outcome = w
+                                        .post(n.callback_url, n.bearer_token, n.payload, &n.id, n.attempts)
+                                        .await;
                                     drop(permit);
-                                    w.notifier.check_due();
+                                    let _ = done.send((n.id, url, outcome));
                                 });
                             }
                         }
@@ -135,15 +158,67 @@ impl Worker {
         }
     }
 
+    /// Records finished attempts, as many per write as have finished meanwhile, then looks for what
+    /// they unblocked.
+    async fn record(self, mut finished: tokio::sync::mpsc::UnboundedReceiver<Finished>) {
+        while let Some(first) = finished.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 4096 {
+                match finished.try_recv() {
+                    Ok(f) => batch.push(f),
+                    Err(_) => break,
+                }
+            }
+            let now = self.clock.now();
+            let owner = self.owner.clone();
+            let broken_after = self.settings.broken_after as i32;
+            let (n, started) = (batch.len(), std::time::Instant::now());
+            match self
+                .db
+                .write(move |c| outbox::record_outcomes(c, &owner, &batch, now, broken_after))
+                .await
+            {
+                Ok(0) => {}
+                Ok(lost) => tracing::warn!(lost, "leases lost before delivery outcomes were recorded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "recording delivery outcomes failed; they are retried after the lease")
+                }
+            }
+            tracing::debug!(outcomes = n, ms = started.elapsed().as_millis() as u64, "recorded");
+            self.notifier.check_due();
+        }
+    }
+
     /// Fans out every committed change; returns how many notifications were made.
     async fn fan_out_all(&self) -> usize {
         let mut busy_elsewhere = 0;
         let mut made = 0;
         loop {
             let now = self.clock.now();
+            let started = std::time::Instant::now();
             let topics = self.mqtt.as_ref().map(|m| m.topics.clone());
-            match self.db.write(move |c| fanout::fan_out(c, now, topics.as_deref())).await {
+            let result = if self.db.is_postgres() {
+                // Its own transaction (under the fan-out lock), beside the request writes.
+                self.db
+                    .transaction(move |c| fanout::fan_out(c, now, topics.as_deref()))
+                    .await
+            } else {
+                // Only this worker fans out on SQLite: plan on a read connection, then one short write.
+                match self.db.read(move |c| fanout::plan(c, now, topics.as_deref())).await {
+                    Ok(p) => self.db.write(move |c| fanout::apply(c, &p)).await.map(Some),
+                    Err(e) => Err(e),
+                }
+            };
+            match result {
                 Ok(Some(f)) => {
+                    if f.changes > 0 {
+                        tracing::debug!(
+                            changes = f.changes,
+                            notifications = f.notifications,
+                            ms = started.elapsed().as_millis() as u64,
+                            "fanned out"
+                        );
+                    }
                     made += f.notifications;
                     if f.changes < fanout::FANOUT_BATCH as usize {
                         return made;
@@ -163,55 +238,58 @@ impl Worker {
         }
     }
 
-    async fn claim(&self, limit: i64) -> crate::store::StoreResult<Vec<Claimed>> {
+    async fn claim(&self, channel: &'static str, limit: i64) -> crate::store::StoreResult<Vec<Claimed>> {
         let now = self.clock.now();
         let lease = now + chrono::Duration::seconds(self.settings.lease_secs as i64);
         let owner = self.owner.clone();
-        self.db
-            .write(move |c| outbox::claim_due(c, &owner, now, lease, limit.min(256)))
-            .await
+        let started = std::time::Instant::now();
+        let claimed = self
+            .db
+            .write(move |c| outbox::claim_due(c, &owner, channel, now, lease, limit))
+            .await;
+        if let Ok(c) = &claimed
+            && !c.is_empty()
+        {
+            tracing::debug!(
+                channel,
+                claimed = c.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "claimed"
+            );
+        }
+        claimed
     }
 
-    async fn deliver(&self, n: Claimed) {
-        let mqtt = n.channel == "MQTT";
-        let result = if mqtt {
-            match &self.mqtt {
-                Some(m) => m
-                    .publisher
-                    .publish(&n.callback_url, n.payload.into())
-                    .await
-                    .map(|()| None)
-                    .map_err(|reason| webhook::CallFailure { status: None, reason }),
-                None => Err(webhook::CallFailure {
-                    status: None,
-                    reason: "MQTT is not enabled on this instance".into(),
-                }),
-            }
-        } else {
-            self.client
-                .post(&n.callback_url, n.bearer_token.as_deref(), n.payload, &n.id)
+    fn outcome(&self, result: Result<Option<u16>, webhook::CallFailure>, attempts: i32) -> Outcome {
+        let jitter = rand::rng().random_range(-1.0..=1.0);
+        outcome_of(&self.settings, result, attempts.max(1) as u32, self.clock.now(), jitter)
+    }
+
+    async fn publish(&self, topic: String, payload: String, attempts: i32) -> Outcome {
+        let result = match &self.mqtt {
+            Some(m) => m
+                .publisher
+                .publish(&topic, payload.into())
                 .await
-                .map(Some)
+                .map(|()| None)
+                .map_err(|reason| webhook::CallFailure { status: None, reason }),
+            None => Err(webhook::CallFailure {
+                status: None,
+                reason: "MQTT is not enabled on this instance".into(),
+            }),
         };
         if let Err(f) = &result {
-            tracing::info!(notification = %n.id, url = %n.callback_url, attempt = n.attempts, error = %f, "notification not delivered");
+            tracing::info!(%topic, attempt = attempts, error = %f, "notification not published");
         }
-        let now = self.clock.now();
-        let jitter = rand::rng().random_range(-1.0..=1.0);
-        let outcome = outcome_of(&self.settings, result, n.attempts.max(1) as u32, now, jitter);
-        let owner = self.owner.clone();
-        let broken_after = self.settings.broken_after as i32;
-        // Callback health is tracked for webhook URLs, not for MQTT topics.
-        let (id, url) = (n.id.clone(), if mqtt { String::new() } else { n.callback_url.clone() });
-        match self
-            .db
-            .write(move |c| outbox::record_outcome(c, &id, &owner, &url, &outcome, now, broken_after))
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(notification = %n.id, "lease lost before the outcome was recorded"),
-            Err(e) => tracing::error!(notification = %n.id, error = %e, "recording a delivery outcome failed"),
+        self.outcome(result, attempts)
+    }
+
+    async fn post(&self, url: String, bearer: Option<String>, payload: String, id: &str, attempts: i32) -> Outcome {
+        let result = self.client.post(&url, bearer.as_deref(), payload, id).await.map(Some);
+        if let Err(f) = &result {
+            tracing::info!(notification = %id, %url, attempt = attempts, error = %f, "notification not delivered");
         }
+        self.outcome(result, attempts)
     }
 }
 

@@ -278,6 +278,19 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
     }
 
+    /// Runs `f` in a transaction of its own on a pooled connection, outside the group-commit writers
+    /// (long background work that must not delay request writes; PostgreSQL).
+    pub async fn transaction<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.write_blocking(f))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
     pub fn read_blocking<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
         f(&mut conn)

@@ -289,7 +289,8 @@ UPDATE notifications SET attempts = attempts + 1, lease_owner = ?, lease_until =
     first_attempt_at = COALESCE(first_attempt_at, ?)
 WHERE id IN (
     SELECT n.id FROM notifications n
-    WHERE n.state = 'pending' AND n.next_attempt_at <= ? AND (n.lease_until IS NULL OR n.lease_until < ?)
+    WHERE n.state = 'pending' AND n.channel = ? AND n.next_attempt_at <= ?
+      AND (n.lease_until IS NULL OR n.lease_until < ?)
       AND NOT EXISTS (
           SELECT 1 FROM notifications p
           WHERE p.subscription_id = n.subscription_id AND p.object_id = n.object_id
@@ -301,6 +302,7 @@ RETURNING id, change_seq, callback_url, bearer_token, payload, attempts, channel
 pub fn claim_due(
     c: &mut AnyConnection,
     owner: &str,
+    channel: &str,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
@@ -313,6 +315,7 @@ pub fn claim_due(
                 .bind::<Text, _>(owner)
                 .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(now)
+                .bind::<Text, _>(channel)
                 .bind::<Timestamp, _>(now)
                 .bind::<Timestamp, _>(now)
                 .bind::<BigInt, _>(limit)
@@ -433,7 +436,8 @@ pub fn record_outcome(
             ))
             .execute(c)?,
     };
-    if updated == 0 {
+    // Only callbacks that have failed get a health row (a success updates an existing one).
+    if updated == 0 && !matches!(outcome, Outcome::Delivered { .. }) {
         let (failures, success, failure, error) = match outcome {
             Outcome::Delivered { .. } => (0, Some(now_n), None, None),
             Outcome::Retry { error, .. } | Outcome::Failed { error, .. } => (1, None, Some(now_n), Some(error.clone())),
@@ -450,6 +454,67 @@ pub fn record_outcome(
             .execute(c)?;
     }
     Ok(true)
+}
+
+/// [`record_outcome`] for many attempts at once (one write for a whole wave of deliveries): successes
+/// are stored with one statement per 500, failures one by one. Returns how many leases were lost.
+pub fn record_outcomes(
+    c: &mut AnyConnection,
+    owner: &str,
+    items: &[(String, String, Outcome)],
+    now: DateTime<Utc>,
+    broken_after: i32,
+) -> StoreResult<usize> {
+    let now_n = to_naive(now);
+    let mut lost = 0;
+    let mut delivered: std::collections::BTreeMap<Option<i32>, Vec<&str>> = Default::default();
+    let mut healed: Vec<&str> = Vec::new();
+    for (id, url, outcome) in items {
+        match outcome {
+            Outcome::Delivered { status } => {
+                delivered.entry(*status).or_default().push(id);
+                if !url.is_empty() {
+                    healed.push(url);
+                }
+            }
+            other => {
+                if !record_outcome(c, id, owner, url, other, now, broken_after)? {
+                    lost += 1;
+                }
+            }
+        }
+    }
+    for (status, ids) in delivered {
+        for chunk in ids.chunks(500) {
+            let n = diesel::update(
+                notifications::table
+                    .filter(notifications::id.eq_any(chunk))
+                    .filter(notifications::lease_owner.eq(owner))
+                    .filter(notifications::state.eq("pending")),
+            )
+            .set((
+                notifications::state.eq("delivered"),
+                notifications::finished_at.eq(Some(now_n)),
+                notifications::last_status.eq(status),
+                notifications::lease_owner.eq(None::<String>),
+                notifications::lease_until.eq(None::<chrono::NaiveDateTime>),
+            ))
+            .execute(c)?;
+            lost += chunk.len() - n;
+        }
+    }
+    healed.sort_unstable();
+    healed.dedup();
+    for chunk in healed.chunks(500) {
+        diesel::update(callback_health::table.filter(callback_health::callback_url.eq_any(chunk)))
+            .set((
+                callback_health::consecutive_failures.eq(0),
+                callback_health::broken.eq(false),
+                callback_health::last_success_at.eq(Some(now_n)),
+            ))
+            .execute(c)?;
+    }
+    Ok(lost)
 }
 
 /// Pending notifications of a deleted subscription are not sent.

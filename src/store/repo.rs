@@ -748,40 +748,33 @@ pub fn ven_clients(c: &mut AnyConnection) -> StoreResult<Vec<String>> {
     Ok(vens::table.order(vens::client_id).select(vens::client_id).load(c)?)
 }
 
-/// [`granted_targets`] for many clients in a few queries (notification fan-out to thousands of VENs).
-/// Clients without a ven are absent from the map.
-pub fn granted_targets_of_clients(
+/// For every client whose ven (or one of the ven's resources) holds any of `targets`: those of its
+/// granted targets that are in `targets` (notification fan-out: only these decide what it may read of
+/// objects with these targets, and which of their targets it is shown).
+pub fn granted_targets_among(
     c: &mut AnyConnection,
-    client_ids: &[String],
+    targets: &[String],
 ) -> StoreResult<std::collections::HashMap<String, Vec<String>>> {
-    use std::collections::HashMap;
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
     // Bounded IN lists (SQLite allows at most 32,766 bind values per statement).
-    for chunk in client_ids.chunks(1000) {
-        let vens: Vec<(String, String)> = vens::table
-            .filter(vens::client_id.eq_any(chunk))
-            .select((vens::id, vens::client_id))
-            .load(c)?;
-        let ven_ids: Vec<&str> = vens.iter().map(|(id, _)| id.as_str()).collect();
-        let mut by_ven: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in targets.chunks(1000) {
         let direct: Vec<(String, String)> = ven_targets::table
-            .filter(ven_targets::ven_id.eq_any(&ven_ids))
-            .select((ven_targets::ven_id, ven_targets::target))
+            .inner_join(vens::table)
+            .filter(ven_targets::target.eq_any(chunk))
+            .select((vens::client_id, ven_targets::target))
             .load(c)?;
-        let via_resources: Vec<(String, String)> = resources::table
-            .inner_join(resource_targets::table)
-            .filter(resources::ven_id.eq_any(&ven_ids))
-            .select((resources::ven_id, resource_targets::target))
+        let via_resources: Vec<(String, String)> = resource_targets::table
+            .inner_join(resources::table.inner_join(vens::table))
+            .filter(resource_targets::target.eq_any(chunk))
+            .select((vens::client_id, resource_targets::target))
             .load(c)?;
-        for (ven, target) in direct.into_iter().chain(via_resources) {
-            by_ven.entry(ven).or_default().push(target);
+        for (client, target) in direct.into_iter().chain(via_resources) {
+            out.entry(client).or_default().push(target);
         }
-        for (ven, client) in vens {
-            let mut targets = by_ven.remove(&ven).unwrap_or_default();
-            targets.sort();
-            targets.dedup();
-            out.insert(client, targets);
-        }
+    }
+    for g in out.values_mut() {
+        g.sort();
+        g.dedup();
     }
     Ok(out)
 }

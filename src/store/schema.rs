@@ -192,6 +192,7 @@ diesel::joinable!(events -> programs (program_id));
 diesel::joinable!(reports -> events (event_id));
 diesel::joinable!(resources -> vens (ven_id));
 diesel::joinable!(resource_targets -> resources (resource_id));
+diesel::joinable!(ven_targets -> vens (ven_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     programs,

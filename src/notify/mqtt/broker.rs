@@ -30,9 +30,65 @@ struct Client {
     tx: mpsc::Sender<(String, Bytes, QoS)>,
 }
 
+/// Connected clients, and their subscriptions indexed by the literal levels before a filter's first
+/// wildcard: a publication looks up each prefix of its topic (a handful of levels) instead of testing
+/// every filter of 10,000 VENs.
+#[derive(Default)]
+struct Clients {
+    clients: HashMap<u64, Client>,
+    by_prefix: HashMap<String, Vec<(u64, String, QoS)>>,
+}
+
+/// `a/b/+/c` → `a/b`; `a/b` → `a/b`; `#` → ``.
+fn literal_prefix(filter: &str) -> String {
+    filter
+        .split('/')
+        .take_while(|l| *l != "+" && *l != "#")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Clients {
+    fn subscribe(&mut self, id: u64, filter: String, qos: QoS) {
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        c.filters.retain(|(f, _)| *f != filter);
+        c.filters.push((filter.clone(), qos));
+        let slot = self.by_prefix.entry(literal_prefix(&filter)).or_default();
+        slot.retain(|(i, f, _)| !(*i == id && *f == filter));
+        slot.push((id, filter, qos));
+    }
+
+    fn unsubscribe(&mut self, id: u64, filter: &str) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.filters.retain(|(f, _)| f != filter);
+        }
+        let key = literal_prefix(filter);
+        if let Some(slot) = self.by_prefix.get_mut(&key) {
+            slot.retain(|(i, f, _)| !(*i == id && f == filter));
+            if slot.is_empty() {
+                self.by_prefix.remove(&key);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(c) = self.clients.remove(&id) {
+            for (f, _) in c.filters {
+                let key = literal_prefix(&f);
+                if let Some(slot) = self.by_prefix.get_mut(&key) {
+                    slot.retain(|(i, _, _)| *i != id);
+                    if slot.is_empty() {
+                        self.by_prefix.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Registry {
-    clients: Mutex<HashMap<u64, Client>>,
+    clients: Mutex<Clients>,
 }
 
 /// A running embedded broker.
@@ -100,7 +156,7 @@ impl Broker {
                         .clients
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .remove(&id);
+                        .remove(id);
                     if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "MQTT connection closed");
                     }
@@ -116,21 +172,31 @@ impl Broker {
 
     /// Hands `payload` to every connected client with a matching subscription. Returns how many got it.
     pub fn publish(&self, topic: &str, payload: Bytes) -> usize {
-        let clients = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
-        let mut n = 0;
-        for c in clients.values() {
-            let best = c
-                .filters
-                .iter()
-                .filter(|(f, _)| matches(topic, f))
-                .map(|(_, q)| *q)
-                .max_by_key(|q| *q as u8);
-            if let Some(qos) = best {
-                // A client too slow to take its queue loses the message rather than stalling everyone;
-                // OpenADR clients recover by reading the REST API.
-                if c.tx.try_send((topic.to_owned(), payload.clone(), qos)).is_ok() {
-                    n += 1;
+        let reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
+        // The best QoS per client over its matching filters.
+        let mut best: HashMap<u64, QoS> = HashMap::new();
+        let levels: Vec<&str> = topic.split('/').collect();
+        for k in 0..=levels.len() {
+            let Some(slot) = reg.by_prefix.get(&levels[..k].join("/")) else {
+                continue;
+            };
+            for (id, filter, qos) in slot {
+                if matches(topic, filter) {
+                    let q = best.entry(*id).or_insert(*qos);
+                    if (*qos as u8) > (*q as u8) {
+                        *q = *qos;
+                    }
                 }
+            }
+        }
+        let mut n = 0;
+        for (id, qos) in best {
+            // A client too slow to take its queue loses the message rather than stalling everyone;
+            // OpenADR clients recover by reading the REST API.
+            if let Some(c) = reg.clients.get(&id)
+                && c.tx.try_send((topic.to_owned(), payload.clone(), qos)).is_ok()
+            {
+                n += 1;
             }
         }
         n
@@ -193,13 +259,18 @@ impl Conn {
         )
         .await?;
         let (tx, mut rx) = mpsc::channel::<(String, Bytes, QoS)>(QUEUE);
-        self.registry.clients.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            id,
-            Client {
-                filters: Vec::new(),
-                tx,
-            },
-        );
+        self.registry
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clients
+            .insert(
+                id,
+                Client {
+                    filters: Vec::new(),
+                    tx,
+                },
+            );
         // Keep-alive: a client silent for 1.5 × its interval is gone (MQTT 3.1.1 §3.1.2.10).
         let idle = match connect.keep_alive {
             0 => Duration::from_secs(24 * 3600),
@@ -229,17 +300,20 @@ impl Conn {
                                     codes.push(SubscribeReasonCode::Failure);
                                 }
                             }
-                            if let Some(c) = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&id) {
+                            {
+                                let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
                                 for (path, qos) in granted {
-                                    c.filters.retain(|(p, _)| *p != path);
-                                    c.filters.push((path, qos));
+                                    reg.subscribe(id, path, qos);
                                 }
                             }
                             write_packet(&mut wr, Packet::SubAck(SubAck::new(s.pkid, codes)), self.max_packet).await?;
                         }
                         Packet::Unsubscribe(u) => {
-                            if let Some(c) = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&id) {
-                                c.filters.retain(|(p, _)| !u.topics.contains(p));
+                            {
+                                let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
+                                for t in &u.topics {
+                                    reg.unsubscribe(id, t);
+                                }
                             }
                             write_packet(&mut wr, Packet::UnsubAck(UnsubAck::new(u.pkid)), self.max_packet).await?;
                         }
@@ -260,5 +334,24 @@ impl Conn {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_prefix;
+
+    #[test]
+    fn subscriptions_are_indexed_by_their_levels_before_the_first_wildcard() {
+        assert_eq!(
+            literal_prefix("openadr3/clients/a/events/+"),
+            "openadr3/clients/a/events"
+        );
+        assert_eq!(
+            literal_prefix("openadr3/clients/a/events/create"),
+            "openadr3/clients/a/events/create"
+        );
+        assert_eq!(literal_prefix("openadr3/+/x"), "openadr3");
+        assert_eq!(literal_prefix("#"), "");
     }
 }

@@ -198,13 +198,21 @@ impl Worker {
             let started = std::time::Instant::now();
             let topics = self.mqtt.as_ref().map(|m| m.topics.clone());
             let result = if self.db.is_postgres() {
-                // Its own transaction (under the fan-out lock), beside the request writes.
-                self.db
-                    .transaction(move |c| fanout::fan_out(c, now, topics.as_deref()))
-                    .await
+                // A cheap look first: most wakes (writes nobody subscribes to) find nothing.
+                match self.db.read(outbox::has_changes).await {
+                    Ok(false) => Ok(Some(fanout::FanOut::default())),
+                    // Its own transaction (under the fan-out lock), beside the request writes.
+                    _ => {
+                        self.db
+                            .transaction(move |c| fanout::fan_out(c, now, topics.as_deref()))
+                            .await
+                    }
+                }
             } else {
                 // Only this worker fans out on SQLite: plan on a read connection, then one short write.
                 match self.db.read(move |c| fanout::plan(c, now, topics.as_deref())).await {
+                    // Nothing to write: the single writer is left to the requests.
+                    Ok(p) if p.last_seq.is_none() => Ok(Some(fanout::FanOut::default())),
                     Ok(p) => self.db.write(move |c| fanout::apply(c, &p)).await.map(Some),
                     Err(e) => Err(e),
                 }

@@ -189,6 +189,11 @@ pub fn pending_changes(c: &mut AnyConnection, limit: i64) -> StoreResult<Vec<Cha
         .collect()
 }
 
+/// Whether any change waits to be fanned out.
+pub fn has_changes(c: &mut AnyConnection) -> StoreResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(changes::table.select(changes::seq))).get_result(c)?)
+}
+
 pub fn remove_changes(c: &mut AnyConnection, up_to_seq: i64) -> StoreResult<()> {
     diesel::delete(changes::table.filter(changes::seq.le(up_to_seq))).execute(c)?;
     Ok(())

@@ -428,3 +428,68 @@ async fn checklist_73_on_mosquitto_the_generated_acl_keeps_each_ven_to_its_own_t
         "B's event ({for_b}) never reached A"
     );
 }
+
+#[actix_rt::test]
+async fn with_certificates_the_embedded_broker_speaks_mqtts_only() {
+    let (cert, key) = crate::receiver::test_cert();
+    let app = TestApp::with_settings(|s| {
+        s.mqtt.enabled = true;
+        s.mqtt.bind = "127.0.0.1:0".into();
+        s.tls.cert = Some(cert.clone());
+        s.tls.key = Some(key.clone());
+    })
+    .await;
+    let bl = app.bl();
+    let a = app.ven("a");
+    let ven_a = ven_object(&bl, &a, "site-a", &[]).await;
+    let uri = broker_uri(&a).await;
+    let hostport = uri.strip_prefix("mqtts://").expect("advertised as mqtts").to_owned();
+    assert!(
+        connect(&format!("mqtt://{hostport}"), &a.client_id, a.token.as_deref().unwrap())
+            .await
+            .is_err(),
+        "no plain MQTT on the TLS port"
+    );
+
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let tls =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let (host, port) = hostport.rsplit_once(':').unwrap();
+    let mut opts = MqttOptions::new("tls-client", host, port.parse().unwrap());
+    opts.set_credentials(&a.client_id, a.token.as_deref().unwrap());
+    opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(
+        std::sync::Arc::new(tls),
+    )));
+    let (client, mut eventloop) = AsyncClient::new(opts, 10);
+    let topic = a.get(&format!("/notifiers/mqtt/topics/vens/{ven_a}/events")).await.body["topics"]["CREATE"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    client.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+    let received = async {
+        let mut p = None;
+        loop {
+            match eventloop.poll().await.unwrap() {
+                Event::Incoming(Packet::SubAck(_)) if p.is_none() => {
+                    p = Some(program(&bl, "p", &[]).await);
+                    event(&bl, p.as_ref().unwrap(), &[]).await;
+                }
+                Event::Incoming(Packet::Publish(m)) => return serde_json::from_slice::<Value>(&m.payload).unwrap(),
+                _ => {}
+            }
+        }
+    };
+    let body = tokio::time::timeout(Duration::from_secs(10), received)
+        .await
+        .expect("a notification over MQTTS");
+    assert_eq!(body["operation"], "CREATE");
+    assert_eq!(body["objectType"], "EVENT");
+}

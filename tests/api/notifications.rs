@@ -586,3 +586,32 @@ async fn a_subscription_hears_only_of_changes_made_after_it_exists() {
     assert!(notifications(&bl, &format!("objectID={before}")).await.is_empty());
     assert_eq!(rx.posts().len(), 1);
 }
+
+#[actix_rt::test]
+async fn targets_granted_through_a_resource_bring_notifications_with_only_those_targets() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let bl = app.bl();
+    let v = app.ven("v");
+    let ven = ven_object(&bl, &v, "site", &[]).await;
+    let r = bl
+        .post("/resources", &json!({"objectType": "BL_RESOURCE_REQUEST", "clientID": v.client_id, "venID": ven, "resourceName": "rack-1", "targets": ["r1"]}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    subscribe(
+        &v,
+        &subscription("v", &rx.url("/v"), json!(["EVENT"]), json!(["CREATE"])),
+    )
+    .await;
+    let p = program(&bl, "p", &[]).await;
+    event(&bl, &p, &["other"]).await;
+    let e = event(&bl, &p, &["r1", "other"]).await;
+    let got = rx.wait_posts(1).await;
+    assert_eq!(
+        got[0].body["object"]["id"],
+        e.as_str(),
+        "the event it may not read was not sent"
+    );
+    assert_eq!(got[0].body["object"]["targets"], json!(["r1"]));
+    assert_eq!(got[0].body["targets"], json!(["r1"]));
+}

@@ -55,7 +55,7 @@ impl AppState {
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+        F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
     {
         let r = self.db.write(f).await;
         if r.is_ok() {
@@ -67,10 +67,10 @@ impl AppState {
     /// A write that can change program or event lists or a VEN's grants (programs, events, vens, resources):
     /// one transaction that also tells other instances (PostgreSQL `NOTIFY`), then this instance's caches
     /// start a new generation.
-    pub async fn write_listed<T, F>(&self, f: F) -> StoreResult<T>
+    pub async fn write_listed<T, F>(&self, mut f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+        F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
     {
         let r = self
             .write(move |c| {

@@ -154,7 +154,7 @@ async fn write(
                 check_owner(c, &who2, &id2)?;
             }
             let p = plan(c, &who2, &req2)?;
-            let mut w = write_of(&state2, id2, &p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut w = write_of(&state2, id2.clone(), &p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let (o, op) = if is_update {
                 if p.targets.is_none() {
                     w.targets = repo::get_resource(c, &w.id)?.targets;

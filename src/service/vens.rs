@@ -129,7 +129,7 @@ pub async fn update(state: &AppState, who: &Principal, id: String, req: VenReque
     state
         .write_listed(move |c| {
             check_owner(c, &who2, &w.id)?;
-            let mut w = w;
+            let mut w = w.clone();
             if keep_targets {
                 w.targets = repo::get_ven(c, &w.id)?.targets;
             }

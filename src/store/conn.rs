@@ -137,13 +137,52 @@ pub struct Db {
     /// SQLite allows one writer at a time; writers queue here instead of spinning on SQLITE_BUSY.
     sqlite_writer: Arc<Mutex<()>>,
     /// SQLite: the group-commit writer thread's queue (see [`Db::write`]).
-    group: Option<mpsc::Sender<Job>>,
+    group: Option<mpsc::Sender<Box<dyn Job>>>,
 }
 
-/// One write of the group-commit writer: runs inside the batch's transaction (in its own savepoint) and
-/// returns what to do once the batch's commit is known.
-type Job = Box<dyn FnOnce(&mut AnyConnection) -> Completion + Send>;
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// One write of the group-commit writer. It may run twice: PostgreSQL first runs a batch without
+/// savepoints (one round trip per write instead of three), and only when some write fails rolls the batch
+/// back and runs it again with a savepoint per write, so that the failure undoes only itself.
+trait Job: Send {
+    /// Runs the write on `c`, in a savepoint of its own when `savepoint`; keeps the result. Ok when the
+    /// write succeeded.
+    fn run(&mut self, c: &mut AnyConnection, savepoint: bool) -> bool;
+    /// Hands the kept result to the waiting caller once the batch's commit is known.
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct TypedJob<T, F> {
+    f: F,
+    result: Option<StoreResult<T>>,
+    tx: tokio::sync::oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send,
+    F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, c: &mut AnyConnection, savepoint: bool) -> bool {
+        let r = if savepoint {
+            c.transaction(&mut self.f)
+        } else {
+            (self.f)(c)
+        };
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        let result = self
+            .result
+            .unwrap_or_else(|| Err(StoreError::Unavailable("the write did not run".into())));
+        let _ = self.tx.send(match commit {
+            Ok(()) => result,
+            Err(e) => Err(result.err().unwrap_or(StoreError::Unavailable(e))),
+        });
+    }
+}
 
 /// Most writes committed together by the group-commit writer.
 const MAX_BATCH: usize = 128;
@@ -245,26 +284,18 @@ impl Db {
     /// Runs `f` in one transaction on a blocking thread: everything it writes commits together or not at all,
     /// and the result is returned only once it is committed.
     ///
-    /// Writes go to writer threads that commit whatever is queued together (group commit): each write runs
-    /// in its own savepoint inside the batch's transaction, so a failing write undoes only itself, and all
-    /// writes of a batch share one durable commit instead of paying one each. SQLite has one writer thread;
-    /// PostgreSQL up to four, each batch on its own pooled connection.
+    /// Writes go to writer threads that commit whatever is queued together (group commit): a failing write
+    /// undoes only itself (its own savepoint), and all writes of a batch share one durable commit instead
+    /// of paying one each. SQLite has one writer thread; PostgreSQL up to four, each batch on its own
+    /// pooled connection. `f` may run twice on PostgreSQL (see [`Job`]): it must only touch the database.
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+        F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
     {
         if let Some(queue) = &self.group {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let job: Job = Box::new(move |c| {
-                let result = c.transaction(f);
-                Box::new(move |commit: Result<(), String>| {
-                    let _ = tx.send(match commit {
-                        Ok(()) => result,
-                        Err(e) => Err(result.err().unwrap_or(StoreError::Unavailable(e))),
-                    });
-                })
-            });
+            let job: Box<dyn Job> = Box::new(TypedJob { f, result: None, tx });
             queue
                 .send(job)
                 .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
@@ -318,8 +349,8 @@ fn spawn_group_writers(
     lock: Arc<Mutex<()>>,
     writers: usize,
     postgres: bool,
-) -> StoreResult<mpsc::Sender<Job>> {
-    let (tx, rx) = mpsc::channel::<Job>();
+) -> StoreResult<mpsc::Sender<Box<dyn Job>>> {
+    let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
     let rx = Arc::new(Mutex::new(rx));
     for i in 0..writers {
         let (pool, lock, rx) = (pool.clone(), lock.clone(), rx.clone());
@@ -348,7 +379,7 @@ fn spawn_group_writers(
     Ok(tx)
 }
 
-fn run_batch(pool: &r2d2::Pool<Manager>, lock: Option<&Mutex<()>>, jobs: Vec<Job>) {
+fn run_batch(pool: &r2d2::Pool<Manager>, lock: Option<&Mutex<()>>, mut jobs: Vec<Box<dyn Job>>) {
     let mut conn = match pool.get() {
         Ok(c) => c,
         Err(e) => {
@@ -358,19 +389,35 @@ fn run_batch(pool: &r2d2::Pool<Manager>, lock: Option<&Mutex<()>>, jobs: Vec<Job
         }
     };
     let _guard = lock.map(|l| l.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-    let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
-    let committed = AnyConnection::transaction::<_, diesel::result::Error, _>(&mut conn, |c| {
-        for job in jobs {
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(c))) {
-                Ok(done) => completions.push(done),
-                // A panicking write leaves its savepoint unknown: the whole batch is rolled back.
-                Err(_) => return Err(diesel::result::Error::RollbackTransaction),
+    // PostgreSQL: savepoints cost two round trips per write, so a batch first runs without them; a failing
+    // write aborts the transaction there, and the batch is rolled back and run again with them. SQLite's
+    // savepoints cost nothing: always with them.
+    let optimistic = matches!(*conn, AnyConnection::Postgresql(_)) && jobs.len() > 1;
+    let mut run = |savepoints: bool, jobs: &mut Vec<Box<dyn Job>>| {
+        AnyConnection::transaction::<_, diesel::result::Error, _>(&mut conn, |c| {
+            for job in jobs.iter_mut() {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(c, savepoints))) {
+                    Ok(true) => {}
+                    // Without savepoints one failure spoils the whole transaction.
+                    Ok(false) if !savepoints => return Err(diesel::result::Error::RollbackTransaction),
+                    Ok(false) => {}
+                    // A panicking write leaves its savepoint unknown: the whole batch is rolled back.
+                    Err(_) => return Err(diesel::result::Error::RollbackTransaction),
+                }
             }
-        }
-        Ok(())
-    });
+            Ok(())
+        })
+    };
+    let mut committed = if optimistic {
+        run(false, &mut jobs)
+    } else {
+        Err(diesel::result::Error::RollbackTransaction)
+    };
+    if committed.is_err() {
+        committed = run(true, &mut jobs);
+    }
     let outcome = committed.map_err(|e| format!("commit failed: {e}"));
-    for done in completions {
-        done(outcome.clone());
+    for job in jobs {
+        job.finish(outcome.clone());
     }
 }

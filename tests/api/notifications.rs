@@ -532,12 +532,7 @@ async fn notifications_pending_when_the_server_is_killed_are_all_delivered_after
 /// Several instances are a PostgreSQL setup (SQLite is one process's embedded database).
 #[actix_rt::test]
 async fn two_instances_on_one_postgres_deliver_every_notification_exactly_once() {
-    if std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .is_none()
-    {
-        eprintln!("TEST_DATABASE_URL is not set: several instances need PostgreSQL; .ci/run sets it");
+    if !crate::support::several_instances_possible() {
         return;
     }
     let first = TestApp::new().await;

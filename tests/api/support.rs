@@ -62,6 +62,16 @@ impl Drop for TestDb {
     }
 }
 
+/// Several Sluice instances on one database are a PostgreSQL setup (SQLite is one process's embedded
+/// database): true when the suite runs on PostgreSQL, otherwise says why the test is skipped.
+pub fn several_instances_possible() -> bool {
+    let pg = std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    if !pg {
+        eprintln!("TEST_DATABASE_URL is not set: several instances need PostgreSQL; .ci/run sets it");
+    }
+    pg
+}
+
 /// The time every test starts at.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap()

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
 
 use super::conn::AnyConnection;
-use super::error::{StoreError, StoreResult};
+use super::error::StoreResult;
 use super::schema::*;
 use crate::wire::{ObjectType, StoredObject};
 
@@ -973,24 +973,28 @@ pub fn server_secret(
     if let Some(v) = existing {
         return Ok(v);
     }
+    // Instances starting together race here: the first insert wins and everyone reads the winner's value
+    // (ON CONFLICT DO NOTHING: a unique violation would abort the whole transaction on PostgreSQL).
     let value = make();
-    let inserted = diesel::insert_into(server_secrets::table)
-        .values((
-            server_secrets::name.eq(name),
-            server_secrets::value.eq(&value),
-            server_secrets::created_date_time.eq(to_naive(now)),
-        ))
-        .execute(c);
-    match inserted {
-        Ok(_) => Ok(value),
-        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            Ok(server_secrets::table
-                .find(name)
-                .select(server_secrets::value)
-                .first(c)?)
-        }
-        Err(e) => Err(StoreError::from(e)),
-    }
+    let row = (
+        server_secrets::name.eq(name),
+        server_secrets::value.eq(&value),
+        server_secrets::created_date_time.eq(to_naive(now)),
+    );
+    match c {
+        AnyConnection::Postgresql(pg) => diesel::insert_into(server_secrets::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(pg)?,
+        AnyConnection::Sqlite(sq) => diesel::insert_into(server_secrets::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(sq)?,
+    };
+    Ok(server_secrets::table
+        .find(name)
+        .select(server_secrets::value)
+        .first(c)?)
 }
 
 /// Tells other instances on the same PostgreSQL that listed objects changed (delivered at commit).

@@ -610,3 +610,48 @@ async fn targets_granted_through_a_resource_bring_notifications_with_only_those_
     assert_eq!(got[0].body["object"]["targets"], json!(["r1"]));
     assert_eq!(got[0].body["targets"], json!(["r1"]));
 }
+
+/// The same with two `sluice serve` processes (what a deployment behind a load balancer runs).
+#[actix_rt::test]
+async fn two_sluice_processes_on_one_postgres_deliver_every_notification_exactly_once() {
+    if !crate::support::several_instances_possible() {
+        return;
+    }
+    let db = TestDb::new();
+    let rx = Receiver::start().await;
+    let http = reqwest::Client::new();
+    let (one, two) = (Server::start(&db.url), Server::start(&db.url));
+    one.wait_up(&http).await;
+    two.wait_up(&http).await;
+    let bl = As {
+        base: one.base.clone(),
+        http: http.clone(),
+        token: Some(token(&http, &one.base, &db.url, Role::Operator.as_str()).await),
+        client_id: String::new(),
+    };
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["EVENT"]), json!(["CREATE"])),
+    )
+    .await;
+    let p = program(&bl, "p", &[]).await;
+    let mut events = Vec::new();
+    for i in 0..40 {
+        let via = if i % 2 == 0 { bl.clone() } else { bl.on_base(&two.base) };
+        events.push(event(&via, &p, &[]).await);
+    }
+    rx.wait_posts(events.len()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !notifications(&bl, "state=pending").await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "notifications still pending");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut delivered: Vec<String> = rx
+        .posts()
+        .iter()
+        .map(|r| r.body["object"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    delivered.sort();
+    events.sort();
+    assert_eq!(delivered, events, "every event's notification once, none twice");
+}

@@ -132,7 +132,7 @@ struct CallbackParams {
     limit: Option<i32>,
 }
 
-/// The health of every callback URL notifications were sent to (operator only).
+/// The health of every callback URL that has failed at least once (operator only).
 #[utoipa::path(tag = "operations", params(CallbackParams), security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = [CallbackStatus]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/callbacks")]

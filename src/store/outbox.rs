@@ -368,16 +368,19 @@ pub enum Outcome {
     Failed { status: Option<i32>, error: String },
 }
 
-/// Stores the outcome of an attempt made under `owner`'s lease, and the callback's health (`callback_url`
-/// empty: none is tracked, as for MQTT topics). Returns false
-/// when the lease was lost (another instance took the notification over after the lease ran out) or the
-/// notification was cancelled meanwhile.
-pub fn record_outcome(
+/// Stores a failed attempt made under `owner`'s lease — retry at `retry_at`, or given up (dead letter)
+/// when `None` — and counts it against the callback's health (`callback_url` empty: none is kept, as for
+/// MQTT topics). Returns false when the lease was lost (another instance took the notification over after
+/// the lease ran out) or the notification was cancelled meanwhile.
+#[allow(clippy::too_many_arguments)]
+fn record_failure(
     c: &mut AnyConnection,
     id: &str,
     owner: &str,
     callback_url: &str,
-    outcome: &Outcome,
+    status: Option<i32>,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     broken_after: i32,
 ) -> StoreResult<bool> {
@@ -386,34 +389,21 @@ pub fn record_outcome(
         .filter(notifications::id.eq(id))
         .filter(notifications::lease_owner.eq(owner))
         .filter(notifications::state.eq("pending"));
-    let release = (
+    let common = (
+        notifications::last_status.eq(status),
+        notifications::last_error.eq(Some(error)),
         notifications::lease_owner.eq(None::<String>),
         notifications::lease_until.eq(None::<chrono::NaiveDateTime>),
     );
-    let n = match outcome {
-        Outcome::Delivered { status } => diesel::update(target)
-            .set((
-                notifications::state.eq("delivered"),
-                notifications::finished_at.eq(Some(now_n)),
-                notifications::last_status.eq(*status),
-                release,
-            ))
+    let n = match retry_at {
+        Some(at) => diesel::update(target)
+            .set((common, notifications::next_attempt_at.eq(to_naive(at))))
             .execute(c)?,
-        Outcome::Retry { status, error, next_at } => diesel::update(target)
+        None => diesel::update(target)
             .set((
-                notifications::last_status.eq(*status),
-                notifications::last_error.eq(Some(error)),
-                notifications::next_attempt_at.eq(to_naive(*next_at)),
-                release,
-            ))
-            .execute(c)?,
-        Outcome::Failed { status, error } => diesel::update(target)
-            .set((
+                common,
                 notifications::state.eq("failed"),
                 notifications::finished_at.eq(Some(now_n)),
-                notifications::last_status.eq(*status),
-                notifications::last_error.eq(Some(error)),
-                release,
             ))
             .execute(c)?,
     };
@@ -423,45 +413,30 @@ pub fn record_outcome(
     if callback_url.is_empty() {
         return Ok(true);
     }
-    let health = callback_health::table.find(callback_url);
-    let updated = match outcome {
-        Outcome::Delivered { .. } => diesel::update(health)
-            .set((
-                callback_health::consecutive_failures.eq(0),
-                callback_health::broken.eq(false),
-                callback_health::last_success_at.eq(Some(now_n)),
-            ))
-            .execute(c)?,
-        Outcome::Retry { error, .. } | Outcome::Failed { error, .. } => diesel::update(health)
-            .set((
-                callback_health::consecutive_failures.eq(callback_health::consecutive_failures + 1),
-                callback_health::broken.eq(callback_health::consecutive_failures.ge(broken_after - 1)),
-                callback_health::last_failure_at.eq(Some(now_n)),
-                callback_health::last_error.eq(Some(error)),
-            ))
-            .execute(c)?,
-    };
+    let updated = diesel::update(callback_health::table.find(callback_url))
+        .set((
+            callback_health::consecutive_failures.eq(callback_health::consecutive_failures + 1),
+            callback_health::broken.eq(callback_health::consecutive_failures.ge(broken_after - 1)),
+            callback_health::last_failure_at.eq(Some(now_n)),
+            callback_health::last_error.eq(Some(error)),
+        ))
+        .execute(c)?;
     // Only callbacks that have failed get a health row (a success updates an existing one).
-    if updated == 0 && !matches!(outcome, Outcome::Delivered { .. }) {
-        let (failures, success, failure, error) = match outcome {
-            Outcome::Delivered { .. } => (0, Some(now_n), None, None),
-            Outcome::Retry { error, .. } | Outcome::Failed { error, .. } => (1, None, Some(now_n), Some(error.clone())),
-        };
+    if updated == 0 {
         diesel::insert_into(callback_health::table)
             .values((
                 callback_health::callback_url.eq(callback_url),
-                callback_health::consecutive_failures.eq(failures),
-                callback_health::broken.eq(failures >= broken_after),
-                callback_health::last_success_at.eq(success),
-                callback_health::last_failure_at.eq(failure),
-                callback_health::last_error.eq(error),
+                callback_health::consecutive_failures.eq(1),
+                callback_health::broken.eq(1 >= broken_after),
+                callback_health::last_failure_at.eq(Some(now_n)),
+                callback_health::last_error.eq(Some(error)),
             ))
             .execute(c)?;
     }
     Ok(true)
 }
 
-/// [`record_outcome`] for many attempts at once (one write for a whole wave of deliveries): successes
+/// The outcomes of many attempts at once (one write for a whole wave of deliveries): successes
 /// are stored with one statement per 500, failures one by one. Returns how many leases were lost.
 pub fn record_outcomes(
     c: &mut AnyConnection,
@@ -482,8 +457,13 @@ pub fn record_outcomes(
                     healed.push(url);
                 }
             }
-            other => {
-                if !record_outcome(c, id, owner, url, other, now, broken_after)? {
+            Outcome::Retry { status, error, next_at } => {
+                if !record_failure(c, id, owner, url, *status, error, Some(*next_at), now, broken_after)? {
+                    lost += 1;
+                }
+            }
+            Outcome::Failed { status, error } => {
+                if !record_failure(c, id, owner, url, *status, error, None, now, broken_after)? {
                     lost += 1;
                 }
             }

@@ -30,8 +30,14 @@ async fn notifications(bl: &As, query: &str) -> Vec<Value> {
     r.body.as_array().unwrap().clone()
 }
 
-/// Waits until the operator's view of `query` satisfies `done` (a deadline, not a delay).
-async fn wait_notifications(app: &TestApp, bl: &As, query: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+/// Waits until the operator's view of `query` satisfies `done` (a deadline, not a delay), nudging the
+/// in-process worker when there is one.
+async fn poll_notifications(
+    app: Option<&TestApp>,
+    bl: &As,
+    query: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let list = notifications(bl, query).await;
@@ -39,10 +45,16 @@ async fn wait_notifications(app: &TestApp, bl: &As, query: &str, done: impl Fn(&
             return list;
         }
         assert!(std::time::Instant::now() < deadline, "gave up waiting: {list:#?}");
-        app.state.notifier.check_due();
+        if let Some(app) = app {
+            app.state.notifier.check_due();
+        }
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+async fn wait_notifications(app: &TestApp, bl: &As, query: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    poll_notifications(Some(app), bl, query, done).await
 }
 
 #[actix_rt::test]
@@ -448,7 +460,9 @@ impl Drop for Server {
     }
 }
 
-async fn token(http: &reqwest::Client, base: &str, db_url: &str, role: &str) -> String {
+/// The business logic of a `sluice serve` process: a client made by the CLI, with a token from the server.
+async fn operator_of(http: &reqwest::Client, server: &Server, db_url: &str) -> As {
+    let role = Role::Operator.as_str();
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["client", "add", "--role", role, "--name", role, "--database", db_url])
         .output()
@@ -456,7 +470,7 @@ async fn token(http: &reqwest::Client, base: &str, db_url: &str, role: &str) -> 
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let c: Value = serde_json::from_slice(&out.stdout).unwrap();
     let r: Value = http
-        .post(format!("{base}/auth/token"))
+        .post(format!("{}/auth/token", server.base))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", c["client_id"].as_str().unwrap()),
@@ -468,7 +482,12 @@ async fn token(http: &reqwest::Client, base: &str, db_url: &str, role: &str) -> 
         .json()
         .await
         .unwrap();
-    r["access_token"].as_str().unwrap().to_owned()
+    As {
+        base: server.base.clone(),
+        http: http.clone(),
+        token: Some(r["access_token"].as_str().unwrap().to_owned()),
+        client_id: c["client_id"].as_str().unwrap().to_owned(),
+    }
 }
 
 #[actix_rt::test]
@@ -478,12 +497,7 @@ async fn notifications_pending_when_the_server_is_killed_are_all_delivered_after
     let http = reqwest::Client::new();
     let server = Server::start(&db.url);
     server.wait_up(&http).await;
-    let bl = As {
-        base: server.base.clone(),
-        http: http.clone(),
-        token: Some(token(&http, &server.base, &db.url, Role::Operator.as_str()).await),
-        client_id: String::new(),
-    };
+    let bl = operator_of(&http, &server, &db.url).await;
     subscribe(
         &bl,
         &subscription("op", &rx.url("/op"), json!(["EVENT"]), json!(["CREATE"])),
@@ -496,29 +510,17 @@ async fn notifications_pending_when_the_server_is_killed_are_all_delivered_after
         events.push(event(&bl, &p, &[]).await);
     }
     // Every notification exists and at least one delivery has failed: work is pending at the kill.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let list = notifications(&bl, "state=pending").await;
-        if list.len() == 5 && list.iter().any(|n| n["attempts"].as_i64() >= Some(1)) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{list:#?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_notifications(None, &bl, "state=pending", |l| {
+        l.len() == 5 && l.iter().any(|n| n["attempts"].as_i64() >= Some(1))
+    })
+    .await;
     server.kill();
 
     rx.set_post_status(200);
     let server = Server::start(&db.url);
     server.wait_up(&http).await;
     rx.wait_posts(5).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !notifications(&bl.on_base(&server.base), "state=pending")
-        .await
-        .is_empty()
-    {
-        assert!(std::time::Instant::now() < deadline, "notifications still pending");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_notifications(None, &bl.on_base(&server.base), "state=pending", <[Value]>::is_empty).await;
     let got = rx.posts();
     let ids: Vec<&str> = got.iter().map(|r| r.body["object"]["id"].as_str().unwrap()).collect();
     let mut expected: Vec<&str> = events.iter().map(String::as_str).collect();
@@ -623,12 +625,7 @@ async fn two_sluice_processes_on_one_postgres_deliver_every_notification_exactly
     let (one, two) = (Server::start(&db.url), Server::start(&db.url));
     one.wait_up(&http).await;
     two.wait_up(&http).await;
-    let bl = As {
-        base: one.base.clone(),
-        http: http.clone(),
-        token: Some(token(&http, &one.base, &db.url, Role::Operator.as_str()).await),
-        client_id: String::new(),
-    };
+    let bl = operator_of(&http, &one, &db.url).await;
     subscribe(
         &bl,
         &subscription("op", &rx.url("/op"), json!(["EVENT"]), json!(["CREATE"])),
@@ -641,11 +638,7 @@ async fn two_sluice_processes_on_one_postgres_deliver_every_notification_exactly
         events.push(event(&via, &p, &[]).await);
     }
     rx.wait_posts(events.len()).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !notifications(&bl, "state=pending").await.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "notifications still pending");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_notifications(None, &bl, "state=pending", <[Value]>::is_empty).await;
     let mut delivered: Vec<String> = rx
         .posts()
         .iter()

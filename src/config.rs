@@ -21,6 +21,26 @@ pub struct Settings {
     pub log: LogSettings,
     pub notifications: NotificationSettings,
     pub mqtt: MqttSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+/// Reading VEN reports as site telemetry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// Units of power payloads (DEMAND, SETPOINT, …) whose report names none: `W`, `KW`, `MW` or `GW`.
+    pub default_power_units: String,
+    /// Units of energy payloads (USAGE, READING, …) whose report names none: `WH`, `KWH`, `MWH` or `GWH`.
+    pub default_energy_units: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            default_power_units: "KW".into(),
+            default_energy_units: "KWH".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -366,6 +386,20 @@ impl Settings {
             && !f.exists()
         {
             errs.push(format!("notifications.extra_ca_file {} does not exist", f.display()));
+        }
+        use crate::flex::telemetry::{Quantity, unit_factor};
+        let t = &self.telemetry;
+        if !matches!(unit_factor(&t.default_power_units), Some((_, Quantity::Power))) {
+            errs.push(format!(
+                "telemetry.default_power_units {:?} must be W, KW, MW or GW",
+                t.default_power_units
+            ));
+        }
+        if !matches!(unit_factor(&t.default_energy_units), Some((_, Quantity::Energy))) {
+            errs.push(format!(
+                "telemetry.default_energy_units {:?} must be WH, KWH, MWH or GWH",
+                t.default_energy_units
+            ));
         }
         let m = &self.mqtt;
         if m.enabled {

@@ -69,6 +69,7 @@ impl From<StoreError> for AppError {
             StoreError::ForeignKey(c) => Self::Conflict(format!("a referenced object does not exist ({c})")),
             StoreError::Unavailable(m) => Self::Unavailable(m),
             StoreError::Invalid(m) => Self::BadRequest(m),
+            StoreError::Refused(m) => Self::Conflict(m),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod flex;
 pub mod notify;
 pub mod service;
 pub mod startup;

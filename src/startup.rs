@@ -127,6 +127,10 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         notifier,
         webhooks,
         mqtt,
+        units: Arc::new(crate::flex::telemetry::UnitDefaults {
+            power: settings.telemetry.default_power_units.clone(),
+            energy: settings.telemetry.default_energy_units.clone(),
+        }),
     };
     // Fan-out and delivery run beside the server; whatever a previous run left pending resumes now.
     let worker = Worker {

@@ -216,6 +216,25 @@ impl Query {
             self.int("limit", 0, MAX_LIMIT)?,
         ))
     }
+
+    /// `skip` ≥ 0 and `limit` 0..=`max` (default `max`): Sluice's own series endpoints, where 50 is too few.
+    pub fn long_page(&self, max: i64) -> Result<Page, AppError> {
+        Ok(Page {
+            skip: self.int("skip", 0, i64::from(i32::MAX))?.unwrap_or(0),
+            limit: self.int("limit", 0, max)?.unwrap_or(max),
+        })
+    }
+
+    /// An RFC 3339 date-time parameter.
+    pub fn time(&self, key: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+        self.one(key)
+            .map(|v| {
+                crate::wire::WireDateTime::parse(v)
+                    .map(|t| t.0)
+                    .map_err(|e| AppError::BadRequest(format!("{key}: {e}")))
+            })
+            .transpose()
+    }
 }
 
 #[cfg(test)]

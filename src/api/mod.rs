@@ -12,6 +12,7 @@ pub mod notifiers;
 pub mod programs;
 pub mod reports;
 pub mod resources;
+pub mod sites;
 pub mod subscriptions;
 pub mod vens;
 
@@ -92,6 +93,17 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(notifiers::list_all_mqtt_notifier_topics_ven_resources)
         .service(notifiers::list_notifications)
         .service(notifiers::list_callbacks)
+        .service(sites::list_sites)
+        .service(sites::create_site)
+        .service(sites::get_site)
+        .service(sites::update_site)
+        .service(sites::delete_site)
+        .service(sites::site_telemetry)
+        .service(sites::list_enrollments)
+        .service(sites::create_enrollment)
+        .service(sites::get_enrollment)
+        .service(sites::update_enrollment)
+        .service(sites::delete_enrollment)
         .service(health::health);
 }
 
@@ -105,7 +117,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
     modifiers(&Security),
     tags(
         (name = "programs"), (name = "events"), (name = "reports"), (name = "subscriptions"),
-        (name = "vens"), (name = "resources"), (name = "auth"), (name = "notifiers"), (name = "MQTT_notifier"), (name = "operations")
+        (name = "vens"), (name = "resources"), (name = "auth"), (name = "notifiers"), (name = "MQTT_notifier"), (name = "operations"),
+        (name = "sites", description = "Flexible-load sites, their enrollments in programs, and their telemetry (operator only)")
     )
 )]
 struct ApiDoc;

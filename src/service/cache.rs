@@ -1,6 +1,6 @@
-//! Caches of what VENs ask for thousands of times: rendered program and event lists, and each client's
-//! granted targets. Only caches: every entry belongs to a generation, and any committed change that can
-//! alter such a list (programs, events, vens, resources) starts a new one. With several instances on one
+//! Caches of what VENs ask for thousands of times: rendered program and event lists, each client's
+//! granted targets, and which site (if any) a client is. Only caches: every entry belongs to a generation, and any committed change that can
+//! alter such a list (programs, events, vens, resources, sites) starts a new one. With several instances on one
 //! PostgreSQL, writers also `NOTIFY sluice_changes` in their transaction and every instance's listener
 //! starts a new generation when it hears it.
 
@@ -41,12 +41,39 @@ struct Lists {
     bytes: usize,
 }
 
-/// Rendered lists and granted targets, valid for one generation.
+/// A value per client, each valid for the generation it was read in.
+#[derive(Debug)]
+struct PerClient<T>(Mutex<HashMap<String, (u64, T)>>);
+
+impl<T: Clone> PerClient<T> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    fn get(&self, client_id: &str, generation: u64) -> Option<T> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(client_id)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, client_id: &str, generation: u64, value: T) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() > 100_000 {
+            map.clear();
+        }
+        map.insert(client_id.to_owned(), (generation, value));
+    }
+}
+
+/// Rendered lists, granted targets and clients' sites, valid for one generation.
 #[derive(Debug)]
 pub struct ReadCache {
     generation: AtomicU64,
     lists: Mutex<Lists>,
-    grants: Mutex<HashMap<String, (u64, Grants)>>,
+    grants: PerClient<Grants>,
+    /// The site whose ven a client is (`None`: not a site): decides whether its reports are telemetry.
+    sites: PerClient<Option<Arc<str>>>,
     max_bytes: usize,
 }
 
@@ -56,7 +83,8 @@ impl ReadCache {
         Self {
             generation: AtomicU64::new(1),
             lists: Mutex::new(Lists::default()),
-            grants: Mutex::new(HashMap::new()),
+            grants: PerClient::new(),
+            sites: PerClient::new(),
             max_bytes,
         }
     }
@@ -99,23 +127,23 @@ impl ReadCache {
     }
 
     pub fn grants(&self, client_id: &str) -> Option<Grants> {
-        let g = self.generation();
-        let grants = self.grants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        grants
-            .get(client_id)
-            .filter(|(gen_, _)| *gen_ == g)
-            .map(|(_, t)| t.clone())
+        self.grants.get(client_id, self.generation())
     }
 
     pub fn put_grants(&self, client_id: &str, generation: u64, targets: Grants) {
-        if generation != self.generation() {
-            return;
+        if generation == self.generation() {
+            self.grants.put(client_id, generation, targets);
         }
-        let mut grants = self.grants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if grants.len() > 100_000 {
-            grants.clear();
+    }
+
+    pub fn site(&self, client_id: &str) -> Option<Option<Arc<str>>> {
+        self.sites.get(client_id, self.generation())
+    }
+
+    pub fn put_site(&self, client_id: &str, generation: u64, site: Option<Arc<str>>) {
+        if generation == self.generation() {
+            self.sites.put(client_id, generation, site);
         }
-        grants.insert(client_id.to_owned(), (generation, targets));
     }
 }
 

@@ -10,6 +10,7 @@ pub mod privacy;
 pub mod programs;
 pub mod reports;
 pub mod resources;
+pub mod sites;
 pub mod subscriptions;
 pub mod vens;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub webhooks: WebhookClient,
     /// The MQTT binding, when enabled.
     pub mqtt: Option<MqttBinding>,
+    /// Units assumed for report payloads that name none.
+    pub units: Arc<crate::flex::telemetry::UnitDefaults>,
 }
 
 impl AppState {

@@ -62,6 +62,12 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     let id2 = id.clone();
     state
         .write_listed(move |c| {
+            let enrolled = crate::store::sites::count_enrollments(c, None, Some(&id2))?;
+            if enrolled > 0 {
+                return Err(crate::store::StoreError::Refused(format!(
+                    "program {id2:?} has {enrolled} site enrollment(s); delete them first"
+                )));
+            }
             let o = repo::delete_program(c, &id2)?;
             record(c, Operation::Delete, &o, program_links(&o))?;
             Ok(o)

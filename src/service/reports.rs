@@ -11,6 +11,7 @@ use crate::store::{AnyConnection, Page, StoreError, StoreResult};
 use crate::wire::{ObjectId, ReportRequest, StoredObject};
 
 use super::privacy::{TargetScope, scope_for_viewer};
+use super::sites::Ingest;
 use super::{AppState, Links, View, object_write, record};
 use crate::wire::Operation;
 
@@ -88,6 +89,21 @@ fn columns(who: &Principal, req: &ReportRequest) -> ReportColumns {
     }
 }
 
+/// A site's report read as telemetry (`None` when its author is not a site).
+async fn telemetry(
+    state: &AppState,
+    who: &Principal,
+    report_id: &str,
+    req: &ReportRequest,
+) -> Result<Option<Ingest>, AppError> {
+    let Some(site) = super::sites::site_of(state, who).await? else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let parsed = crate::flex::telemetry::parse(req, now, &state.units);
+    Ok(Some(Ingest::new(site, report_id, req.event_id.as_str(), parsed, now)))
+}
+
 pub async fn create(state: &AppState, who: &Principal, req: ReportRequest) -> Result<StoredObject, AppError> {
     who.require(Scope::WriteReports)?;
     let content = ReportContent {
@@ -96,11 +112,19 @@ pub async fn create(state: &AppState, who: &Principal, req: ReportRequest) -> Re
     };
     let w = object_write(state, ObjectId::generate().into_string(), &content, None)?;
     let cols = columns(who, &req);
+    let ingest = telemetry(state, who, &w.id, &req).await?;
     // The author's grants come from the read cache, and the visibility check and the insert are one
-    // statement on PostgreSQL: the hottest write path pays one round trip.
+    // statement on PostgreSQL: the hottest write path pays one round trip (two when it is a site's
+    // report: its telemetry is written in the same transaction).
     let scope = scope_for_viewer(&state.viewer(who).await?, None);
     state
-        .write(move |c| dialect::insert_report_checked(c, &w, &cols, &scope.filter, EVENT_NOT_VISIBLE))
+        .write(move |c| {
+            let o = dialect::insert_report_checked(c, &w, &cols, &scope.filter, EVENT_NOT_VISIBLE)?;
+            if let Some(i) = &ingest {
+                i.store(c, &o.id)?;
+            }
+            Ok(o)
+        })
         .await
         .map_err(|e| map_err(e, req.event_id.as_str(), None))
 }
@@ -118,6 +142,7 @@ pub async fn update(
     };
     let w = object_write(state, id.clone(), &content, None)?;
     let cols = columns(who, &req);
+    let ingest = telemetry(state, who, &w.id, &req).await?;
     let scope = scope_for_viewer(&state.viewer(who).await?, None);
     let who2 = who.clone();
     state
@@ -125,6 +150,9 @@ pub async fn update(
             check_owner(c, &who2, &w.id)?;
             check_event(c, &scope, &cols.event_id)?;
             let o = repo::update_report(c, &w, &cols)?;
+            if let Some(i) = &ingest {
+                i.store(c, &o.id)?;
+            }
             record_report(c, Operation::Update, &o)?;
             Ok(o)
         })

@@ -148,6 +148,11 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     state
         .write_listed(move |c| {
             check_owner(c, &who2, &id2)?;
+            if let Some(site) = crate::store::sites::site_of_ven(c, &id2)? {
+                return Err(StoreError::Refused(format!(
+                    "ven {id2:?} is the site {site:?}, whose telemetry and enrollments are settlement evidence; delete the site first"
+                )));
+            }
             let client = repo::ven_client(c, &id2)?;
             let o = repo::delete_ven(c, &id2)?;
             record(c, Operation::Delete, &o, owned_by(&client))?;

@@ -6,6 +6,7 @@ pub mod error;
 pub mod outbox;
 pub mod repo;
 pub mod schema;
+pub mod sites;
 
 pub use conn::{AnyConnection, Db, DbOptions, DbUrl, SqliteSync};
 pub use error::{StoreError, StoreResult};

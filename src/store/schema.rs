@@ -188,11 +188,84 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sites (id) {
+        id -> Text,
+        site_name -> Text,
+        ven_id -> Text,
+        kind -> Text,
+        max_import_mw -> Text,
+        meter_id -> Nullable<Text>,
+        location -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        time_zone -> Text,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enrollments (id) {
+        id -> Text,
+        site_id -> Text,
+        program_id -> Text,
+        shed_mw -> Text,
+        load_up_mw -> Text,
+        firm_service_level_mw -> Nullable<Text>,
+        notice -> Text,
+        ramp -> Text,
+        max_event_duration -> Nullable<Text>,
+        max_events -> Nullable<Integer>,
+        max_events_period -> Nullable<Text>,
+        availability -> Text,
+        offer_price -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Nullable<Timestamp>,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    telemetry (seq) {
+        seq -> BigInt,
+        site_id -> Text,
+        report_id -> Text,
+        event_id -> Text,
+        resource_name -> Text,
+        payload_type -> Text,
+        reading_type -> Nullable<Text>,
+        start_at -> Timestamp,
+        end_at -> Nullable<Timestamp>,
+        server_timed -> Bool,
+        value -> Nullable<Double>,
+        unit -> Nullable<Text>,
+        state -> Nullable<Text>,
+        quality -> Nullable<Text>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_rejects (report_id) {
+        report_id -> Text,
+        site_id -> Text,
+        skipped -> Integer,
+        problems -> Text,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(events -> programs (program_id));
 diesel::joinable!(reports -> events (event_id));
 diesel::joinable!(resources -> vens (ven_id));
 diesel::joinable!(resource_targets -> resources (resource_id));
 diesel::joinable!(ven_targets -> vens (ven_id));
+diesel::joinable!(sites -> vens (ven_id));
+diesel::joinable!(enrollments -> sites (site_id));
+diesel::joinable!(enrollments -> programs (program_id));
+diesel::joinable!(telemetry -> sites (site_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     programs,
@@ -211,4 +284,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     changes,
     notifications,
     callback_health,
+    sites,
+    enrollments,
+    telemetry,
+    report_rejects,
 );

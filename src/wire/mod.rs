@@ -6,6 +6,7 @@ pub mod ops;
 pub mod primitives;
 pub mod problem;
 pub mod render;
+pub mod sites;
 
 pub use objects::*;
 pub use primitives::{Duration, Name, ObjectId, Target, Uri, WireDateTime, format_time};

@@ -13,4 +13,5 @@ mod openapi;
 mod platform;
 mod privacy;
 mod receiver;
+mod sites;
 mod support;

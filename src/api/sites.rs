@@ -1,0 +1,205 @@
+//! `/ops/sites`, `/ops/enrollments` and site telemetry: the operator's view of flexible-load sites.
+
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
+use serde::Serialize;
+use utoipa::IntoParams;
+
+use super::extract::{Caller, JsonBody, Query};
+use super::{created, ok};
+use crate::error::AppError;
+use crate::service::{AppState, sites};
+use crate::store::repo::to_naive;
+use crate::store::sites::{EnrollmentFilter, TelemetryFilter};
+use crate::wire::Problem;
+use crate::wire::sites::{Enrollment, EnrollmentRequest, Site, SiteRequest, SiteTelemetry};
+
+fn json<T: Serialize>(v: &T) -> Result<String, AppError> {
+    serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct PageParams {
+    #[param(minimum = 0)]
+    skip: Option<i32>,
+    #[param(minimum = 0, maximum = 50)]
+    limit: Option<i32>,
+}
+
+/// Sites, by name (operator only).
+#[utoipa::path(tag = "sites", params(PageParams), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = [Site]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/ops/sites")]
+pub async fn list_sites(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let q = Query::parse(req.query_string());
+    Ok(ok(json(&sites::list_sites(&state, &who.0, q.page()?).await?)?))
+}
+
+/// Creates a site: a ven plus what the operator knows of it. 409 when the ven does not exist, is already a
+/// site, or the name is taken.
+#[utoipa::path(tag = "sites", request_body = SiteRequest, security(("bearerAuth" = ["write_programs"])),
+    responses((status = 201, body = Site), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[post("/ops/sites")]
+pub async fn create_site(
+    state: Data<AppState>,
+    who: Caller,
+    body: JsonBody<SiteRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(created(json(&sites::create_site(&state, &who.0, body.0).await?)?))
+}
+
+/// One site.
+#[utoipa::path(tag = "sites", params(("siteID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = Site), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/sites/{siteID}")]
+pub async fn get_site(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&sites::get_site(&state, &who.0, id.into_inner()).await?)?))
+}
+
+/// Replaces a site. 409 when a smaller maximum import no longer carries its enrollments.
+#[utoipa::path(tag = "sites", params(("siteID" = String, Path)), request_body = SiteRequest, security(("bearerAuth" = ["write_programs"])),
+    responses((status = 200, body = Site), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[put("/ops/sites/{siteID}")]
+pub async fn update_site(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    body: JsonBody<SiteRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(
+        &sites::update_site(&state, &who.0, id.into_inner(), body.0).await?,
+    )?))
+}
+
+/// Deletes a site with no enrollments (and its telemetry).
+#[utoipa::path(tag = "sites", params(("siteID" = String, Path)), security(("bearerAuth" = ["write_programs"])),
+    responses((status = 200, body = Site), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[delete("/ops/sites/{siteID}")]
+pub async fn delete_site(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&sites::delete_site(&state, &who.0, id.into_inner()).await?)?))
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct TelemetryParams {
+    /// Points starting at or after this time.
+    from: Option<String>,
+    /// Points starting before this time.
+    to: Option<String>,
+    /// Only this payload type (DEMAND, USAGE, OPERATING_STATE, …).
+    #[param(rename = "payloadType")]
+    payload_type: Option<String>,
+    /// Only points from reports on this event.
+    #[param(rename = "eventID")]
+    event_id: Option<String>,
+    #[param(minimum = 0)]
+    skip: Option<i32>,
+    /// Default and maximum 10,000.
+    #[param(minimum = 0, maximum = 10000)]
+    limit: Option<i32>,
+}
+
+/// A site's telemetry, read from its VEN's reports as they arrived: oldest first, power in MW, energy in
+/// MWh; with the count of its reports whose payloads could not all be read, and why.
+#[utoipa::path(tag = "sites", params(("siteID" = String, Path), TelemetryParams), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = SiteTelemetry), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/sites/{siteID}/telemetry")]
+pub async fn site_telemetry(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let q = Query::parse(req.query_string());
+    let filter = TelemetryFilter {
+        from: q.time("from")?.map(to_naive),
+        to: q.time("to")?.map(to_naive),
+        payload_type: q.name("payloadType")?,
+        event_id: q.object_id("eventID")?,
+    };
+    let page = q.long_page(sites::MAX_POINTS)?;
+    Ok(ok(json(
+        &sites::telemetry(&state, &who.0, id.into_inner(), filter, page).await?,
+    )?))
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct EnrollmentParams {
+    #[param(rename = "siteID")]
+    site_id: Option<String>,
+    #[param(rename = "programID")]
+    program_id: Option<String>,
+    #[param(minimum = 0)]
+    skip: Option<i32>,
+    #[param(minimum = 0, maximum = 50)]
+    limit: Option<i32>,
+}
+
+/// Enrollments, filtered by site and program.
+#[utoipa::path(tag = "sites", params(EnrollmentParams), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = [Enrollment]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/ops/enrollments")]
+pub async fn list_enrollments(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let q = Query::parse(req.query_string());
+    let filter = EnrollmentFilter {
+        site_id: q.object_id("siteID")?,
+        program_id: q.object_id("programID")?,
+    };
+    Ok(ok(json(
+        &sites::list_enrollments(&state, &who.0, filter, q.page()?).await?,
+    )?))
+}
+
+/// Commits some of a site's megawatts to a program. 409 with the conflicting enrollment named when the
+/// site's calendar cannot carry it (the same MW committed twice at overlapping times), or when the site or
+/// program does not exist.
+#[utoipa::path(tag = "sites", request_body = EnrollmentRequest, security(("bearerAuth" = ["write_programs"])),
+    responses((status = 201, body = Enrollment), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[post("/ops/enrollments")]
+pub async fn create_enrollment(
+    state: Data<AppState>,
+    who: Caller,
+    body: JsonBody<EnrollmentRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(created(json(&sites::create_enrollment(&state, &who.0, body.0).await?)?))
+}
+
+/// One enrollment.
+#[utoipa::path(tag = "sites", params(("enrollmentID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = Enrollment), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/enrollments/{enrollmentID}")]
+pub async fn get_enrollment(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(
+        &sites::get_enrollment(&state, &who.0, id.into_inner()).await?,
+    )?))
+}
+
+/// Replaces an enrollment (checked against the calendar like a new one).
+#[utoipa::path(tag = "sites", params(("enrollmentID" = String, Path)), request_body = EnrollmentRequest, security(("bearerAuth" = ["write_programs"])),
+    responses((status = 200, body = Enrollment), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[put("/ops/enrollments/{enrollmentID}")]
+pub async fn update_enrollment(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    body: JsonBody<EnrollmentRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(
+        &sites::update_enrollment(&state, &who.0, id.into_inner(), body.0).await?,
+    )?))
+}
+
+/// Ends an enrollment.
+#[utoipa::path(tag = "sites", params(("enrollmentID" = String, Path)), security(("bearerAuth" = ["write_programs"])),
+    responses((status = 200, body = Enrollment), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[delete("/ops/enrollments/{enrollmentID}")]
+pub async fn delete_enrollment(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(
+        &sites::delete_enrollment(&state, &who.0, id.into_inner()).await?,
+    )?))
+}

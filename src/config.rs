@@ -22,6 +22,46 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     pub mqtt: MqttSettings,
     pub telemetry: TelemetrySettings,
+    pub latency: LatencySettings,
+}
+
+/// Response-latency measurement (domain.md §4; the shares and windows are unverified defaults).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LatencySettings {
+    /// How often metrics are brought up to date with new telemetry, seconds.
+    pub interval_secs: u64,
+    /// Baseline: mean load in this window before notification, seconds.
+    pub baseline_secs: i64,
+    /// Share of the commitment that counts as a start of response.
+    pub start_share: f64,
+    /// Share of the commitment that counts as sustained.
+    pub sustain_share: f64,
+    /// Window after an event in which snapback is looked for, seconds.
+    pub snapback_secs: i64,
+}
+
+impl Default for LatencySettings {
+    fn default() -> Self {
+        Self {
+            interval_secs: 5,
+            baseline_secs: 300,
+            start_share: 0.05,
+            sustain_share: 0.95,
+            snapback_secs: 900,
+        }
+    }
+}
+
+impl LatencySettings {
+    pub fn thresholds(&self) -> crate::flex::latency::Thresholds {
+        crate::flex::latency::Thresholds {
+            baseline_secs: self.baseline_secs,
+            start_share: self.start_share,
+            sustain_share: self.sustain_share,
+            snapback_secs: self.snapback_secs,
+        }
+    }
 }
 
 /// Reading VEN reports as site telemetry.
@@ -400,6 +440,21 @@ impl Settings {
                 "telemetry.default_energy_units {:?} must be WH, KWH, MWH or GWH",
                 t.default_energy_units
             ));
+        }
+        let l = &self.latency;
+        if l.interval_secs == 0 || l.baseline_secs <= 0 || l.snapback_secs < 0 {
+            errs.push(
+                "latency.interval_secs and latency.baseline_secs must be positive, latency.snapback_secs not negative"
+                    .into(),
+            );
+        }
+        for (name, v) in [
+            ("latency.start_share", l.start_share),
+            ("latency.sustain_share", l.sustain_share),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                errs.push(format!("{name} must be in (0, 1]"));
+            }
         }
         let m = &self.mqtt;
         if m.enabled {

@@ -131,6 +131,7 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
             power: settings.telemetry.default_power_units.clone(),
             energy: settings.telemetry.default_energy_units.clone(),
         }),
+        seen: Arc::default(),
     };
     // Fan-out and delivery run beside the server; whatever a previous run left pending resumes now.
     let worker = Worker {
@@ -143,6 +144,7 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         mqtt: state.mqtt.clone(),
     };
     tokio::spawn(worker.run());
+    tokio::spawn(crate::service::latency::run(state.clone(), settings.latency.clone()));
     Ok(state)
 }
 

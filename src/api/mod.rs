@@ -104,6 +104,12 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(sites::get_enrollment)
         .service(sites::update_enrollment)
         .service(sites::delete_enrollment)
+        .service(sites::list_dispatches)
+        .service(sites::create_dispatch)
+        .service(sites::get_dispatch)
+        .service(sites::cancel_dispatch)
+        .service(sites::event_latency)
+        .service(sites::site_latency)
         .service(health::health);
 }
 
@@ -118,7 +124,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
     tags(
         (name = "programs"), (name = "events"), (name = "reports"), (name = "subscriptions"),
         (name = "vens"), (name = "resources"), (name = "auth"), (name = "notifiers"), (name = "MQTT_notifier"), (name = "operations"),
-        (name = "sites", description = "Flexible-load sites, their enrollments in programs, and their telemetry (operator only)")
+        (name = "sites", description = "Flexible-load sites, their enrollments in programs, and their telemetry (operator only)"),
+        (name = "dispatch", description = "Megawatt dispatch over enrolled sites and their measured response (operator only)")
     )
 )]
 struct ApiDoc;

@@ -1,4 +1,5 @@
-//! `/ops/sites`, `/ops/enrollments` and site telemetry: the operator's view of flexible-load sites.
+//! `/ops/sites`, `/ops/enrollments`, site telemetry, `/ops/dispatches` and response latency: the operator's
+//! view of flexible-load sites.
 
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
@@ -8,11 +9,14 @@ use utoipa::IntoParams;
 use super::extract::{Caller, JsonBody, Query};
 use super::{created, ok};
 use crate::error::AppError;
-use crate::service::{AppState, sites};
+use crate::service::{AppState, dispatch, sites};
 use crate::store::repo::to_naive;
 use crate::store::sites::{EnrollmentFilter, TelemetryFilter};
 use crate::wire::Problem;
-use crate::wire::sites::{Enrollment, EnrollmentRequest, Site, SiteRequest, SiteTelemetry};
+use crate::wire::sites::{
+    Dispatch, DispatchRequest, Enrollment, EnrollmentRequest, EventLatency, Site, SiteLatency, SiteRequest,
+    SiteTelemetry,
+};
 
 fn json<T: Serialize>(v: &T) -> Result<String, AppError> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
@@ -201,5 +205,83 @@ pub async fn update_enrollment(
 pub async fn delete_enrollment(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
     Ok(ok(json(
         &sites::delete_enrollment(&state, &who.0, id.into_inner()).await?,
+    )?))
+}
+
+/// Dispatches, newest first.
+#[utoipa::path(tag = "dispatch", params(PageParams), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = [Dispatch]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/ops/dispatches")]
+pub async fn list_dispatches(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let q = Query::parse(req.query_string());
+    Ok(ok(json(&dispatch::list(&state, &who.0, q.page()?).await?)?))
+}
+
+/// Asks the program's enrolled sites for `targetMW` less (or more) load: picks sites in merit order,
+/// sends each one OpenADR event with its new level, and returns the plan with any shortfall and the sites
+/// skipped, with why.
+#[utoipa::path(tag = "dispatch", request_body = DispatchRequest, security(("bearerAuth" = ["write_events"])),
+    responses((status = 201, body = Dispatch), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[post("/ops/dispatches")]
+pub async fn create_dispatch(
+    state: Data<AppState>,
+    who: Caller,
+    body: JsonBody<DispatchRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(created(json(&dispatch::create(&state, &who.0, body.0).await?)?))
+}
+
+/// A dispatch and, live, each site's response: notified, acknowledged, ramping or ramped, delivered MW
+/// from its telemetry against what it was asked for.
+#[utoipa::path(tag = "dispatch", params(("dispatchID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = Dispatch), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/dispatches/{dispatchID}")]
+pub async fn get_dispatch(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&dispatch::get(&state, &who.0, id.into_inner()).await?)?))
+}
+
+/// Cancels a dispatch: its events that have not started are deleted, those under way end now.
+#[utoipa::path(tag = "dispatch", params(("dispatchID" = String, Path)), security(("bearerAuth" = ["write_events"])),
+    responses((status = 200, body = Dispatch), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[post("/ops/dispatches/{dispatchID}/cancel")]
+pub async fn cancel_dispatch(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&dispatch::cancel(&state, &who.0, id.into_inner()).await?)?))
+}
+
+/// Every site's response to one event.
+#[utoipa::path(tag = "dispatch", params(("eventID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = [EventLatency]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/ops/events/{eventID}/latency")]
+pub async fn event_latency(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(
+        &dispatch::latency_of_event(&state, &who.0, id.into_inner()).await?,
+    )?))
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct PeriodParams {
+    /// Events starting at or after this time (default: 30 days before `to`).
+    from: Option<String>,
+    /// Events starting before this time (default: now).
+    to: Option<String>,
+}
+
+/// A site's response to the events of a period, with p50/p90/p99 of each figure.
+#[utoipa::path(tag = "dispatch", params(("siteID" = String, Path), PeriodParams), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = SiteLatency), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/sites/{siteID}/latency")]
+pub async fn site_latency(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let q = Query::parse(req.query_string());
+    let to = q.time("to")?.unwrap_or_else(|| state.clock.now());
+    let from = q.time("from")?.unwrap_or(to - chrono::Duration::days(30));
+    Ok(ok(json(
+        &dispatch::latency_of_site(&state, &who.0, id.into_inner(), from, to).await?,
     )?))
 }

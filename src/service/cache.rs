@@ -35,9 +35,22 @@ pub struct ListKey {
 /// A client's granted targets; `None` when it has no ven.
 pub type Grants = Option<Arc<[String]>>;
 
+/// A rendered list and the ids of the objects in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedList {
+    pub body: Bytes,
+    pub ids: Arc<[String]>,
+}
+
+impl CachedList {
+    fn size(&self) -> usize {
+        self.body.len() + self.ids.iter().map(|i| i.len() + 24).sum::<usize>()
+    }
+}
+
 #[derive(Debug, Default)]
 struct Lists {
-    entries: HashMap<ListKey, (u64, Bytes)>,
+    entries: HashMap<ListKey, (u64, CachedList)>,
     bytes: usize,
 }
 
@@ -98,7 +111,7 @@ impl ReadCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    pub fn list(&self, key: &ListKey) -> Option<Bytes> {
+    pub fn list(&self, key: &ListKey) -> Option<CachedList> {
         let g = self.generation();
         let lists = self.lists.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         lists
@@ -110,19 +123,20 @@ impl ReadCache {
 
     /// Stores a list rendered from data read in generation `generation` (read *before* the query, so a
     /// change committed meanwhile leaves the entry stale rather than wrong).
-    pub fn put_list(&self, key: ListKey, generation: u64, body: Bytes) {
-        if generation != self.generation() || body.len() > self.max_bytes / 4 {
+    pub fn put_list(&self, key: ListKey, generation: u64, list: CachedList) {
+        let size = list.size();
+        if generation != self.generation() || size > self.max_bytes / 4 {
             return;
         }
         let mut lists = self.lists.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if lists.bytes + body.len() > self.max_bytes {
+        if lists.bytes + size > self.max_bytes {
             // Over budget: drop everything (stale entries first would need bookkeeping a cache need not have).
             lists.entries.clear();
             lists.bytes = 0;
         }
-        lists.bytes += body.len();
-        if let Some((_, old)) = lists.entries.insert(key, (generation, body)) {
-            lists.bytes -= old.len();
+        lists.bytes += size;
+        if let Some((_, old)) = lists.entries.insert(key, (generation, list)) {
+            lists.bytes -= old.size();
         }
     }
 
@@ -206,12 +220,19 @@ mod tests {
         }
     }
 
+    fn list(body: &'static [u8]) -> CachedList {
+        CachedList {
+            body: Bytes::from_static(body),
+            ids: Arc::from(Vec::new()),
+        }
+    }
+
     #[test]
     fn entries_are_served_only_in_their_generation() {
         let c = ReadCache::new(1 << 20);
         let g = c.generation();
-        c.put_list(key("a"), g, Bytes::from_static(b"[1]"));
-        assert_eq!(c.list(&key("a")).as_deref(), Some(&b"[1]"[..]));
+        c.put_list(key("a"), g, list(b"[1]"));
+        assert_eq!(c.list(&key("a")).map(|l| l.body), Some(Bytes::from_static(b"[1]")));
         c.invalidate();
         assert_eq!(c.list(&key("a")), None);
     }
@@ -221,7 +242,7 @@ mod tests {
         let c = ReadCache::new(1 << 20);
         let g = c.generation();
         c.invalidate(); // a write committed while the list was being read
-        c.put_list(key("a"), g, Bytes::from_static(b"[old]"));
+        c.put_list(key("a"), g, list(b"[old]"));
         assert_eq!(c.list(&key("a")), None);
     }
 
@@ -230,7 +251,7 @@ mod tests {
         let c = ReadCache::new(100);
         let g = c.generation();
         for i in 0..20 {
-            c.put_list(key(&i.to_string()), g, Bytes::from("x".repeat(20)));
+            c.put_list(key(&i.to_string()), g, list(b"xxxxxxxxxxxxxxxxxxxx"));
         }
         let lists = c.lists.lock().unwrap();
         assert!(lists.bytes <= 100 && lists.entries.len() <= 5);

@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
-use crate::store::Page;
 use crate::store::dialect;
-use crate::store::repo::{self, EventColumns, EventFilter};
+use crate::store::repo::{self, EventColumns, EventFilter, ObjectWrite};
+use crate::store::{AnyConnection, Page, StoreResult};
 use crate::wire::{EventRequest, ObjectId, ObjectType, StoredObject, WireDateTime};
 
 use super::cache::CHANGE_CHANNEL;
 use super::privacy::target_scope;
-use super::{AppState, Links, View, object_write, record};
+use super::{AppState, Links, View, object_write_at, record};
 use crate::wire::Operation;
 
 /// Filters of `GET /events`.
@@ -86,16 +86,54 @@ fn missing_program(e: crate::store::StoreError, program: &str) -> AppError {
     }
 }
 
+/// An event write prepared outside the transaction (validated, rendered, its columns derived).
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    w: ObjectWrite,
+    cols: EventColumns,
+}
+
+impl Prepared {
+    pub(crate) fn new(state: &AppState, id: String, req: &EventRequest) -> Result<Self, AppError> {
+        Self::at(state.clock.now(), id, req)
+    }
+
+    /// An event write at a given time (prepared inside a transaction).
+    pub(crate) fn at(now: DateTime<Utc>, id: String, req: &EventRequest) -> Result<Self, AppError> {
+        let w = object_write_at(now, id, req, req.targets.as_deref())?;
+        let cols = columns(req, w.now);
+        Ok(Self { w, cols })
+    }
+
+    /// Inserts the event with its targets, records the change and tells other instances (one statement
+    /// on PostgreSQL). The caller starts a new cache generation after commit.
+    pub(crate) fn insert(&self, c: &mut AnyConnection) -> StoreResult<StoredObject> {
+        dialect::insert_event_announced(c, &self.w, &self.cols, CHANGE_CHANNEL)
+    }
+
+    /// Replaces the stored event and records the change (inside a `write_listed`).
+    pub(crate) fn update(&self, c: &mut AnyConnection) -> StoreResult<StoredObject> {
+        let o = repo::update_event(c, &self.w, &self.cols)?;
+        record(c, Operation::Update, &o, event_links(&o, &self.cols.program_id))?;
+        Ok(o)
+    }
+}
+
+/// Deletes an event and records the change (inside a `write_listed`).
+pub(crate) fn delete_in(c: &mut AnyConnection, id: &str) -> StoreResult<StoredObject> {
+    let program = repo::event_program(c, id)?;
+    let o = repo::delete_event(c, id)?;
+    record(c, Operation::Delete, &o, event_links(&o, &program))?;
+    Ok(o)
+}
+
 pub async fn create(state: &AppState, who: &Principal, req: EventRequest) -> Result<StoredObject, AppError> {
     who.require(Scope::WriteEvents)?;
-    let w = object_write(state, ObjectId::generate().into_string(), &req, req.targets.as_deref())?;
-    let cols = columns(&req, w.now);
+    let event = Prepared::new(state, ObjectId::generate().into_string(), &req)?;
     let program = req.program_id.into_string();
     // One statement on PostgreSQL (event, targets, outbox change and the change notice), then a new
     // cache generation.
-    let created = state
-        .write(move |c| dialect::insert_event_announced(c, &w, &cols, CHANGE_CHANNEL))
-        .await;
+    let created = state.write(move |c| event.insert(c)).await;
     state.cache.invalidate();
     created.map_err(|e| missing_program(e, &program))
 }
@@ -107,15 +145,10 @@ pub async fn update(
     req: EventRequest,
 ) -> Result<StoredObject, AppError> {
     who.require(Scope::WriteEvents)?;
-    let w = object_write(state, id.clone(), &req, req.targets.as_deref())?;
-    let cols = columns(&req, w.now);
+    let event = Prepared::new(state, id.clone(), &req)?;
     let program = req.program_id.into_string();
     state
-        .write_listed(move |c| {
-            let o = repo::update_event(c, &w, &cols)?;
-            record(c, Operation::Update, &o, event_links(&o, &cols.program_id))?;
-            Ok(o)
-        })
+        .write_listed(move |c| event.update(c))
         .await
         .map_err(|e| missing_program(e, &program).with_not_found("event", &id))
 }
@@ -124,25 +157,20 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     who.require(Scope::WriteEvents)?;
     let id2 = id.clone();
     state
-        .write_listed(move |c| {
-            let program = repo::event_program(c, &id2)?;
-            let o = repo::delete_event(c, &id2)?;
-            record(c, Operation::Delete, &o, event_links(&o, &program))?;
-            Ok(o)
-        })
+        .write_listed(move |c| delete_in(c, &id2))
         .await
         .map_err(|e| AppError::from(e).with_not_found("event", &id))
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<StoredObject>, AppError> {
     who.require_read_targets()?;
-    let who = who.clone();
+    let reader = who.clone();
     let id2 = id.clone();
     let found = state
         .db
         .read(move |c| {
             let obj = repo::get_event(c, &id2)?;
-            let scope = target_scope(c, &who, None)?;
+            let scope = target_scope(c, &reader, None)?;
             Ok(scope.admits(obj.targets.as_deref()).then_some(View {
                 objects: obj,
                 visible: scope.visible,
@@ -150,7 +178,15 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<S
         })
         .await
         .map_err(|e| AppError::from(e).with_not_found("event", &id))?;
-    found.ok_or_else(|| AppError::not_found("event", &id))
+    let found = found.ok_or_else(|| AppError::not_found("event", &id))?;
+    if !who.is_business_logic() {
+        state.seen.record(
+            &who.client_id,
+            std::slice::from_ref(&found.objects.id),
+            state.clock.now(),
+        );
+    }
+    Ok(found)
 }
 
 /// The events `who` may see, as JSON (VENs: targets hidden), served from the read cache when possible.
@@ -170,11 +206,16 @@ pub async fn list(state: &AppState, who: &Principal, q: EventQuery, page: Page) 
         program_id: q.program_id,
         active_at,
     };
-    state
+    let list = state
         .cached_list(who, ObjectType::Event, key, q.targets, move |c, targets| {
             repo::list_events(c, &filter, targets, page)
         })
-        .await
+        .await?;
+    // A VEN shown an event has been notified of it (response latency); recorded once, in memory first.
+    if !who.is_business_logic() {
+        state.seen.record(&who.client_id, &list.ids, state.clock.now());
+    }
+    Ok(list.body)
 }
 
 #[cfg(test)]

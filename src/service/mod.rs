@@ -4,7 +4,9 @@
 
 pub mod cache;
 pub mod clients;
+pub mod dispatch;
 pub mod events;
+pub mod latency;
 pub mod notifications;
 pub mod privacy;
 pub mod programs;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use self::cache::{ListKey, ReadCache, Viewer};
+use self::cache::{CachedList, ListKey, ReadCache, Viewer};
 use crate::auth::Principal;
 use crate::auth::jwt::Authenticator;
 use crate::clock::SharedClock;
@@ -50,6 +52,8 @@ pub struct AppState {
     pub mqtt: Option<MqttBinding>,
     /// Units assumed for report payloads that name none.
     pub units: Arc<crate::flex::telemetry::UnitDefaults>,
+    /// Events seen by polling VENs, written in batches by the latency pass.
+    pub seen: Arc<latency::Seen>,
 }
 
 impl AppState {
@@ -118,19 +122,20 @@ impl AppState {
         query: String,
         requested: Option<Vec<String>>,
         load: F,
-    ) -> Result<Bytes, AppError>
+    ) -> Result<CachedList, AppError>
     where
         F: FnOnce(&mut AnyConnection, &TargetFilter) -> StoreResult<Vec<StoredObject>> + Send + 'static,
     {
         let viewer = self.viewer(who).await?;
         let key = ListKey { kind, viewer, query };
-        if let Some(body) = self.cache.list(&key) {
-            return Ok(body);
+        if let Some(list) = self.cache.list(&key) {
+            return Ok(list);
         }
         let generation = self.cache.generation();
         let scope = privacy::scope_for_viewer(&key.viewer, requested.as_deref());
         let filter = scope.filter.clone();
         let objects = self.db.read(move |c| load(c, &filter)).await?;
+        let ids: Arc<[String]> = objects.iter().map(|o| o.id.clone()).collect();
         let body = Bytes::from(
             View {
                 objects,
@@ -138,8 +143,9 @@ impl AppState {
             }
             .to_json(),
         );
-        self.cache.put_list(key, generation, body.clone());
-        Ok(body)
+        let list = CachedList { body, ids };
+        self.cache.put_list(key, generation, list.clone());
+        Ok(list)
     }
 }
 
@@ -240,12 +246,22 @@ pub(crate) fn object_write<T: serde::Serialize>(
     content: &T,
     targets: Option<&[crate::wire::Target]>,
 ) -> Result<crate::store::repo::ObjectWrite, crate::error::AppError> {
+    object_write_at(state.clock.now(), id, content, targets)
+}
+
+/// [`object_write`] at a given time (writes prepared inside a transaction).
+pub(crate) fn object_write_at<T: serde::Serialize>(
+    now: chrono::DateTime<chrono::Utc>,
+    id: String,
+    content: &T,
+    targets: Option<&[crate::wire::Target]>,
+) -> Result<crate::store::repo::ObjectWrite, crate::error::AppError> {
     Ok(crate::store::repo::ObjectWrite {
         id,
         body: crate::wire::render::content_json(content)
             .map_err(|e| crate::error::AppError::Internal(e.to_string()))?,
         targets: targets.map(|t| t.iter().map(|t| t.as_str().to_owned()).collect()),
-        now: state.clock.now(),
+        now,
     })
 }
 

@@ -109,4 +109,5 @@ pub async fn list(
             repo::list_programs(c, filter, page)
         })
         .await
+        .map(|l| l.body)
 }

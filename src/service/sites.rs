@@ -46,7 +46,8 @@ fn decimal(name: &str, v: Decimal, positive: bool) -> Result<Decimal, String> {
     Ok(v)
 }
 
-fn parse_decimal(s: &str) -> StoreResult<Decimal> {
+/// A stored decimal column.
+pub(crate) fn parse_decimal(s: &str) -> StoreResult<Decimal> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("{s:?} is not a decimal")))
 }
@@ -107,6 +108,7 @@ fn site(row: SiteRow, client_id: String) -> StoreResult<Site> {
     Ok(Site {
         kind: SiteKind::parse(&row.kind).ok_or_else(|| StoreError::Corrupt(format!("site kind {:?}", row.kind)))?,
         max_import_mw: parse_decimal(&row.max_import_mw)?,
+        target: crate::flex::site_target(&row.id),
         id: row.id,
         site_name: row.site_name,
         ven_id: row.ven_id,

@@ -2,6 +2,7 @@
 
 pub mod conn;
 pub mod dialect;
+pub mod dispatch;
 pub mod error;
 pub mod outbox;
 pub mod repo;

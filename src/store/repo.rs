@@ -738,6 +738,12 @@ pub fn granted_targets(c: &mut AnyConnection, client_id: &str) -> StoreResult<Op
         .select(resource_targets::target)
         .load(c)?;
     targets.extend(from_resources);
+    // A site's ven holds the site's own target: dispatch events are addressed to it.
+    let sites_of_ven: Vec<String> = sites::table
+        .filter(sites::ven_id.eq(&ven_id))
+        .select(sites::id)
+        .load(c)?;
+    targets.extend(sites_of_ven.iter().map(|id| crate::flex::site_target(id)));
     targets.sort();
     targets.dedup();
     Ok(Some(targets))
@@ -768,7 +774,23 @@ pub fn granted_targets_among(
             .filter(resource_targets::target.eq_any(chunk))
             .select((vens::client_id, resource_targets::target))
             .load(c)?;
-        for (client, target) in direct.into_iter().chain(via_resources) {
+        let site_ids: Vec<&str> = chunk
+            .iter()
+            .filter_map(|t| t.strip_prefix(crate::flex::SITE_TARGET_PREFIX))
+            .collect();
+        let via_sites: Vec<(String, String)> = if site_ids.is_empty() {
+            Vec::new()
+        } else {
+            sites::table
+                .inner_join(vens::table)
+                .filter(sites::id.eq_any(&site_ids))
+                .select((vens::client_id, sites::id))
+                .load::<(String, String)>(c)?
+                .into_iter()
+                .map(|(client, id)| (client, crate::flex::site_target(&id)))
+                .collect()
+        };
+        for (client, target) in direct.into_iter().chain(via_resources).chain(via_sites) {
             out.entry(client).or_default().push(target);
         }
     }

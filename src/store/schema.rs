@@ -257,6 +257,77 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dispatches (id) {
+        id -> Text,
+        program_id -> Text,
+        direction -> Text,
+        target_mw -> Text,
+        planned_mw -> Text,
+        shortfall_mw -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        duration -> Text,
+        response_time -> Nullable<Text>,
+        payload_type -> Text,
+        state -> Text,
+        requested_by -> Text,
+        skipped -> Text,
+        created_date_time -> Timestamp,
+        modification_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dispatch_sites (dispatch_id, site_id) {
+        dispatch_id -> Text,
+        site_id -> Text,
+        enrollment_id -> Text,
+        event_id -> Text,
+        merit_rank -> Integer,
+        allocated_mw -> Text,
+        reference_mw -> Text,
+        level_mw -> Text,
+    }
+}
+
+diesel::table! {
+    event_seen (event_id, client_id) {
+        event_id -> Text,
+        client_id -> Text,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_latency (event_id, site_id) {
+        event_id -> Text,
+        site_id -> Text,
+        committed_mw -> Double,
+        load_up -> Bool,
+        event_start -> Timestamp,
+        event_end -> Nullable<Timestamp>,
+        notified_at -> Nullable<Timestamp>,
+        notified_via -> Nullable<Text>,
+        acked_at -> Nullable<Timestamp>,
+        baseline_mw -> Nullable<Double>,
+        t_ack_secs -> Nullable<Double>,
+        t_start_secs -> Nullable<Double>,
+        t10_secs -> Nullable<Double>,
+        t50_secs -> Nullable<Double>,
+        t90_secs -> Nullable<Double>,
+        t100_secs -> Nullable<Double>,
+        ramp_mw_per_min -> Nullable<Double>,
+        sustain -> Nullable<Double>,
+        snapback_mw -> Nullable<Double>,
+        early_mw -> Nullable<Double>,
+        max_reduction_mw -> Nullable<Double>,
+        last_load_mw -> Nullable<Double>,
+        last_load_at -> Nullable<Timestamp>,
+        computed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(events -> programs (program_id));
 diesel::joinable!(reports -> events (event_id));
 diesel::joinable!(resources -> vens (ven_id));
@@ -266,6 +337,9 @@ diesel::joinable!(sites -> vens (ven_id));
 diesel::joinable!(enrollments -> sites (site_id));
 diesel::joinable!(enrollments -> programs (program_id));
 diesel::joinable!(telemetry -> sites (site_id));
+diesel::joinable!(dispatch_sites -> dispatches (dispatch_id));
+diesel::joinable!(dispatch_sites -> sites (site_id));
+diesel::joinable!(event_latency -> sites (site_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     programs,
@@ -288,4 +362,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrollments,
     telemetry,
     report_rejects,
+    dispatches,
+    dispatch_sites,
+    event_seen,
+    event_latency,
 );

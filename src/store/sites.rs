@@ -73,6 +73,16 @@ pub fn site_of_client(c: &mut AnyConnection, client_id: &str) -> StoreResult<Opt
         .optional()?)
 }
 
+/// The clientID of a site's ven.
+pub fn client_of_site(c: &mut AnyConnection, site_id: &str) -> StoreResult<Option<String>> {
+    Ok(sites::table
+        .inner_join(vens::table)
+        .filter(sites::id.eq(site_id))
+        .select(vens::client_id)
+        .first(c)
+        .optional()?)
+}
+
 /// The site a ven is, if any (a ven with a site cannot be deleted).
 pub fn site_of_ven(c: &mut AnyConnection, ven_id: &str) -> StoreResult<Option<String>> {
     Ok(sites::table

@@ -76,6 +76,8 @@ pub struct Site {
     /// The VEN's clientID: its reports are this site's telemetry.
     #[serde(rename = "clientID")]
     pub client_id: String,
+    /// The target that addresses this site alone (`site:<id>`): its ven holds it, dispatch events carry it.
+    pub target: String,
     pub kind: SiteKind,
     #[serde(rename = "maxImportMW")]
     #[schema(value_type = String, example = "50")]
@@ -235,4 +237,230 @@ pub struct SiteTelemetry {
     pub rejected_reports: i64,
     /// The latest of them (at most 20).
     pub recent_rejects: Vec<ReportReject>,
+}
+
+/// Shed (reduce load) or load-up (raise it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DispatchDirection {
+    #[default]
+    Shed,
+    LoadUp,
+}
+
+impl DispatchDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shed => "SHED",
+            Self::LoadUp => "LOAD_UP",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Shed, Self::LoadUp].into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// `POST /ops/dispatches`: "N MW less (or more) from this program's sites, from then, for this long".
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DispatchRequest {
+    #[serde(rename = "programID")]
+    pub program_id: ObjectId,
+    #[serde(default)]
+    pub direction: DispatchDirection,
+    /// Megawatts asked for.
+    #[serde(rename = "targetMW")]
+    #[schema(value_type = String, example = "150")]
+    pub target_mw: Decimal,
+    /// When the change starts: an RFC 3339 time, or `now` (the default).
+    #[serde(default)]
+    #[schema(example = "now")]
+    pub start: Option<String>,
+    pub duration: Duration,
+    /// The full change is needed this long after the dispatch: sites whose notice and ramp do not allow it
+    /// are skipped.
+    #[serde(default)]
+    pub response_time: Option<Duration>,
+    /// `IMPORT_CAPACITY_LIMIT` (default for shed) or `DISPATCH_SETPOINT` (default for load-up): what the
+    /// events carry as each site's new level, in KW, beside a SIMPLE level.
+    #[serde(default)]
+    pub payload_type: Option<String>,
+    /// Event priority (lower is more important).
+    #[serde(default)]
+    pub priority: Option<u32>,
+}
+
+/// One site of a dispatch: what it was asked for and, live, how it is responding.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DispatchSite {
+    #[serde(rename = "siteID")]
+    pub site_id: String,
+    pub site_name: String,
+    #[serde(rename = "enrollmentID")]
+    pub enrollment_id: String,
+    /// The OpenADR event sent to the site.
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    /// Place in merit order (1 = first).
+    pub rank: i32,
+    #[serde(rename = "allocatedMW")]
+    #[schema(value_type = String)]
+    pub allocated_mw: Decimal,
+    /// The site's load when dispatched, MW.
+    #[serde(rename = "referenceMW")]
+    #[schema(value_type = String)]
+    pub reference_mw: Decimal,
+    /// Its new level (import limit or setpoint), MW.
+    #[serde(rename = "levelMW")]
+    #[schema(value_type = String)]
+    pub level_mw: Decimal,
+    /// `PENDING` (not yet notified), `NOTIFIED`, `ACKNOWLEDGED` (first report), `RAMPING` (reduction
+    /// started), `RAMPED` (90 % of its allocation reached).
+    pub status: String,
+    #[serde(flatten)]
+    pub latency: LatencyFigures,
+}
+
+/// Response-latency figures of one site for one event (times in seconds from notification).
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyFigures {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notified_date_time: Option<String>,
+    /// `WEBHOOK`, `MQTT` or `POLL`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notified_via: Option<String>,
+    /// First report on the event (OpenADR 3 has no acknowledgement; docs/spec-decisions.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_date_time: Option<String>,
+    #[serde(rename = "baselineMW", skip_serializing_if = "Option::is_none")]
+    pub baseline_mw: Option<f64>,
+    #[serde(rename = "lastLoadMW", skip_serializing_if = "Option::is_none")]
+    pub last_load_mw: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_load_date_time: Option<String>,
+    /// Reduction (or, for load-up, increase) now: baseline − last load, MW.
+    #[serde(rename = "deliveredMW", skip_serializing_if = "Option::is_none")]
+    pub delivered_mw: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_ack_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_start_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t50_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t90_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t100_secs: Option<f64>,
+    #[serde(rename = "rampMWPerMin", skip_serializing_if = "Option::is_none")]
+    pub ramp_mw_per_min: Option<f64>,
+    /// Share of event samples at ≥ 95 % of the allocation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sustain: Option<f64>,
+    #[serde(rename = "snapbackMW", skip_serializing_if = "Option::is_none")]
+    pub snapback_mw: Option<f64>,
+    /// Reduction seen before the event started, MW.
+    #[serde(rename = "earlyMW", skip_serializing_if = "Option::is_none")]
+    pub early_mw: Option<f64>,
+    #[serde(rename = "maxReductionMW", skip_serializing_if = "Option::is_none")]
+    pub max_reduction_mw: Option<f64>,
+}
+
+/// An enrolled site not chosen, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedSite {
+    #[serde(rename = "siteID")]
+    pub site_id: String,
+    pub site_name: String,
+    pub reason: String,
+}
+
+/// A dispatch: the plan, and live state per site.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Dispatch {
+    pub id: String,
+    #[serde(rename = "programID")]
+    pub program_id: String,
+    pub direction: DispatchDirection,
+    #[serde(rename = "targetMW")]
+    #[schema(value_type = String)]
+    pub target_mw: Decimal,
+    /// What the chosen sites were asked for.
+    #[serde(rename = "plannedMW")]
+    #[schema(value_type = String)]
+    pub planned_mw: Decimal,
+    /// What the fleet could not cover.
+    #[serde(rename = "shortfallMW")]
+    #[schema(value_type = String)]
+    pub shortfall_mw: Decimal,
+    pub start: String,
+    pub end: String,
+    pub duration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_time: Option<String>,
+    pub payload_type: String,
+    /// `ACTIVE` or `CANCELLED`.
+    pub state: String,
+    /// Sum of the sites' delivered MW now, from their telemetry.
+    #[serde(rename = "deliveredMW")]
+    pub delivered_mw: f64,
+    pub sites: Vec<DispatchSite>,
+    pub skipped: Vec<SkippedSite>,
+    pub created_date_time: String,
+    pub modification_date_time: String,
+}
+
+/// Response latency of one site to one event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventLatency {
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    #[serde(rename = "siteID")]
+    pub site_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_name: Option<String>,
+    /// What the site was asked for, MW.
+    #[serde(rename = "committedMW")]
+    pub committed_mw: f64,
+    pub load_up: bool,
+    pub event_start: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_end: Option<String>,
+    #[serde(flatten)]
+    pub figures: LatencyFigures,
+}
+
+/// p50 / p90 / p99 (nearest rank) of one figure over a period, and how many events had it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Percentiles {
+    pub count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p90: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99: Option<f64>,
+}
+
+/// `GET /ops/sites/{siteID}/latency`: a site's response to every event in a period, and percentiles.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteLatency {
+    #[serde(rename = "siteID")]
+    pub site_id: String,
+    pub from: String,
+    pub to: String,
+    pub t_ack_secs: Percentiles,
+    pub t_start_secs: Percentiles,
+    pub t90_secs: Percentiles,
+    pub t100_secs: Percentiles,
+    #[serde(rename = "rampMWPerMin")]
+    pub ramp_mw_per_min: Percentiles,
+    pub sustain: Percentiles,
+    pub events: Vec<EventLatency>,
 }

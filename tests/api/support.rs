@@ -234,6 +234,8 @@ impl TestApp {
         // Webhook receivers in the tests listen on loopback with the test certificate.
         settings.notifications.allow_loopback = true;
         settings.notifications.extra_ca_file = Some(crate::receiver::test_cert().0.clone());
+        // Tests bring latency up to date themselves (`TestApp::refresh_latency`), at the moment they choose.
+        settings.latency.interval_secs = 86_400;
         tweak(&mut settings);
         let clock = Arc::new(ManualClock::new(t0()));
         let shared: SharedClock = clock.clone();
@@ -257,6 +259,14 @@ impl TestApp {
             db_url: db.url.clone(),
             _db: Some(db),
         }
+    }
+
+    /// Brings response-latency metrics up to date now, as the background pass would.
+    pub async fn refresh_latency(&self) -> usize {
+        let th = sluice::config::LatencySettings::default().thresholds();
+        sluice::service::latency::refresh(&self.state, &th, &mut None)
+            .await
+            .unwrap()
     }
 
     /// Another server on the same database, as a second instance behind a load balancer would be.

@@ -1,0 +1,583 @@
+//! Dispatch: the operator asks for megawatts; Sluice picks sites in merit order (`flex/dispatch.rs`),
+//! creates one OpenADR event per site through the event service's own write path, and shows live how each
+//! site responds (`event_latency`, kept by `service/latency.rs`). Planning and writing are one transaction,
+//! one dispatch at a time, so two dispatches never ask the same megawatts of a site at once.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+
+use crate::auth::{Principal, Scope};
+use crate::error::AppError;
+use crate::flex::calendar::Direction;
+use crate::flex::dispatch::{self as plan, Candidate, Request};
+use crate::flex::site_target;
+use crate::store::dispatch::{self as db, DispatchRow, DispatchSiteRow, LatencyRow};
+use crate::store::repo::{from_naive, to_naive};
+use crate::store::sites::{self as sites_db, EnrollmentFilter, EnrollmentRow, SiteRow};
+use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::wire::sites::{
+    Dispatch, DispatchDirection, DispatchRequest, DispatchSite, EventLatency, LatencyFigures, Percentiles, SiteLatency,
+    SkippedSite,
+};
+use crate::wire::{EventRequest, ObjectId, format_time};
+
+use super::AppState;
+use super::events::{Prepared, delete_in};
+use super::sites::parse_decimal;
+
+/// How old a site's latest DEMAND sample may be to count as its load when dispatching.
+const REFERENCE_MAX_AGE: Duration = Duration::minutes(15);
+/// How far back past events count for reliability and speed.
+const HISTORY: Duration = Duration::days(90);
+
+fn span(s: &str) -> StoreResult<Duration> {
+    crate::wire::Duration::parse(s)
+        .ok()
+        .and_then(|d| d.to_chrono())
+        .ok_or_else(|| StoreError::Corrupt(format!("{s:?} is not a finite duration")))
+}
+
+/// Serializes dispatch planning across instances (PostgreSQL; SQLite has one writer).
+fn lock_dispatching(c: &mut AnyConnection) -> StoreResult<()> {
+    use diesel::RunQueryDsl;
+    if let AnyConnection::Postgresql(pg) = c {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7331702)").execute(pg)?;
+    }
+    Ok(())
+}
+
+/// The program's enrolled sites as dispatch candidates.
+fn candidates(c: &mut AnyConnection, program_id: &str, r: &Request) -> StoreResult<Vec<Candidate>> {
+    let enrollments: Vec<EnrollmentRow> = sites_db::list_enrollments(
+        c,
+        &EnrollmentFilter {
+            site_id: None,
+            program_id: Some(program_id.to_owned()),
+        },
+        Page {
+            skip: 0,
+            limit: i64::MAX,
+        },
+    )?;
+    let mut sites: HashMap<String, SiteRow> = HashMap::new();
+    for e in &enrollments {
+        if !sites.contains_key(&e.site_id) {
+            sites.insert(e.site_id.clone(), sites_db::get_site(c, &e.site_id)?);
+        }
+    }
+    // Reliability and speed from past events.
+    let ids: Vec<String> = sites.keys().cloned().collect();
+    let mut history: HashMap<String, (Vec<f64>, Vec<f64>)> = HashMap::new();
+    for (site, committed, reached, t90) in db::latency_history(c, &ids, to_naive(r.now - HISTORY), to_naive(r.now))? {
+        let h = history.entry(site).or_default();
+        if committed > 0.0 {
+            h.0.push((reached.unwrap_or(0.0) / committed).clamp(0.0, 1.0));
+        }
+        if let Some(t) = t90 {
+            h.1.push(t);
+        }
+    }
+    let (start, end) = (to_naive(r.start), to_naive(r.end));
+    let mut out = Vec::with_capacity(enrollments.len());
+    for e in enrollments {
+        let site = &sites[&e.site_id];
+        let committed = match r.direction {
+            Direction::Shed => parse_decimal(&e.shed_mw)?,
+            Direction::LoadUp => parse_decimal(&e.load_up_mw)?,
+        };
+        // What overlapping dispatches already asked of this enrollment is not available again.
+        let taken: Decimal = db::allocated_overlapping(c, &e.id, start, end)?
+            .iter()
+            .map(|s| parse_decimal(s))
+            .sum::<StoreResult<Decimal>>()?;
+        let events_left = match (e.max_events, &e.max_events_period) {
+            (Some(max), Some(period)) => {
+                let used = db::dispatches_of_enrollment_since(c, &e.id, to_naive(r.start - span(period)?))?;
+                Some(u32::try_from((i64::from(max) - used).max(0)).unwrap_or(0))
+            }
+            _ => None,
+        };
+        let max_import = parse_decimal(&site.max_import_mw)?;
+        let reference = match db::latest_demand(c, &site.id, to_naive(r.now - REFERENCE_MAX_AGE))? {
+            Some((mw, _)) => Decimal::try_from(mw).unwrap_or(max_import).round_dp(3),
+            // Without recent telemetry: a shed site is assumed at its maximum import, a load-up site idle.
+            None => match r.direction {
+                Direction::Shed => max_import,
+                Direction::LoadUp => Decimal::ZERO,
+            },
+        };
+        let (reliability, t90) = match history.get(&site.id) {
+            Some((shares, t90s)) => (
+                (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64),
+                crate::flex::latency::percentile(&mut t90s.clone(), 50.0),
+            ),
+            None => (None, None),
+        };
+        out.push(Candidate {
+            site_id: site.id.clone(),
+            site_name: site.site_name.clone(),
+            enrollment_id: e.id.clone(),
+            time_zone: site.time_zone.parse().unwrap_or(chrono_tz::UTC),
+            committed_mw: (committed - taken).max(Decimal::ZERO),
+            offer_price: parse_decimal(&e.offer_price)?,
+            notice: span(&e.notice)?,
+            ramp: span(&e.ramp)?,
+            max_event_duration: e.max_event_duration.as_deref().map(span).transpose()?,
+            events_left,
+            term_start: from_naive(e.starts_at),
+            term_end: e.ends_at.map(from_naive),
+            windows: serde_json::from_str(&e.availability)?,
+            reliability,
+            t90_secs: t90,
+            reference_mw: reference,
+            max_import_mw: max_import,
+            firm_service_level_mw: e.firm_service_level_mw.as_deref().map(parse_decimal).transpose()?,
+        });
+    }
+    Ok(out)
+}
+
+/// What one site's event says: its new level (KW, as the spec's examples use) and a SIMPLE level, from
+/// `start` for `duration`; it asks the VEN to report DEMAND and its operating state.
+#[allow(clippy::too_many_arguments)]
+fn event_request(
+    program_id: &str,
+    dispatch_id: &str,
+    site_id: &str,
+    site_name: &str,
+    payload_type: &str,
+    direction: DispatchDirection,
+    level_mw: Decimal,
+    start: DateTime<Utc>,
+    duration: &str,
+    priority: Option<u32>,
+) -> Result<EventRequest, AppError> {
+    let kw: serde_json::Value = serde_json::from_str(&(level_mw * Decimal::ONE_THOUSAND).normalize().to_string())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let simple = match direction {
+        DispatchDirection::Shed => 2,
+        DispatchDirection::LoadUp => 0,
+    };
+    let mut body = serde_json::json!({
+        "programID": program_id,
+        "eventName": format!("dispatch {} {site_name}", &dispatch_id[dispatch_id.len().saturating_sub(8)..]),
+        "targets": [site_target(site_id)],
+        "payloadDescriptors": [
+            {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": payload_type, "units": "KW"},
+            {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "SIMPLE"}
+        ],
+        "reportDescriptors": [
+            {"payloadType": "DEMAND", "readingType": "DIRECT_READ", "units": "KW"},
+            {"payloadType": "OPERATING_STATE"}
+        ],
+        "intervalPeriod": {"start": format_time(&start), "duration": duration},
+        "intervals": [{"id": 0, "payloads": [
+            {"type": payload_type, "values": [kw]},
+            {"type": "SIMPLE", "values": [simple]}
+        ]}]
+    });
+    if let Some(p) = priority {
+        body["priority"] = p.into();
+    }
+    serde_json::from_value(body).map_err(|e| AppError::Internal(format!("dispatch event: {e}")))
+}
+
+fn validate(req: &DispatchRequest, now: DateTime<Utc>) -> Result<(DateTime<Utc>, Duration, String), AppError> {
+    let mut errs = Vec::new();
+    if req.target_mw <= Decimal::ZERO {
+        errs.push("targetMW must be positive".to_owned());
+    }
+    let start = match req.start.as_deref() {
+        None | Some("now") => now,
+        Some(s) => match crate::wire::WireDateTime::parse(s) {
+            Ok(t) if t.0 >= now - Duration::minutes(1) => t.0,
+            Ok(_) => {
+                errs.push("start is in the past".into());
+                now
+            }
+            Err(e) => {
+                errs.push(format!("start: {e} (or \"now\")"));
+                now
+            }
+        },
+    };
+    let duration = match req.duration.to_chrono() {
+        Some(d) if d > Duration::zero() => d,
+        _ => {
+            errs.push("duration must be positive and finite".into());
+            Duration::zero()
+        }
+    };
+    if req
+        .response_time
+        .as_ref()
+        .is_some_and(|r| r.to_chrono().is_none_or(|d| d <= Duration::zero()))
+    {
+        errs.push("responseTime must be positive and finite".into());
+    }
+    let payload = match (req.payload_type.as_deref(), req.direction) {
+        (None, DispatchDirection::Shed) => "IMPORT_CAPACITY_LIMIT".to_owned(),
+        (None, DispatchDirection::LoadUp) => "DISPATCH_SETPOINT".to_owned(),
+        (Some(p @ ("IMPORT_CAPACITY_LIMIT" | "DISPATCH_SETPOINT")), _) => p.to_owned(),
+        (Some(p), _) => {
+            errs.push(format!(
+                "payloadType {p:?} must be IMPORT_CAPACITY_LIMIT or DISPATCH_SETPOINT"
+            ));
+            String::new()
+        }
+    };
+    if errs.is_empty() {
+        Ok((start, duration, payload))
+    } else {
+        Err(AppError::BadRequest(errs.join("; ")))
+    }
+}
+
+pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> Result<Dispatch, AppError> {
+    who.require(Scope::ReadAll)?;
+    who.require(Scope::WriteEvents)?;
+    let now = state.clock.now();
+    let (start, duration, payload_type) = validate(&req, now)?;
+    let id = ObjectId::generate().into_string();
+    let program_id = req.program_id.as_str().to_owned();
+    let requested_by = who.client_id.clone();
+    let r = Request {
+        direction: match req.direction {
+            DispatchDirection::Shed => Direction::Shed,
+            DispatchDirection::LoadUp => Direction::LoadUp,
+        },
+        target_mw: req.target_mw,
+        start,
+        end: start + duration,
+        now,
+        response_time: req.response_time.as_ref().and_then(|d| d.to_chrono()),
+    };
+    let req2 = req.clone();
+    let id2 = id.clone();
+    state
+        .write_listed(move |c| {
+            lock_dispatching(c)?;
+            if let Err(StoreError::NotFound) = crate::store::repo::get_program(c, &program_id) {
+                return Err(StoreError::Refused(format!(
+                    "programID {program_id:?} names no program"
+                )));
+            }
+            let candidates = candidates(c, &program_id, &r)?;
+            let names: HashMap<&str, &str> = candidates
+                .iter()
+                .map(|c| (c.site_id.as_str(), c.site_name.as_str()))
+                .collect();
+            let p = plan::plan(&r, &candidates);
+            let mut site_rows = Vec::with_capacity(p.picks.len());
+            let mut latency = Vec::with_capacity(p.picks.len());
+            for pick in &p.picks {
+                let event_id = ObjectId::generate().into_string();
+                let ev = event_request(
+                    &program_id,
+                    &id2,
+                    &pick.site_id,
+                    names.get(pick.site_id.as_str()).copied().unwrap_or(""),
+                    &payload_type,
+                    req2.direction,
+                    pick.level_mw,
+                    start,
+                    req2.duration.as_str(),
+                    req2.priority,
+                )
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                Prepared::at(now, event_id.clone(), &ev)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?
+                    .insert(c)?;
+                site_rows.push(DispatchSiteRow {
+                    dispatch_id: id2.clone(),
+                    site_id: pick.site_id.clone(),
+                    enrollment_id: pick.enrollment_id.clone(),
+                    event_id: event_id.clone(),
+                    merit_rank: i32::try_from(pick.rank).unwrap_or(i32::MAX),
+                    allocated_mw: pick.allocated_mw.to_string(),
+                    reference_mw: pick.reference_mw.to_string(),
+                    level_mw: pick.level_mw.to_string(),
+                });
+                latency.push(LatencyRow::new(
+                    event_id,
+                    pick.site_id.clone(),
+                    pick.allocated_mw.try_into().unwrap_or(0.0),
+                    matches!(r.direction, Direction::LoadUp),
+                    to_naive(start),
+                    Some(to_naive(start + duration)),
+                ));
+            }
+            let skipped: Vec<SkippedSite> = p
+                .skipped
+                .iter()
+                .map(|s| SkippedSite {
+                    site_id: s.site_id.clone(),
+                    site_name: s.site_name.clone(),
+                    reason: s.reason.clone(),
+                })
+                .collect();
+            let row = DispatchRow {
+                id: id2.clone(),
+                program_id: program_id.clone(),
+                direction: req2.direction.as_str().to_owned(),
+                target_mw: req2.target_mw.to_string(),
+                planned_mw: p.planned_mw.to_string(),
+                shortfall_mw: p.shortfall_mw.to_string(),
+                starts_at: to_naive(start),
+                ends_at: to_naive(start + duration),
+                duration: req2.duration.as_str().to_owned(),
+                response_time: req2.response_time.as_ref().map(|d| d.as_str().to_owned()),
+                payload_type: payload_type.clone(),
+                state: "ACTIVE".into(),
+                requested_by: requested_by.clone(),
+                skipped: serde_json::to_string(&skipped)?,
+                created_date_time: to_naive(now),
+                modification_date_time: to_naive(now),
+            };
+            db::insert_dispatch(c, &row, &site_rows, &latency)?;
+            view(c, row)
+        })
+        .await
+        .map_err(AppError::from)
+}
+
+/// What a site is doing, from its latency row.
+fn status(l: Option<&LatencyRow>) -> &'static str {
+    match l {
+        Some(l) if l.t90_secs.is_some() => "RAMPED",
+        Some(l) if l.t_start_secs.is_some() => "RAMPING",
+        Some(l) if l.acked_at.is_some() => "ACKNOWLEDGED",
+        Some(l) if l.notified_at.is_some() => "NOTIFIED",
+        _ => "PENDING",
+    }
+}
+
+/// The figures of a latency row, for the API.
+pub(crate) fn figures(l: &LatencyRow) -> LatencyFigures {
+    let time = |t: Option<chrono::NaiveDateTime>| t.map(|t| format_time(&from_naive(t)));
+    let delivered = match (l.baseline_mw, l.last_load_mw) {
+        (Some(b), Some(x)) => Some(if l.load_up { x - b } else { b - x }),
+        _ => None,
+    };
+    LatencyFigures {
+        notified_date_time: time(l.notified_at),
+        notified_via: l.notified_via.clone(),
+        acknowledged_date_time: time(l.acked_at),
+        baseline_mw: l.baseline_mw,
+        last_load_mw: l.last_load_mw,
+        last_load_date_time: time(l.last_load_at),
+        delivered_mw: delivered,
+        t_ack_secs: l.t_ack_secs,
+        t_start_secs: l.t_start_secs,
+        t50_secs: l.t50_secs,
+        t90_secs: l.t90_secs,
+        t100_secs: l.t100_secs,
+        ramp_mw_per_min: l.ramp_mw_per_min.filter(|r| r.is_finite()),
+        sustain: l.sustain,
+        snapback_mw: l.snapback_mw,
+        early_mw: l.early_mw,
+        max_reduction_mw: l.max_reduction_mw,
+    }
+}
+
+fn view(c: &mut AnyConnection, row: DispatchRow) -> StoreResult<Dispatch> {
+    let sites = db::dispatch_sites(c, &row.id)?;
+    let mut delivered = 0.0;
+    let sites = sites
+        .into_iter()
+        .map(|(s, name, l)| {
+            let latency = l.as_ref().map(figures).unwrap_or_default();
+            delivered += latency.delivered_mw.unwrap_or(0.0).max(0.0);
+            Ok(DispatchSite {
+                status: status(l.as_ref()).to_owned(),
+                latency,
+                site_name: name,
+                enrollment_id: s.enrollment_id,
+                event_id: s.event_id,
+                rank: s.merit_rank,
+                allocated_mw: parse_decimal(&s.allocated_mw)?,
+                reference_mw: parse_decimal(&s.reference_mw)?,
+                level_mw: parse_decimal(&s.level_mw)?,
+                site_id: s.site_id,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Dispatch {
+        program_id: row.program_id,
+        direction: DispatchDirection::parse(&row.direction)
+            .ok_or_else(|| StoreError::Corrupt(format!("dispatch direction {:?}", row.direction)))?,
+        target_mw: parse_decimal(&row.target_mw)?,
+        planned_mw: parse_decimal(&row.planned_mw)?,
+        shortfall_mw: parse_decimal(&row.shortfall_mw)?,
+        start: format_time(&from_naive(row.starts_at)),
+        end: format_time(&from_naive(row.ends_at)),
+        duration: row.duration,
+        response_time: row.response_time,
+        payload_type: row.payload_type,
+        state: row.state,
+        delivered_mw: delivered,
+        sites,
+        skipped: serde_json::from_str(&row.skipped)?,
+        created_date_time: format_time(&from_naive(row.created_date_time)),
+        modification_date_time: format_time(&from_naive(row.modification_date_time)),
+        id: row.id,
+    })
+}
+
+pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<Dispatch, AppError> {
+    who.require(Scope::ReadAll)?;
+    let id2 = id.clone();
+    state
+        .db
+        .read(move |c| {
+            let row = db::get_dispatch(c, &id2)?;
+            view(c, row)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("dispatch", &id))
+}
+
+pub async fn list(state: &AppState, who: &Principal, page: Page) -> Result<Vec<Dispatch>, AppError> {
+    who.require(Scope::ReadAll)?;
+    Ok(state
+        .db
+        .read(move |c| {
+            db::list_dispatches(c, page)?
+                .into_iter()
+                .map(|row| view(c, row))
+                .collect()
+        })
+        .await?)
+}
+
+/// Cancels a dispatch: events that have not started are deleted; those under way are shortened to end
+/// now (their VENs are notified of either change).
+pub async fn cancel(state: &AppState, who: &Principal, id: String) -> Result<Dispatch, AppError> {
+    who.require(Scope::ReadAll)?;
+    who.require(Scope::WriteEvents)?;
+    let now = state.clock.now();
+    let id2 = id.clone();
+    state
+        .write_listed(move |c| {
+            lock_dispatching(c)?;
+            let row = db::get_dispatch(c, &id2)?;
+            if row.state == "CANCELLED" {
+                return view(c, row);
+            }
+            let start = from_naive(row.starts_at);
+            let end = from_naive(row.ends_at);
+            let direction = DispatchDirection::parse(&row.direction).unwrap_or_default();
+            let names: HashMap<String, String> = db::dispatch_sites(c, &id2)?
+                .into_iter()
+                .map(|(s, n, _)| (s.site_id, n))
+                .collect();
+            for s in db::sites_of_dispatch(c, &id2)? {
+                let gone = match crate::store::repo::get_event(c, &s.event_id) {
+                    Err(StoreError::NotFound) => true,
+                    other => other.map(|_| false)?,
+                };
+                if gone || now >= end {
+                    continue;
+                }
+                if now < start {
+                    delete_in(c, &s.event_id)?;
+                    db::delete_latency(c, &s.event_id)?;
+                } else {
+                    let elapsed = (now - start).num_seconds().max(1);
+                    let ev = event_request(
+                        &row.program_id,
+                        &row.id,
+                        &s.site_id,
+                        names.get(&s.site_id).map(String::as_str).unwrap_or(""),
+                        &row.payload_type,
+                        direction,
+                        parse_decimal(&s.level_mw)?,
+                        start,
+                        &format!("PT{elapsed}S"),
+                        None,
+                    )
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    Prepared::at(now, s.event_id.clone(), &ev)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?
+                        .update(c)?;
+                    db::end_latency(c, &s.event_id, to_naive(now))?;
+                }
+            }
+            let ends = if now < start { start } else { now.min(end) };
+            db::set_dispatch_state(c, &id2, "CANCELLED", to_naive(ends), to_naive(now))?;
+            let row = db::get_dispatch(c, &id2)?;
+            view(c, row)
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("dispatch", &id))
+}
+
+fn event_latency(l: LatencyRow, site_name: Option<String>) -> EventLatency {
+    EventLatency {
+        figures: figures(&l),
+        event_start: format_time(&from_naive(l.event_start)),
+        event_end: l.event_end.map(|t| format_time(&from_naive(t))),
+        event_id: l.event_id,
+        site_id: l.site_id,
+        site_name,
+        committed_mw: l.committed_mw,
+        load_up: l.load_up,
+    }
+}
+
+/// Every site's response to one event.
+pub async fn latency_of_event(
+    state: &AppState,
+    who: &Principal,
+    event_id: String,
+) -> Result<Vec<EventLatency>, AppError> {
+    who.require(Scope::ReadAll)?;
+    let rows = state.db.read(move |c| db::event_latency_rows(c, &event_id)).await?;
+    Ok(rows.into_iter().map(|(l, name)| event_latency(l, Some(name))).collect())
+}
+
+/// One site's response to the events that started in `[from, to)`, with percentiles.
+pub async fn latency_of_site(
+    state: &AppState,
+    who: &Principal,
+    site_id: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<SiteLatency, AppError> {
+    who.require(Scope::ReadAll)?;
+    if to <= from {
+        return Err(AppError::BadRequest("to must be after from".into()));
+    }
+    let id = site_id.clone();
+    let rows = state
+        .db
+        .read(move |c| {
+            sites_db::get_site(c, &id)?;
+            db::site_latency(c, &id, to_naive(from), to_naive(to))
+        })
+        .await
+        .map_err(|e| AppError::from(e).with_not_found("site", &site_id))?;
+    let pct = |f: fn(&LatencyRow) -> Option<f64>| {
+        let mut v: Vec<f64> = rows.iter().filter_map(f).filter(|x| x.is_finite()).collect();
+        Percentiles {
+            count: v.len(),
+            p50: crate::flex::latency::percentile(&mut v, 50.0),
+            p90: crate::flex::latency::percentile(&mut v, 90.0),
+            p99: crate::flex::latency::percentile(&mut v, 99.0),
+        }
+    };
+    Ok(SiteLatency {
+        t_ack_secs: pct(|l| l.t_ack_secs),
+        t_start_secs: pct(|l| l.t_start_secs),
+        t90_secs: pct(|l| l.t90_secs),
+        t100_secs: pct(|l| l.t100_secs),
+        ramp_mw_per_min: pct(|l| l.ramp_mw_per_min),
+        sustain: pct(|l| l.sustain),
+        site_id,
+        from: format_time(&from),
+        to: format_time(&to),
+        events: rows.into_iter().map(|l| event_latency(l, None)).collect(),
+    })
+}

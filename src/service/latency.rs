@@ -1,0 +1,216 @@
+//! Keeping response-latency metrics (`event_latency`) up to date: a background pass every
+//! `latency.interval_secs` recomputes the (event, site) rows whose window received telemetry since the
+//! last pass, and those still waiting for their notification or acknowledgement. Metrics are derived from
+//! stored data only, so any instance may compute them and a restart loses nothing.
+//!
+//! First sight of an event by polling (a VEN's `GET /events` returning it) is kept in memory per client,
+//! recorded once, and written in batches by the same pass: the hottest read path pays no database write.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::config::LatencySettings;
+use crate::error::AppError;
+use crate::flex::latency::{self, Case, Sample, Thresholds};
+use crate::store::dispatch::{self as db, LatencyRow};
+use crate::store::repo::{from_naive, to_naive};
+use crate::store::{AnyConnection, StoreResult};
+
+use super::AppState;
+
+/// Telemetry rows stored out of `seq` order on PostgreSQL (concurrent commits) are caught by looking this
+/// far back behind the last pass's highest `seq`.
+const SEQ_MARGIN: i64 = 10_000;
+
+/// Events seen by polling clients, not yet written.
+#[derive(Debug, Default)]
+pub struct Seen {
+    inner: Mutex<SeenInner>,
+}
+
+#[derive(Debug, Default)]
+struct SeenInner {
+    known: HashMap<String, HashSet<String>>,
+    size: usize,
+    pending: Vec<(String, String, NaiveDateTime)>,
+}
+
+impl Seen {
+    /// `client` was just shown these events.
+    pub fn record(&self, client: &str, events: &[String], now: chrono::DateTime<chrono::Utc>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut s = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if s.size > 1_000_000 {
+            // Forget (not lose): a re-recorded sight is ignored by the database, which keeps the first.
+            s.known.clear();
+            s.size = 0;
+        }
+        let SeenInner { known, size, pending } = &mut *s;
+        let set = match known.get_mut(client) {
+            Some(set) => set,
+            None => known.entry(client.to_owned()).or_default(),
+        };
+        for e in events {
+            if !set.contains(e.as_str()) {
+                set.insert(e.clone());
+                *size += 1;
+                pending.push((e.clone(), client.to_owned(), to_naive(now)));
+            }
+        }
+    }
+
+    fn take(&self) -> Vec<(String, String, NaiveDateTime)> {
+        let mut s = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut s.pending)
+    }
+}
+
+/// Runs [`refresh`] every `interval_secs` for as long as the runtime lives.
+pub async fn run(state: AppState, settings: LatencySettings) {
+    let mut watermark = None;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(settings.interval_secs));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = refresh(&state, &settings.thresholds(), &mut watermark).await {
+            tracing::warn!(error = %e, "latency refresh failed; retrying next pass");
+        }
+    }
+}
+
+/// One pass: writes pending first sights, then recomputes what changed. Returns the rows recomputed.
+/// `watermark` carries the highest telemetry `seq` seen between passes (`None` on the first pass, which
+/// recomputes every open row).
+pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Option<i64>) -> Result<usize, AppError> {
+    let seen = state.seen.take();
+    if !seen.is_empty() {
+        state.db.write(move |c| db::record_seen(c, &seen)).await?;
+    }
+    let now = state.clock.now();
+    let th2 = th.clone();
+    let since = *watermark;
+    let (rows, high) = state
+        .db
+        .read(move |c| {
+            let high = db::max_telemetry_seq(c)?;
+            let margin = Duration::seconds(th2.baseline_secs.max(th2.snapback_secs) + 3600);
+            let mut dirty: HashMap<(String, String), LatencyRow> = HashMap::new();
+            for r in db::open_latency_rows(c, to_naive(now), margin)? {
+                // Open rows are recomputed on the first pass, and later when they still wait for news.
+                if since.is_none() || r.notified_at.is_none() || r.acked_at.is_none() || r.computed_at.is_none() {
+                    dirty.insert((r.event_id.clone(), r.site_id.clone()), r);
+                }
+            }
+            if let Some(seq) = since {
+                for (site, from, to, _) in db::telemetry_since(c, (seq - SEQ_MARGIN).max(0))? {
+                    let (Some(from), Some(to)) = (from, to) else { continue };
+                    for r in db::latency_rows_touching(c, &site, from, to, margin)? {
+                        dirty.insert((r.event_id.clone(), r.site_id.clone()), r);
+                    }
+                }
+            }
+            let mut out = Vec::with_capacity(dirty.len());
+            for (_, row) in dirty {
+                out.push(recompute(c, row, &th2, now)?);
+            }
+            Ok((out, high))
+        })
+        .await?;
+    let n = rows.len();
+    if n > 0 {
+        state
+            .db
+            .write(move |c| {
+                for r in &rows {
+                    db::save_latency(c, r)?;
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    *watermark = Some(high);
+    Ok(n)
+}
+
+/// Brings one row up to date from what is stored.
+fn recompute(
+    c: &mut AnyConnection,
+    mut row: LatencyRow,
+    th: &Thresholds,
+    now: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<LatencyRow> {
+    let client = crate::store::sites::client_of_site(c, &row.site_id)?;
+    if let Some(client) = &client {
+        let delivered = db::first_delivery(c, &row.event_id, client)?;
+        let polled = db::first_seen(c, &row.event_id, client)?;
+        let (at, via) = match (delivered, polled) {
+            (Some((d, _)), Some(p)) if p < d => (Some(p), Some("POLL".to_owned())),
+            (Some((d, ch)), _) => (Some(d), Some(ch)),
+            (None, Some(p)) => (Some(p), Some("POLL".to_owned())),
+            (None, None) => (None, None),
+        };
+        row.notified_at = at;
+        row.notified_via = via;
+        row.acked_at = db::first_report(c, &row.event_id, client)?;
+    }
+    let start = from_naive(row.event_start);
+    let end = row.event_end.map(from_naive);
+    let reference = row.notified_at.map(from_naive).unwrap_or(start).min(start);
+    let from = reference - Duration::seconds(th.baseline_secs.max(3600));
+    let to = end
+        .map_or(now, |e| e + Duration::seconds(th.snapback_secs))
+        .min(now + Duration::seconds(1));
+    let raw = db::load_samples(c, &row.site_id, to_naive(from), to_naive(to))?;
+    let has_demand = raw.iter().any(|(t, ..)| t == "DEMAND");
+    let samples: Vec<Sample> = raw
+        .into_iter()
+        .filter_map(|(t, s, e, v)| match t.as_str() {
+            "DEMAND" => Some(Sample {
+                at: from_naive(s),
+                mw: v,
+            }),
+            // Energy over an interval: its average power, when the site reports no DEMAND.
+            _ if !has_demand => {
+                let hours = (e? - s).num_milliseconds() as f64 / 3_600_000.0;
+                (hours > 0.0).then(|| Sample {
+                    at: from_naive(s),
+                    mw: v / hours,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    let m = latency::compute(
+        &Case {
+            event_start: start,
+            event_end: end,
+            notified: row.notified_at.map(from_naive),
+            first_report: row.acked_at.map(from_naive),
+            committed_mw: row.committed_mw,
+            load_up: row.load_up,
+            samples: &samples,
+        },
+        th,
+    );
+    row.baseline_mw = m.baseline_mw;
+    row.t_ack_secs = m.t_ack_secs;
+    row.t_start_secs = m.t_start_secs;
+    row.t10_secs = m.t10_secs;
+    row.t50_secs = m.t50_secs;
+    row.t90_secs = m.t90_secs;
+    row.t100_secs = m.t100_secs;
+    row.ramp_mw_per_min = m.ramp_mw_per_min.filter(|r| r.is_finite());
+    row.sustain = m.sustain;
+    row.snapback_mw = m.snapback_mw;
+    row.early_mw = m.early_mw;
+    row.max_reduction_mw = m.max_reduction_mw;
+    let last = samples.iter().rev().find(|s| s.at <= now);
+    row.last_load_mw = last.map(|s| s.mw);
+    row.last_load_at = last.map(|s| to_naive(s.at));
+    row.computed_at = Some(to_naive(now));
+    Ok(row)
+}

@@ -1,0 +1,481 @@
+//! Dispatches, their sites, first sight of events by polling, and response latency per (event, site).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::conn::AnyConnection;
+use super::error::StoreResult;
+use super::repo::Page;
+use super::schema::*;
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = dispatches)]
+pub struct DispatchRow {
+    pub id: String,
+    pub program_id: String,
+    pub direction: String,
+    pub target_mw: String,
+    pub planned_mw: String,
+    pub shortfall_mw: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub duration: String,
+    pub response_time: Option<String>,
+    pub payload_type: String,
+    pub state: String,
+    pub requested_by: String,
+    pub skipped: String,
+    pub created_date_time: NaiveDateTime,
+    pub modification_date_time: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = dispatch_sites)]
+pub struct DispatchSiteRow {
+    pub dispatch_id: String,
+    pub site_id: String,
+    pub enrollment_id: String,
+    pub event_id: String,
+    pub merit_rank: i32,
+    pub allocated_mw: String,
+    pub reference_mw: String,
+    pub level_mw: String,
+}
+
+/// Response latency of one site to one event.
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = event_latency)]
+#[diesel(treat_none_as_null = true)]
+pub struct LatencyRow {
+    pub event_id: String,
+    pub site_id: String,
+    pub committed_mw: f64,
+    pub load_up: bool,
+    pub event_start: NaiveDateTime,
+    pub event_end: Option<NaiveDateTime>,
+    pub notified_at: Option<NaiveDateTime>,
+    pub notified_via: Option<String>,
+    pub acked_at: Option<NaiveDateTime>,
+    pub baseline_mw: Option<f64>,
+    pub t_ack_secs: Option<f64>,
+    pub t_start_secs: Option<f64>,
+    pub t10_secs: Option<f64>,
+    pub t50_secs: Option<f64>,
+    pub t90_secs: Option<f64>,
+    pub t100_secs: Option<f64>,
+    pub ramp_mw_per_min: Option<f64>,
+    pub sustain: Option<f64>,
+    pub snapback_mw: Option<f64>,
+    pub early_mw: Option<f64>,
+    pub max_reduction_mw: Option<f64>,
+    pub last_load_mw: Option<f64>,
+    pub last_load_at: Option<NaiveDateTime>,
+    pub computed_at: Option<NaiveDateTime>,
+}
+
+impl LatencyRow {
+    /// A row for an event just sent: nothing measured yet.
+    pub fn new(
+        event_id: String,
+        site_id: String,
+        committed_mw: f64,
+        load_up: bool,
+        event_start: NaiveDateTime,
+        event_end: Option<NaiveDateTime>,
+    ) -> Self {
+        Self {
+            event_id,
+            site_id,
+            committed_mw,
+            load_up,
+            event_start,
+            event_end,
+            notified_at: None,
+            notified_via: None,
+            acked_at: None,
+            baseline_mw: None,
+            t_ack_secs: None,
+            t_start_secs: None,
+            t10_secs: None,
+            t50_secs: None,
+            t90_secs: None,
+            t100_secs: None,
+            ramp_mw_per_min: None,
+            sustain: None,
+            snapback_mw: None,
+            early_mw: None,
+            max_reduction_mw: None,
+            last_load_mw: None,
+            last_load_at: None,
+            computed_at: None,
+        }
+    }
+}
+
+/// Batches of a multi-row insert small enough for SQLite's 32,766 bind values.
+macro_rules! insert_rows {
+    ($c:expr, $table:expr, $rows:expr, $per:expr) => {
+        for chunk in $rows.chunks($per) {
+            match $c {
+                AnyConnection::Postgresql(pg) => diesel::insert_into($table).values(chunk).execute(pg)?,
+                AnyConnection::Sqlite(sq) => diesel::insert_into($table).values(chunk).execute(sq)?,
+            };
+        }
+    };
+}
+
+pub fn insert_dispatch(
+    c: &mut AnyConnection,
+    d: &DispatchRow,
+    sites: &[DispatchSiteRow],
+    latency: &[LatencyRow],
+) -> StoreResult<()> {
+    diesel::insert_into(dispatches::table).values(d.clone()).execute(c)?;
+    insert_rows!(c, dispatch_sites::table, sites, 1000);
+    insert_rows!(c, event_latency::table, latency, 500);
+    Ok(())
+}
+
+pub fn get_dispatch(c: &mut AnyConnection, id: &str) -> StoreResult<DispatchRow> {
+    Ok(dispatches::table.find(id).first(c)?)
+}
+
+/// Newest first.
+pub fn list_dispatches(c: &mut AnyConnection, page: Page) -> StoreResult<Vec<DispatchRow>> {
+    Ok(dispatches::table
+        .order((dispatches::created_date_time.desc(), dispatches::id.desc()))
+        .offset(page.skip)
+        .limit(page.limit)
+        .load(c)?)
+}
+
+/// A dispatch's sites in merit order, with their names and latency rows.
+pub fn dispatch_sites(
+    c: &mut AnyConnection,
+    dispatch_id: &str,
+) -> StoreResult<Vec<(DispatchSiteRow, String, Option<LatencyRow>)>> {
+    let rows: Vec<(DispatchSiteRow, String)> = dispatch_sites::table
+        .inner_join(sites::table)
+        .filter(dispatch_sites::dispatch_id.eq(dispatch_id))
+        .order(dispatch_sites::merit_rank)
+        .select((dispatch_sites::all_columns, sites::site_name))
+        .load(c)?;
+    let events: Vec<String> = rows.iter().map(|(r, _)| r.event_id.clone()).collect();
+    let mut latency: std::collections::HashMap<(String, String), LatencyRow> = std::collections::HashMap::new();
+    for chunk in events.chunks(1000) {
+        let found: Vec<LatencyRow> = event_latency::table
+            .filter(event_latency::event_id.eq_any(chunk))
+            .load(c)?;
+        for l in found {
+            latency.insert((l.event_id.clone(), l.site_id.clone()), l);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(r, name)| {
+            let l = latency.remove(&(r.event_id.clone(), r.site_id.clone()));
+            (r, name, l)
+        })
+        .collect())
+}
+
+pub fn set_dispatch_state(
+    c: &mut AnyConnection,
+    id: &str,
+    state: &str,
+    ends_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::update(dispatches::table.find(id))
+        .set((
+            dispatches::state.eq(state),
+            dispatches::ends_at.eq(ends_at),
+            dispatches::modification_date_time.eq(now),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// How many active dispatches since `since` asked an enrollment for MW.
+pub fn dispatches_of_enrollment_since(
+    c: &mut AnyConnection,
+    enrollment_id: &str,
+    since: NaiveDateTime,
+) -> StoreResult<i64> {
+    Ok(dispatch_sites::table
+        .inner_join(dispatches::table)
+        .filter(dispatch_sites::enrollment_id.eq(enrollment_id))
+        .filter(dispatches::state.eq("ACTIVE"))
+        .filter(dispatches::starts_at.ge(since))
+        .count()
+        .get_result(c)?)
+}
+
+/// MW already asked of an enrollment by active dispatches overlapping `[start, end)`.
+pub fn allocated_overlapping(
+    c: &mut AnyConnection,
+    enrollment_id: &str,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> StoreResult<Vec<String>> {
+    Ok(dispatch_sites::table
+        .inner_join(dispatches::table)
+        .filter(dispatch_sites::enrollment_id.eq(enrollment_id))
+        .filter(dispatches::state.eq("ACTIVE"))
+        .filter(dispatches::starts_at.lt(end))
+        .filter(dispatches::ends_at.gt(start))
+        .select(dispatch_sites::allocated_mw)
+        .load(c)?)
+}
+
+/// The latest power sample of a site at or after `since`: (MW, time).
+pub fn latest_demand(
+    c: &mut AnyConnection,
+    site_id: &str,
+    since: NaiveDateTime,
+) -> StoreResult<Option<(f64, NaiveDateTime)>> {
+    let row: Option<(Option<f64>, NaiveDateTime)> = telemetry::table
+        .filter(telemetry::site_id.eq(site_id))
+        .filter(telemetry::payload_type.eq("DEMAND"))
+        .filter(telemetry::start_at.ge(since))
+        .order(telemetry::start_at.desc())
+        .select((telemetry::value, telemetry::start_at))
+        .first(c)
+        .optional()?;
+    Ok(row.and_then(|(v, t)| v.map(|v| (v, t))))
+}
+
+/// A past event of a site, for merit order: (site, committed MW, largest reduction, T90).
+pub type History = (String, f64, Option<f64>, Option<f64>);
+
+/// Past latency rows of sites (for reliability and speed in merit order).
+pub fn latency_history(
+    c: &mut AnyConnection,
+    site_ids: &[String],
+    since: NaiveDateTime,
+    before: NaiveDateTime,
+) -> StoreResult<Vec<History>> {
+    let mut out = Vec::new();
+    for chunk in site_ids.chunks(1000) {
+        let rows: Vec<History> = event_latency::table
+            .filter(event_latency::site_id.eq_any(chunk))
+            .filter(event_latency::event_start.ge(since))
+            .filter(event_latency::event_end.lt(before))
+            .select((
+                event_latency::site_id,
+                event_latency::committed_mw,
+                event_latency::max_reduction_mw,
+                event_latency::t90_secs,
+            ))
+            .load(c)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The dispatch-site rows of one dispatch (for cancelling).
+pub fn sites_of_dispatch(c: &mut AnyConnection, dispatch_id: &str) -> StoreResult<Vec<DispatchSiteRow>> {
+    Ok(dispatch_sites::table
+        .filter(dispatch_sites::dispatch_id.eq(dispatch_id))
+        .order(dispatch_sites::merit_rank)
+        .load(c)?)
+}
+
+pub fn end_latency(c: &mut AnyConnection, event_id: &str, end: NaiveDateTime) -> StoreResult<()> {
+    diesel::update(event_latency::table.filter(event_latency::event_id.eq(event_id)))
+        .set(event_latency::event_end.eq(end))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn delete_latency(c: &mut AnyConnection, event_id: &str) -> StoreResult<()> {
+    diesel::delete(event_latency::table.filter(event_latency::event_id.eq(event_id))).execute(c)?;
+    Ok(())
+}
+
+/// Records first sight of events by polling clients (earliest wins).
+pub fn record_seen(c: &mut AnyConnection, seen: &[(String, String, NaiveDateTime)]) -> StoreResult<()> {
+    for chunk in seen.chunks(1000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(e, client, at)| {
+                (
+                    event_seen::event_id.eq(e.clone()),
+                    event_seen::client_id.eq(client.clone()),
+                    event_seen::seen_at.eq(*at),
+                )
+            })
+            .collect();
+        match c {
+            AnyConnection::Postgresql(pg) => diesel::insert_into(event_seen::table)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .execute(pg)?,
+            AnyConnection::Sqlite(sq) => diesel::insert_or_ignore_into(event_seen::table)
+                .values(rows)
+                .execute(sq)?,
+        };
+    }
+    Ok(())
+}
+
+/// Latency rows to recompute: those of the given sites whose window (from `margin` before the event to
+/// `margin` after its end) contains a moment in `[from, to]`.
+pub fn latency_rows_touching(
+    c: &mut AnyConnection,
+    site_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    margin: chrono::Duration,
+) -> StoreResult<Vec<LatencyRow>> {
+    Ok(event_latency::table
+        .filter(event_latency::site_id.eq(site_id))
+        .filter(event_latency::event_start.le(to + margin))
+        .filter(
+            event_latency::event_end
+                .is_null()
+                .or(event_latency::event_end.ge(from - margin)),
+        )
+        .load(c)?)
+}
+
+/// Latency rows of events that are on now (or ended within `margin`), or not yet computed.
+pub fn open_latency_rows(
+    c: &mut AnyConnection,
+    now: NaiveDateTime,
+    margin: chrono::Duration,
+) -> StoreResult<Vec<LatencyRow>> {
+    Ok(event_latency::table
+        .filter(
+            event_latency::computed_at
+                .is_null()
+                .or(event_latency::event_start.le(now + margin).and(
+                    event_latency::event_end
+                        .is_null()
+                        .or(event_latency::event_end.ge(now - margin)),
+                )),
+        )
+        .load(c)?)
+}
+
+pub fn save_latency(c: &mut AnyConnection, row: &LatencyRow) -> StoreResult<()> {
+    diesel::update(event_latency::table.find((&row.event_id, &row.site_id)))
+        .set(row.clone())
+        .execute(c)?;
+    Ok(())
+}
+
+/// New telemetry of one site: (site, earliest start, latest start, highest seq).
+pub type NewTelemetry = (String, Option<NaiveDateTime>, Option<NaiveDateTime>, Option<i64>);
+
+/// Sites with telemetry stored after `seq`.
+pub fn telemetry_since(c: &mut AnyConnection, seq: i64) -> StoreResult<Vec<NewTelemetry>> {
+    use diesel::dsl::{max, min};
+    Ok(telemetry::table
+        .filter(telemetry::seq.gt(seq))
+        .group_by(telemetry::site_id)
+        .select((
+            telemetry::site_id,
+            min(telemetry::start_at),
+            max(telemetry::start_at),
+            max(telemetry::seq),
+        ))
+        .load(c)?)
+}
+
+pub fn max_telemetry_seq(c: &mut AnyConnection) -> StoreResult<i64> {
+    use diesel::dsl::max;
+    Ok(telemetry::table
+        .select(max(telemetry::seq))
+        .first::<Option<i64>>(c)?
+        .unwrap_or(0))
+}
+
+/// A load sample: (payload type, start, end, value).
+pub type LoadSample = (String, NaiveDateTime, Option<NaiveDateTime>, f64);
+
+/// A site's DEMAND and USAGE samples in `[from, to)`, oldest first.
+pub fn load_samples(
+    c: &mut AnyConnection,
+    site_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> StoreResult<Vec<LoadSample>> {
+    let rows: Vec<(String, NaiveDateTime, Option<NaiveDateTime>, Option<f64>)> = telemetry::table
+        .filter(telemetry::site_id.eq(site_id))
+        .filter(telemetry::payload_type.eq_any(["DEMAND", "USAGE"]))
+        .filter(telemetry::start_at.ge(from))
+        .filter(telemetry::start_at.lt(to))
+        .order((telemetry::start_at, telemetry::seq))
+        .select((
+            telemetry::payload_type,
+            telemetry::start_at,
+            telemetry::end_at,
+            telemetry::value,
+        ))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(t, s, e, v)| v.map(|v| (t, s, e, v)))
+        .collect())
+}
+
+/// When the event's notification first reached a client: (time, channel).
+pub fn first_delivery(
+    c: &mut AnyConnection,
+    event_id: &str,
+    client_id: &str,
+) -> StoreResult<Option<(NaiveDateTime, String)>> {
+    let row: Option<(Option<NaiveDateTime>, String)> = notifications::table
+        .filter(notifications::object_id.eq(event_id))
+        .filter(notifications::client_id.eq(client_id))
+        .filter(notifications::state.eq("delivered"))
+        .order(notifications::finished_at)
+        .select((notifications::finished_at, notifications::channel))
+        .first(c)
+        .optional()?;
+    Ok(row.and_then(|(t, ch)| t.map(|t| (t, ch))))
+}
+
+pub fn first_seen(c: &mut AnyConnection, event_id: &str, client_id: &str) -> StoreResult<Option<NaiveDateTime>> {
+    Ok(event_seen::table
+        .find((event_id, client_id))
+        .select(event_seen::seen_at)
+        .first(c)
+        .optional()?)
+}
+
+/// The first report a client made on an event.
+pub fn first_report(c: &mut AnyConnection, event_id: &str, client_id: &str) -> StoreResult<Option<NaiveDateTime>> {
+    use diesel::dsl::min;
+    Ok(reports::table
+        .filter(reports::event_id.eq(event_id))
+        .filter(reports::client_id.eq(client_id))
+        .select(min(reports::created_date_time))
+        .first(c)?)
+}
+
+/// Latency rows of a site whose events started in `[from, to)`.
+pub fn site_latency(
+    c: &mut AnyConnection,
+    site_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> StoreResult<Vec<LatencyRow>> {
+    Ok(event_latency::table
+        .filter(event_latency::site_id.eq(site_id))
+        .filter(event_latency::event_start.ge(from))
+        .filter(event_latency::event_start.lt(to))
+        .order((event_latency::event_start, event_latency::event_id))
+        .limit(10_000)
+        .load(c)?)
+}
+
+pub fn event_latency_rows(c: &mut AnyConnection, event_id: &str) -> StoreResult<Vec<(LatencyRow, String)>> {
+    Ok(event_latency::table
+        .inner_join(sites::table)
+        .filter(event_latency::event_id.eq(event_id))
+        .order(sites::site_name)
+        .select((event_latency::all_columns, sites::site_name))
+        .load(c)?)
+}

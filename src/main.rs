@@ -59,11 +59,73 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Run a fleet of simulated flexible-load sites as OpenADR 3.1 VENs against a VTN.
+    Simulate(SimulateArgs),
     /// MQTT binding helpers.
     Mqtt {
         #[command(subcommand)]
         action: MqttAction,
     },
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Base URL of the VTN.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    vtn: String,
+    /// Number of sites.
+    #[arg(long, default_value_t = 20)]
+    sites: usize,
+    /// The operator's credentials: `CLIENT_ID:SECRET`, or the JSON line `sluice client add` printed.
+    #[arg(long, env = "SLUICE_SIM_OPERATOR")]
+    operator_credentials: String,
+    /// Program the sites enroll in (created when missing).
+    #[arg(long, default_value = "sim-program")]
+    program: String,
+    /// Site names are PREFIX-N (default: sim-<random>).
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Seconds between DEMAND reports of each site.
+    #[arg(long, default_value_t = 4.0)]
+    report_secs: f64,
+    /// Seconds between event polls of each site.
+    #[arg(long, default_value_t = 2.0)]
+    poll_secs: f64,
+    /// Miners' draw per site, MW.
+    #[arg(long, default_value_t = 40.0)]
+    mining_mw: f64,
+    /// Share of sites that are AI data centers with miners beside them (0..=1).
+    #[arg(long, default_value_t = 0.0)]
+    ai_share: f64,
+    /// Mean seconds from learning of an event to acting on it.
+    #[arg(long, default_value_t = 5.0)]
+    response_secs: f64,
+    /// ± seconds of jitter on the response.
+    #[arg(long, default_value_t = 3.0)]
+    jitter_secs: f64,
+    /// Seconds to ramp to the new level.
+    #[arg(long, default_value_t = 20.0)]
+    ramp_secs: f64,
+    /// The first N sites respond slowly.
+    #[arg(long, default_value_t = 0)]
+    slow: usize,
+    /// How slowly, seconds.
+    #[arg(long, default_value_t = 180.0)]
+    slow_secs: f64,
+    /// The next N sites never respond.
+    #[arg(long, default_value_t = 0)]
+    unresponsive: usize,
+    /// Share of the other sites that never respond (0..=1).
+    #[arg(long, default_value_t = 0.0)]
+    failure_rate: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long)]
+    duration_secs: Option<u64>,
+    /// Accept the VTN's self-signed certificate.
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +229,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client { action } => client(action, clock),
+        Command::Simulate(args) => actix_web::rt::System::new().block_on(simulate(args, clock)),
         Command::Cert {
             action: CertAction::Dev { out },
         } => {
@@ -221,6 +284,71 @@ async fn serve(s: Settings, clock: SharedClock) -> anyhow::Result<()> {
         tracing::info!(addr = %app.addr(), database = %redact(&s.database.url), "Sluice serving HTTP");
     }
     app.run_until_stopped().await
+}
+
+async fn simulate(a: SimulateArgs, clock: SharedClock) -> anyhow::Result<()> {
+    let (operator_id, operator_secret) = match serde_json::from_str::<serde_json::Value>(&a.operator_credentials) {
+        Ok(v) => (
+            v["client_id"].as_str().unwrap_or_default().to_owned(),
+            v["client_secret"].as_str().unwrap_or_default().to_owned(),
+        ),
+        Err(_) => match a.operator_credentials.split_once(':') {
+            Some((id, secret)) => (id.to_owned(), secret.to_owned()),
+            None => bail!("--operator-credentials is CLIENT_ID:SECRET or the JSON line of `sluice client add`"),
+        },
+    };
+    for (name, v) in [("--ai-share", a.ai_share), ("--failure-rate", a.failure_rate)] {
+        if !(0.0..=1.0).contains(&v) {
+            bail!("{name} must be within 0..=1");
+        }
+    }
+    if a.report_secs <= 0.0 || a.poll_secs <= 0.0 {
+        bail!("--report-secs and --poll-secs must be positive");
+    }
+    let cfg = sluice::sim::SimConfig {
+        vtn: a.vtn,
+        operator_id,
+        operator_secret,
+        sites: a.sites,
+        program: a.program,
+        prefix: a
+            .prefix
+            .unwrap_or_else(|| format!("sim-{}", &uuid::Uuid::new_v4().simple().to_string()[..6])),
+        report_every: std::time::Duration::from_secs_f64(a.report_secs),
+        poll_every: std::time::Duration::from_secs_f64(a.poll_secs),
+        mining_mw: a.mining_mw,
+        ai_share: a.ai_share,
+        response_secs: a.response_secs,
+        jitter_secs: a.jitter_secs,
+        ramp_secs: a.ramp_secs,
+        slow: a.slow,
+        slow_secs: a.slow_secs,
+        unresponsive: a.unresponsive,
+        failure_rate: a.failure_rate,
+        seed: a.seed,
+        run_for: a.duration_secs.map(std::time::Duration::from_secs),
+        insecure: a.insecure,
+        summary_every: Some(std::time::Duration::from_secs(5)),
+        ..sluice::sim::SimConfig::default()
+    };
+    let total = cfg.sites;
+    let run_for = cfg.run_for;
+    let fleet = sluice::sim::start(cfg, clock).await?;
+    eprintln!(
+        "{} sites running in program {}; Ctrl-C stops",
+        fleet.sites.len(),
+        fleet.program_id
+    );
+    match run_for {
+        Some(d) => tokio::time::sleep(d).await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    let stats = fleet.stats.clone();
+    fleet.stop().await;
+    eprintln!("{}", sluice::sim::summary(&stats, total));
+    Ok(())
 }
 
 fn client(action: ClientAction, clock: SharedClock) -> anyhow::Result<()> {

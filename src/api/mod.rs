@@ -110,6 +110,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(sites::cancel_dispatch)
         .service(sites::event_latency)
         .service(sites::site_latency)
+        .service(sites::issue_ven_client)
         .service(health::health);
 }
 

@@ -285,3 +285,26 @@ pub async fn site_latency(
         &dispatch::latency_of_site(&state, &who.0, id.into_inner(), from, to).await?,
     )?))
 }
+
+/// `POST /ops/clients`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct NewVenClient {
+    /// A name for the client (1..=128 characters).
+    pub name: String,
+}
+
+/// Issues OAuth2 credentials for a VEN (a site's controller). The secret is shown once. Operator
+/// credentials are made only with `sluice client add` on the server.
+#[utoipa::path(tag = "sites", request_body = NewVenClient, security(("bearerAuth" = ["write_vens"])),
+    responses((status = 201, body = crate::service::clients::IssuedClient), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 501, body = Problem)))]
+#[post("/ops/clients")]
+pub async fn issue_ven_client(
+    state: Data<AppState>,
+    who: Caller,
+    body: JsonBody<NewVenClient>,
+) -> Result<HttpResponse, AppError> {
+    Ok(created(json(
+        &crate::service::clients::issue_ven(&state, &who.0, body.0.name).await?,
+    )?))
+}

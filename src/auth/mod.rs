@@ -104,7 +104,7 @@ impl fmt::Debug for Scopes {
 }
 
 /// The two kinds of client (digest §2, "role model"): the utility's business logic and VENs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Operator,

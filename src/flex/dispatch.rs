@@ -222,8 +222,8 @@ pub fn plan(r: &Request, candidates: &[Candidate]) -> Plan {
     Plan {
         picks,
         skipped,
-        planned_mw: planned,
-        shortfall_mw: remaining.max(Decimal::ZERO),
+        planned_mw: planned.normalize(),
+        shortfall_mw: remaining.max(Decimal::ZERO).normalize(),
     }
 }
 

@@ -18,7 +18,7 @@ pub const PEPPER_SECRET: &str = "client_secret_pepper";
 pub const JWT_SECRET: &str = "jwt_hs256_key";
 
 /// The one JSON line `sluice client add` prints. The secret is shown once and never stored.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct IssuedClient {
     pub client_id: String,
     pub client_secret: String,
@@ -124,5 +124,35 @@ pub async fn token(
         token_type: "Bearer".into(),
         expires_in,
         scope: Some(scopes.to_string()),
+    })
+}
+
+/// `POST /ops/clients`: the business logic issues credentials for a VEN (a mining site's controller, the
+/// fleet simulator). Only VEN clients: operator credentials are made with the CLI, on the server itself.
+pub async fn issue_ven(state: &AppState, who: &crate::auth::Principal, name: String) -> Result<IssuedClient, AppError> {
+    who.require(crate::auth::Scope::ReadAll)?;
+    who.require(crate::auth::Scope::WriteVens)?;
+    if state.auth.external_token_url().is_some() {
+        return Err(AppError::NotImplemented(
+            "clients are managed by the external identity provider named by GET /auth/server".into(),
+        ));
+    }
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(AppError::BadRequest("name must be 1..=128 characters".into()));
+    }
+    let client_id = new_client_id(Role::Ven.as_str());
+    let client_secret = new_client_secret();
+    let row = ClientRow {
+        client_id: client_id.clone(),
+        client_name: name,
+        role: Role::Ven.as_str().to_owned(),
+        secret_hash: hash_secret(&state.pepper, &client_secret),
+        created: state.clock.now(),
+    };
+    state.db.write(move |c| repo::insert_client(c, &row)).await?;
+    Ok(IssuedClient {
+        client_id,
+        client_secret,
+        role: Role::Ven,
     })
 }

@@ -14,5 +14,6 @@ mod openapi;
 mod platform;
 mod privacy;
 mod receiver;
+mod simulator;
 mod sites;
 mod support;

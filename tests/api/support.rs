@@ -224,6 +224,16 @@ impl TestApp {
     }
 
     pub async fn with_settings(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::build(tweak, false).await
+    }
+
+    /// A server on the wall clock, for tests with real VENs that keep their own time (the simulator);
+    /// `clock` is then not the server's.
+    pub async fn real_time() -> Self {
+        Self::build(|_| {}, true).await
+    }
+
+    async fn build(tweak: impl FnOnce(&mut Settings), real_time: bool) -> Self {
         let db = TestDb::new();
         let mut settings = Settings::default();
         settings.database.url = db.url.clone();
@@ -238,7 +248,11 @@ impl TestApp {
         settings.latency.interval_secs = 86_400;
         tweak(&mut settings);
         let clock = Arc::new(ManualClock::new(t0()));
-        let shared: SharedClock = clock.clone();
+        let shared: SharedClock = if real_time {
+            Arc::new(sluice::clock::SystemClock)
+        } else {
+            clock.clone()
+        };
         let state = build_state(&settings, shared, true).await.expect("state");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = Application::with_listener(&settings, state.clone(), listener).expect("server");

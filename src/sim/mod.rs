@@ -1,0 +1,617 @@
+//! `sluice simulate`: a fleet of virtual flexible-load sites, each a real OpenADR 3.1 VEN over HTTP. With
+//! the operator's credentials it issues one VEN client per site (`POST /ops/clients`), and each VEN
+//! registers its ven; the operator side enrolls it as a site in the program. Then every site polls its
+//! events, acknowledges and curtails (or not) as its model says (`model.rs`), and reports DEMAND every few
+//! seconds. A live summary goes to stderr. The end-to-end tests and the dispatch benchmark drive it.
+
+pub mod model;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use self::model::{Behavior, Instruction, SiteModel};
+use crate::clock::SharedClock;
+use crate::wire::format_time;
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Base URL of the VTN, e.g. `http://127.0.0.1:8080`.
+    pub vtn: String,
+    pub operator_id: String,
+    pub operator_secret: String,
+    pub sites: usize,
+    /// Program the sites enroll in (created when missing).
+    pub program: String,
+    /// Names are `<prefix>-<n>`.
+    pub prefix: String,
+    pub report_every: Duration,
+    pub poll_every: Duration,
+    /// Miners' draw per site, MW.
+    pub mining_mw: f64,
+    /// Share of the sites that are AI data centers with miners beside them.
+    pub ai_share: f64,
+    /// Committed shed as a share of the site's maximum import.
+    pub shed_share: f64,
+    /// Mean delay from learning of an event to acting on it, seconds, and its ± jitter.
+    pub response_secs: f64,
+    pub jitter_secs: f64,
+    pub ramp_secs: f64,
+    /// The first `slow` sites respond after `slow_secs` instead.
+    pub slow: usize,
+    pub slow_secs: f64,
+    /// The next `unresponsive` sites never respond.
+    pub unresponsive: usize,
+    /// Share of the remaining sites that never respond either, chosen by `seed`.
+    pub failure_rate: f64,
+    pub seed: u64,
+    /// Stop after this long (`None`: until interrupted).
+    pub run_for: Option<Duration>,
+    /// Accept the VTN's self-signed certificate.
+    pub insecure: bool,
+    /// Print the live summary this often (`None`: never).
+    pub summary_every: Option<Duration>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            vtn: "http://127.0.0.1:8080".into(),
+            operator_id: String::new(),
+            operator_secret: String::new(),
+            sites: 20,
+            program: "sim-program".into(),
+            prefix: "sim".into(),
+            report_every: Duration::from_secs(4),
+            poll_every: Duration::from_secs(2),
+            mining_mw: 40.0,
+            ai_share: 0.0,
+            shed_share: 0.8,
+            response_secs: 5.0,
+            jitter_secs: 3.0,
+            ramp_secs: 20.0,
+            slow: 0,
+            slow_secs: 180.0,
+            unresponsive: 0,
+            failure_rate: 0.0,
+            seed: 1,
+            run_for: None,
+            insecure: false,
+            summary_every: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// Counters shared by the sites (the live summary).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub registered: AtomicUsize,
+    pub events_seen: AtomicUsize,
+    pub acks: AtomicUsize,
+    pub reports_ok: AtomicU64,
+    pub reports_failed: AtomicU64,
+    pub polls: AtomicU64,
+    /// Sum of the sites' loads, kW (integer for atomics).
+    pub load_kw: AtomicU64,
+    pub free_kw: AtomicU64,
+}
+
+/// One simulated site as enrolled.
+#[derive(Debug, Clone)]
+pub struct SimSite {
+    pub name: String,
+    pub site_id: String,
+    pub client_id: String,
+    client_secret: String,
+    pub behavior: Behavior,
+}
+
+/// A running fleet.
+pub struct Fleet {
+    pub sites: Vec<SimSite>,
+    pub stats: Arc<Stats>,
+    pub program_id: String,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Fleet {
+    /// Stops every site and waits for them.
+    pub async fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+struct Http {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Http {
+    async fn token(&self, id: &str, secret: &str) -> anyhow::Result<String> {
+        let r = self
+            .client
+            .post(format!("{}/auth/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", secret),
+            ])
+            .send()
+            .await?;
+        let status = r.status();
+        let body: Value = r.json().await?;
+        if !status.is_success() {
+            bail!("token for {id}: {status} {body}");
+        }
+        body["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no access_token in {body}"))
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await?;
+        let status = r.status().as_u16();
+        let text = r.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let (status, v) = self.send(method.clone(), path, token, body).await?;
+        if !(200..300).contains(&status) {
+            bail!("{method} {path}: {status} {v}");
+        }
+        Ok(v)
+    }
+}
+
+fn behavior_of(cfg: &SimConfig, n: usize) -> Behavior {
+    let jitter = (model_unit(cfg.seed, n as i64) * 2.0 - 1.0) * cfg.jitter_secs;
+    if n < cfg.slow {
+        Behavior::Responds {
+            delay_secs: (cfg.slow_secs + jitter).max(0.0),
+        }
+    } else if n < cfg.slow + cfg.unresponsive || model_unit(cfg.seed ^ 0xFA11, n as i64) < cfg.failure_rate {
+        Behavior::Unresponsive
+    } else {
+        Behavior::Responds {
+            delay_secs: (cfg.response_secs + jitter).max(0.0),
+        }
+    }
+}
+
+fn model_unit(seed: u64, n: i64) -> f64 {
+    let mut x = seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5151;
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 29;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Finds or creates the program and its report-only telemetry event; returns (program, event).
+async fn program_and_telemetry_event(http: &Http, op: &str, name: &str) -> anyhow::Result<(String, String)> {
+    let mut program = None;
+    let mut skip = 0;
+    loop {
+        let page = http
+            .ok(
+                reqwest::Method::GET,
+                &format!("/programs?skip={skip}&limit=50"),
+                op,
+                None,
+            )
+            .await?;
+        let items = page.as_array().cloned().unwrap_or_default();
+        if let Some(p) = items.iter().find(|p| p["programName"] == name) {
+            program = p["id"].as_str().map(str::to_owned);
+            break;
+        }
+        if items.len() < 50 {
+            break;
+        }
+        skip += 50;
+    }
+    let program = match program {
+        Some(p) => p,
+        None => http
+            .ok(
+                reqwest::Method::POST,
+                "/programs",
+                op,
+                Some(&json!({"programName": name, "payloadDescriptors": [
+                    {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "IMPORT_CAPACITY_LIMIT", "units": "KW"}]})),
+            )
+            .await?["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("program without id"))?
+            .to_owned(),
+    };
+    let events = http
+        .ok(
+            reqwest::Method::GET,
+            &format!("/events?programID={program}&limit=50"),
+            op,
+            None,
+        )
+        .await?;
+    let existing = events
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["eventName"] == "telemetry"))
+        .and_then(|e| e["id"].as_str().map(str::to_owned));
+    let event = match existing {
+        Some(e) => e,
+        // A report-only event (3.1): no intervals, it asks every VEN of the program for DEMAND.
+        None => http
+            .ok(
+                reqwest::Method::POST,
+                "/events",
+                op,
+                Some(&json!({"programID": program, "eventName": "telemetry",
+                    "reportDescriptors": [{"payloadType": "DEMAND", "readingType": "DIRECT_READ", "units": "KW"}]})),
+            )
+            .await?["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("event without id"))?
+            .to_owned(),
+    };
+    Ok((program, event))
+}
+
+/// Enrolls site `n`: its VEN client, ven, site and enrollment.
+async fn enroll(
+    http: &Http,
+    op: &str,
+    cfg: &SimConfig,
+    program: &str,
+    n: usize,
+    now: DateTime<Utc>,
+) -> anyhow::Result<SimSite> {
+    let name = format!("{}-{n}", cfg.prefix);
+    let issued = http
+        .ok(reqwest::Method::POST, "/ops/clients", op, Some(&json!({"name": name})))
+        .await
+        .context("issuing the site's VEN client")?;
+    let client_id = issued["client_id"].as_str().unwrap_or_default().to_owned();
+    let client_secret = issued["client_secret"].as_str().unwrap_or_default().to_owned();
+    let ven_token = http.token(&client_id, &client_secret).await?;
+    let ven = http
+        .ok(
+            reqwest::Method::POST,
+            "/vens",
+            &ven_token,
+            Some(&json!({"objectType": "VEN_VEN_REQUEST", "venName": name})),
+        )
+        .await
+        .context("registering the ven")?;
+    let ai = model_unit(cfg.seed ^ 0xA1, n as i64) < cfg.ai_share;
+    let max = cfg.mining_mw * if ai { 1.25 } else { 1.0 };
+    let site = http
+        .ok(
+            reqwest::Method::POST,
+            "/ops/sites",
+            op,
+            Some(
+                &json!({"siteName": name, "venID": ven["id"], "kind": if ai { "AI_MINING" } else { "MINING" },
+                "maxImportMW": format!("{max:.3}"), "location": "simulated"}),
+            ),
+        )
+        .await
+        .context("creating the site")?;
+    let site_id = site["id"].as_str().unwrap_or_default().to_owned();
+    let price = 50.0 + (model_unit(cfg.seed ^ 0x9E, n as i64) * 100.0).round();
+    http.ok(
+        reqwest::Method::POST,
+        "/ops/enrollments",
+        op,
+        Some(&json!({"siteID": site_id, "programID": program,
+            "shedMW": format!("{:.3}", cfg.mining_mw * cfg.shed_share), "offerPrice": format!("{price:.2}"),
+            "ramp": format!("PT{}S", cfg.ramp_secs.ceil() as i64), "start": format_time(&(now - chrono::Duration::days(1)))})),
+    )
+    .await
+    .context("enrolling the site")?;
+    Ok(SimSite {
+        name,
+        site_id,
+        client_id,
+        client_secret,
+        behavior: behavior_of(cfg, n),
+    })
+}
+
+/// Sets up `cfg.sites` sites and starts them; returns at once with the running fleet.
+pub async fn start(cfg: SimConfig, clock: SharedClock) -> anyhow::Result<Fleet> {
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(cfg.insecure)
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(4)
+        .build()?;
+    let http = Arc::new(Http {
+        client,
+        base: cfg.vtn.trim_end_matches('/').to_owned(),
+    });
+    let op = http
+        .token(&cfg.operator_id, &cfg.operator_secret)
+        .await
+        .context("operator token")?;
+    let (program, telemetry) = program_and_telemetry_event(&http, &op, &cfg.program).await?;
+    let stats = Arc::new(Stats::default());
+    let now = clock.now();
+    // Enroll a few at a time: a large fleet should not open thousands of connections at once.
+    let mut sites = Vec::with_capacity(cfg.sites);
+    for chunk in (0..cfg.sites).collect::<Vec<_>>().chunks(16) {
+        let mut joins = Vec::new();
+        for &n in chunk {
+            let (http, op, cfg, program) = (http.clone(), op.clone(), cfg.clone(), program.clone());
+            joins.push(tokio::spawn(
+                async move { enroll(&http, &op, &cfg, &program, n, now).await },
+            ));
+        }
+        for j in joins {
+            sites.push(j.await??);
+            stats.registered.fetch_add(1, Ordering::Relaxed);
+        }
+        if cfg.summary_every.is_some() {
+            eprint!("\renrolled {}/{} sites", sites.len(), cfg.sites);
+        }
+    }
+    if cfg.summary_every.is_some() {
+        eprintln!();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (n, site) in sites.iter().enumerate() {
+        let ai = model_unit(cfg.seed ^ 0xA1, n as i64) < cfg.ai_share;
+        let model = SiteModel {
+            mining_mw: cfg.mining_mw,
+            ai_mw: if ai { cfg.mining_mw * 0.5 } else { 0.0 },
+            cap_mw: cfg.mining_mw * if ai { 1.25 } else { 1.0 },
+            behavior: site.behavior,
+            ramp_secs: cfg.ramp_secs,
+            noise: 0.02,
+            seed: cfg.seed.wrapping_add(n as u64),
+            instructions: Vec::new(),
+        };
+        let runner = Runner {
+            http: http.clone(),
+            site: site.clone(),
+            model: Arc::new(Mutex::new(model)),
+            program: program.clone(),
+            telemetry: telemetry.clone(),
+            stats: stats.clone(),
+            clock: clock.clone(),
+            stop: stop.clone(),
+            cfg: cfg.clone(),
+            offset: Duration::from_millis(
+                (model_unit(cfg.seed ^ 0x0FF, n as i64) * cfg.report_every.as_millis() as f64) as u64,
+            ),
+        };
+        tasks.push(tokio::spawn(runner.run()));
+    }
+    if let Some(every) = cfg.summary_every {
+        let (stats, stop, total) = (stats.clone(), stop.clone(), cfg.sites);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            while !stop.load(Ordering::Acquire) {
+                tick.tick().await;
+                eprintln!("{}", summary(&stats, total));
+            }
+        }));
+    }
+    if let Some(d) = cfg.run_for {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(d).await;
+            stop.store(true, Ordering::Release);
+        });
+    }
+    Ok(Fleet {
+        sites,
+        stats,
+        program_id: program,
+        stop,
+        tasks,
+    })
+}
+
+/// One line of the live summary.
+pub fn summary(s: &Stats, total: usize) -> String {
+    let load = s.load_kw.load(Ordering::Relaxed) as f64 / 1000.0;
+    let free = s.free_kw.load(Ordering::Relaxed) as f64 / 1000.0;
+    format!(
+        "sites {}/{total} | events seen {} | acks {} | polls {} | reports {} ok {} failed | load {load:.1} MW, curtailed {:.1} MW",
+        s.registered.load(Ordering::Relaxed),
+        s.events_seen.load(Ordering::Relaxed),
+        s.acks.load(Ordering::Relaxed),
+        s.polls.load(Ordering::Relaxed),
+        s.reports_ok.load(Ordering::Relaxed),
+        s.reports_failed.load(Ordering::Relaxed),
+        (free - load).max(0.0),
+    )
+}
+
+struct Runner {
+    http: Arc<Http>,
+    site: SimSite,
+    model: Arc<Mutex<SiteModel>>,
+    program: String,
+    telemetry: String,
+    stats: Arc<Stats>,
+    clock: SharedClock,
+    stop: Arc<AtomicBool>,
+    cfg: SimConfig,
+    /// Spreads the sites' reports over the reporting period.
+    offset: Duration,
+}
+
+/// Reads an instruction from an event as the VEN sees it.
+fn instruction(e: &Value, seen: DateTime<Utc>) -> Option<Instruction> {
+    let payload = e["intervals"][0]["payloads"]
+        .as_array()?
+        .iter()
+        .find(|p| p["type"] == "IMPORT_CAPACITY_LIMIT" || p["type"] == "DISPATCH_SETPOINT")?;
+    let kw = payload["values"][0].as_f64()?;
+    let start = crate::wire::WireDateTime::parse(e["intervalPeriod"]["start"].as_str()?)
+        .ok()?
+        .0;
+    let end = e["intervalPeriod"]["duration"]
+        .as_str()
+        .and_then(|d| crate::wire::Duration::parse(d).ok())
+        .and_then(|d| d.to_chrono())
+        .map(|d| start + d);
+    Some(Instruction {
+        event_id: e["id"].as_str()?.to_owned(),
+        level_mw: kw / 1000.0,
+        load_up: payload["type"] == "DISPATCH_SETPOINT",
+        start,
+        end,
+        seen,
+    })
+}
+
+impl Runner {
+    async fn run(self) {
+        let mut token = String::new();
+        tokio::time::sleep(self.offset).await;
+        let mut report = tokio::time::interval(self.cfg.report_every);
+        let mut poll = tokio::time::interval(self.cfg.poll_every);
+        let mut last_load_kw = 0u64;
+        let mut last_free_kw = 0u64;
+        while !self.stop.load(Ordering::Acquire) {
+            if token.is_empty() {
+                match self.http.token(&self.site.client_id, &self.site.client_secret).await {
+                    Ok(t) => token = t,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = poll.tick() => {
+                    if let Err(Unauthorized) = self.poll(&token).await { token.clear(); }
+                }
+                _ = report.tick() => {
+                    let now = self.clock.now();
+                    let (load, free, event) = {
+                        let m = self.model.lock().await;
+                        // A responding site reports on the event it is following; one that ignores events
+                        // (its controller is down, its meter gateway is not) keeps reporting on the standing
+                        // telemetry event.
+                        let active = m
+                            .instructions
+                            .iter()
+                            .rev()
+                            .filter(|i| m.reacts_at(i).is_some_and(|r| r <= now))
+                            .find(|i| i.start <= now && i.end.is_none_or(|e| now < e));
+                        let mut free_model = m.clone();
+                        free_model.instructions.clear();
+                        (m.load_at(now), free_model.load_at(now), active.map(|i| i.event_id.clone()))
+                    };
+                    let load_kw = (load * 1000.0).round() as u64;
+                    let free_kw = (free * 1000.0).round() as u64;
+                    self.stats.load_kw.fetch_add(load_kw, Ordering::Relaxed);
+                    self.stats.load_kw.fetch_sub(last_load_kw, Ordering::Relaxed);
+                    self.stats.free_kw.fetch_add(free_kw, Ordering::Relaxed);
+                    self.stats.free_kw.fetch_sub(last_free_kw, Ordering::Relaxed);
+                    last_load_kw = load_kw;
+                    last_free_kw = free_kw;
+                    let body = json!({
+                        "eventID": event.unwrap_or_else(|| self.telemetry.clone()),
+                        "clientName": self.site.name,
+                        "payloadDescriptors": [{"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "DEMAND", "readingType": "DIRECT_READ", "units": "KW"}],
+                        "resources": [{"resourceName": "SITE", "intervals": [{"id": 0,
+                            "intervalPeriod": {"start": format_time(&now), "duration": format!("PT{}S", self.cfg.report_every.as_secs().max(1))},
+                            "payloads": [{"type": "DEMAND", "values": [load_kw]}]}]}]
+                    });
+                    match self.http.send(reqwest::Method::POST, "/reports", &token, Some(&body)).await {
+                        Ok((201, _)) => { self.stats.reports_ok.fetch_add(1, Ordering::Relaxed); }
+                        Ok((401, _)) => { token.clear(); self.stats.reports_failed.fetch_add(1, Ordering::Relaxed); }
+                        _ => { self.stats.reports_failed.fetch_add(1, Ordering::Relaxed); }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the site's events; new instructions enter the model, and the site acknowledges each one when
+    /// it starts acting on it (an OPERATING_STATE report; unresponsive sites never do).
+    async fn poll(&self, token: &str) -> Result<(), Unauthorized> {
+        self.stats.polls.fetch_add(1, Ordering::Relaxed);
+        let path = format!("/events?programID={}&limit=50", self.program);
+        let events = match self.http.send(reqwest::Method::GET, &path, token, None).await {
+            Ok((200, v)) => v,
+            Ok((401, _)) => return Err(Unauthorized),
+            _ => return Ok(()),
+        };
+        let now = self.clock.now();
+        let mut fresh = Vec::new();
+        {
+            let mut m = self.model.lock().await;
+            for e in events.as_array().into_iter().flatten() {
+                let Some(i) = instruction(e, now) else { continue };
+                if let Some(known) = m.instructions.iter_mut().find(|k| k.event_id == i.event_id) {
+                    // An update (a cancellation shortens the event): keep when it was first seen.
+                    known.end = i.end;
+                    known.level_mw = i.level_mw;
+                    continue;
+                }
+                self.stats.events_seen.fetch_add(1, Ordering::Relaxed);
+                if let Some(at) = m.reacts_at(&i) {
+                    fresh.push((i.event_id.clone(), at.max(now)));
+                }
+                m.instructions.push(i);
+            }
+        }
+        for (event, at) in fresh {
+            let (http, site, stats, clock) = (
+                self.http.clone(),
+                self.site.clone(),
+                self.stats.clone(),
+                self.clock.clone(),
+            );
+            let token = token.to_owned();
+            tokio::spawn(async move {
+                let wait = (at - clock.now()).to_std().unwrap_or_default();
+                tokio::time::sleep(wait).await;
+                let ack = json!({"eventID": event, "clientName": site.name, "resources": [{"resourceName": "SITE",
+                    "intervals": [{"id": 0, "payloads": [{"type": "OPERATING_STATE", "values": ["RUNNING_CURTAILED"]}]}]}]});
+                if let Ok((201, _)) = http.send(reqwest::Method::POST, "/reports", &token, Some(&ack)).await {
+                    stats.acks.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        Ok(())
+    }
+}
+
+struct Unauthorized;

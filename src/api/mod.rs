@@ -111,6 +111,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(sites::event_latency)
         .service(sites::site_latency)
         .service(sites::issue_ven_client)
+        .service(sites::price_signal)
         .service(health::health);
 }
 

@@ -14,8 +14,8 @@ use crate::store::repo::to_naive;
 use crate::store::sites::{EnrollmentFilter, TelemetryFilter};
 use crate::wire::Problem;
 use crate::wire::sites::{
-    Dispatch, DispatchRequest, Enrollment, EnrollmentRequest, EventLatency, Site, SiteLatency, SiteRequest,
-    SiteTelemetry,
+    Dispatch, DispatchRequest, Enrollment, EnrollmentRequest, EventLatency, PriceSignalRequest, Site, SiteLatency,
+    SiteRequest, SiteTelemetry,
 };
 
 fn json<T: Serialize>(v: &T) -> Result<String, AppError> {
@@ -307,4 +307,18 @@ pub async fn issue_ven_client(
     Ok(created(json(
         &crate::service::clients::issue_ven(&state, &who.0, body.0.name).await?,
     )?))
+}
+
+/// The economic variant of dispatch: one OpenADR PRICE event (currency per MWh, one interval per price) to
+/// the program's VENs; each site decides by its own offer. Returns the event.
+#[utoipa::path(tag = "dispatch", request_body = PriceSignalRequest, security(("bearerAuth" = ["write_events"])),
+    responses((status = 201, body = super::docs::Event), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[post("/ops/price-signals")]
+pub async fn price_signal(
+    state: Data<AppState>,
+    who: Caller,
+    body: JsonBody<PriceSignalRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(created(dispatch::price_signal(&state, &who.0, body.0).await?.to_json()))
 }

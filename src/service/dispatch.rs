@@ -18,8 +18,8 @@ use crate::store::repo::{from_naive, to_naive};
 use crate::store::sites::{self as sites_db, EnrollmentFilter, EnrollmentRow, SiteRow};
 use crate::store::{AnyConnection, Page, StoreError, StoreResult};
 use crate::wire::sites::{
-    Dispatch, DispatchDirection, DispatchRequest, DispatchSite, EventLatency, LatencyFigures, Percentiles, SiteLatency,
-    SkippedSite,
+    Dispatch, DispatchDirection, DispatchRequest, DispatchSite, EventLatency, LatencyFigures, Percentiles,
+    PriceSignalRequest, SiteLatency, SkippedSite,
 };
 use crate::wire::{EventRequest, ObjectId, format_time};
 
@@ -379,6 +379,7 @@ pub(crate) fn figures(l: &LatencyRow) -> LatencyFigures {
         snapback_mw: l.snapback_mw,
         early_mw: l.early_mw,
         max_reduction_mw: l.max_reduction_mw,
+        measured_date_time: time(l.computed_at),
     }
 }
 
@@ -580,4 +581,57 @@ pub async fn latency_of_site(
         to: format_time(&to),
         events: rows.into_iter().map(|l| event_latency(l, None)).collect(),
     })
+}
+
+/// `POST /ops/price-signals`: one PRICE event (currency per MWh, one interval per price) to the program.
+/// Enrolled sites it reaches are tracked for response latency like any event sent to them.
+pub async fn price_signal(
+    state: &AppState,
+    who: &Principal,
+    req: PriceSignalRequest,
+) -> Result<crate::wire::StoredObject, AppError> {
+    let now = state.clock.now();
+    let mut errs = Vec::new();
+    let start = match req.start.as_deref() {
+        None | Some("now") => now,
+        Some(s) => crate::wire::WireDateTime::parse(s).map(|t| t.0).unwrap_or_else(|e| {
+            errs.push(format!("start: {e} (or \"now\")"));
+            now
+        }),
+    };
+    if !(req.currency.len() == 3 && req.currency.bytes().all(|b| b.is_ascii_uppercase())) {
+        errs.push(format!(
+            "currency {:?} is not an ISO 4217 code such as USD",
+            req.currency
+        ));
+    }
+    if req.prices.is_empty() || req.prices.len() > 288 {
+        errs.push("prices holds 1..=288 values, one per interval".into());
+    }
+    if req.interval_duration.to_chrono().is_none_or(|d| d <= Duration::zero()) {
+        errs.push("intervalDuration must be positive and finite".into());
+    }
+    if !errs.is_empty() {
+        return Err(AppError::BadRequest(errs.join("; ")));
+    }
+    let prices: Vec<serde_json::Value> = req
+        .prices
+        .iter()
+        .map(|p| serde_json::from_str(&p.normalize().to_string()).map_err(|e| AppError::Internal(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    let mut body = serde_json::json!({
+        "programID": req.program_id.as_str(),
+        "eventName": format!("price signal {}", format_time(&start)),
+        "payloadDescriptors": [{"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "PRICE",
+            "units": "MWH", "currency": req.currency}],
+        "intervalPeriod": {"start": format_time(&start), "duration": req.interval_duration.as_str()},
+        "intervals": prices.into_iter().enumerate().map(|(i, p)| serde_json::json!({
+            "id": i, "payloads": [{"type": "PRICE", "values": [p]}]
+        })).collect::<Vec<_>>(),
+    });
+    if let Some(t) = &req.targets {
+        body["targets"] = serde_json::json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>());
+    }
+    let ev: EventRequest = serde_json::from_value(body).map_err(|e| AppError::Internal(format!("price event: {e}")))?;
+    super::events::create(state, who, ev).await
 }

@@ -71,7 +71,7 @@ impl Seen {
 
 /// Runs [`refresh`] every `interval_secs` for as long as the runtime lives.
 pub async fn run(state: AppState, settings: LatencySettings) {
-    let mut watermark = None;
+    let mut watermark = Watermark::default();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(settings.interval_secs));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -82,17 +82,38 @@ pub async fn run(state: AppState, settings: LatencySettings) {
     }
 }
 
-/// One pass: writes pending first sights, then recomputes what changed. Returns the rows recomputed.
-/// `watermark` carries the highest telemetry `seq` seen between passes (`None` on the first pass, which
-/// recomputes every open row).
-pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Option<i64>) -> Result<usize, AppError> {
+/// Where the previous pass stopped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Watermark {
+    /// Highest telemetry `seq` seen (`None` before the first pass, which recomputes every open row).
+    telemetry: Option<i64>,
+    /// When the previous pass looked for new events.
+    events: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One pass: writes pending first sights, starts tracking events sent to enrolled sites outside a
+/// dispatch, then recomputes what changed. Returns the rows recomputed.
+pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Watermark) -> Result<usize, AppError> {
     let seen = state.seen.take();
     if !seen.is_empty() {
         state.db.write(move |c| db::record_seen(c, &seen)).await?;
     }
     let now = state.clock.now();
+    // Events are looked for a minute back from the last look (commits land out of creation order), or a
+    // day back on the first pass.
+    let look_from = watermark
+        .events
+        .map_or(now - Duration::days(1), |t| t - Duration::minutes(1));
+    let tracked = state
+        .db
+        .read(move |c| rows_for_new_events(c, to_naive(look_from), now))
+        .await?;
+    if !tracked.is_empty() {
+        state.db.write(move |c| db::insert_latency(c, &tracked)).await?;
+    }
+    watermark.events = Some(now);
     let th2 = th.clone();
-    let since = *watermark;
+    let since = watermark.telemetry;
     let (rows, high) = state
         .db
         .read(move |c| {
@@ -132,8 +153,88 @@ pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Option<i
             })
             .await?;
     }
-    *watermark = Some(high);
+    watermark.telemetry = Some(high);
     Ok(n)
+}
+
+/// Latency rows for events created since `since` that reach enrolled sites of their program and are not a
+/// dispatch's (those have rows already): one per site whose ven may read the event, committed to its
+/// enrollment's shed MW. Events without a start (report-only) measure nothing and are left out.
+fn rows_for_new_events(
+    c: &mut AnyConnection,
+    since: NaiveDateTime,
+    now: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<Vec<LatencyRow>> {
+    use crate::store::sites::{self as sites_db, EnrollmentFilter};
+    let mut out = Vec::new();
+    let mut enrolled: HashMap<String, Vec<(String, f64, String)>> = HashMap::new();
+    for (event_id, program_id, body, targets) in db::events_created_since(c, since, to_naive(now - Duration::days(1)))?
+    {
+        if !enrolled.contains_key(&program_id) {
+            let rows = sites_db::list_enrollments(
+                c,
+                &EnrollmentFilter {
+                    site_id: None,
+                    program_id: Some(program_id.clone()),
+                },
+                crate::store::Page {
+                    skip: 0,
+                    limit: i64::MAX,
+                },
+            )?;
+            let mut sites = Vec::new();
+            for e in rows {
+                if let Some(client) = sites_db::client_of_site(c, &e.site_id)? {
+                    sites.push((e.site_id, e.shed_mw.parse::<f64>().unwrap_or(0.0), client));
+                }
+            }
+            enrolled.insert(program_id.clone(), sites);
+        }
+        let sites = &enrolled[&program_id];
+        if sites.is_empty() || db::has_latency(c, &event_id)? {
+            continue;
+        }
+        let Ok(req) = serde_json::from_str::<crate::wire::EventRequest>(&body) else {
+            continue;
+        };
+        let Some(start) = req
+            .interval_period
+            .as_ref()
+            .and_then(|p| p.start.as_ref())
+            .filter(|s| !s.is_now_marker())
+            .map(|s| s.0)
+        else {
+            continue;
+        };
+        let end = super::events::event_end(&req, now);
+        let targets: Vec<String> = targets
+            .map(|t| serde_json::from_str(&t))
+            .transpose()?
+            .unwrap_or_default();
+        let readers: Option<HashSet<String>> = if targets.is_empty() {
+            None
+        } else {
+            Some(
+                crate::store::repo::granted_targets_among(c, &targets)?
+                    .into_keys()
+                    .collect(),
+            )
+        };
+        for (site_id, shed, client) in sites {
+            if readers.as_ref().is_some_and(|r| !r.contains(client)) || *shed <= 0.0 {
+                continue;
+            }
+            out.push(LatencyRow::new(
+                event_id.clone(),
+                site_id.clone(),
+                *shed,
+                false,
+                to_naive(start),
+                end.map(to_naive),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Brings one row up to date from what is stored.
@@ -160,7 +261,8 @@ fn recompute(
     let start = from_naive(row.event_start);
     let end = row.event_end.map(from_naive);
     let reference = row.notified_at.map(from_naive).unwrap_or(start).min(start);
-    let from = reference - Duration::seconds(th.baseline_secs.max(3600));
+    // The baseline window, and a quarter of an hour before it for a site that reported nothing in it.
+    let from = reference - Duration::seconds(th.baseline_secs + 900);
     let to = end
         .map_or(now, |e| e + Duration::seconds(th.snapback_secs))
         .min(now + Duration::seconds(1));

@@ -110,6 +110,8 @@ pub struct SimSite {
     pub client_id: String,
     client_secret: String,
     pub behavior: Behavior,
+    /// What the site offered per MWh: it follows price signals at or above it.
+    pub offer_price: f64,
 }
 
 /// A running fleet.
@@ -344,6 +346,7 @@ async fn enroll(
         client_id,
         client_secret,
         behavior: behavior_of(cfg, n),
+        offer_price: price,
     })
 }
 
@@ -473,29 +476,47 @@ struct Runner {
     offset: Duration,
 }
 
-/// Reads an instruction from an event as the VEN sees it.
-fn instruction(e: &Value, seen: DateTime<Utc>) -> Option<Instruction> {
-    let payload = e["intervals"][0]["payloads"]
-        .as_array()?
-        .iter()
-        .find(|p| p["type"] == "IMPORT_CAPACITY_LIMIT" || p["type"] == "DISPATCH_SETPOINT")?;
-    let kw = payload["values"][0].as_f64()?;
-    let start = crate::wire::WireDateTime::parse(e["intervalPeriod"]["start"].as_str()?)
-        .ok()?
-        .0;
-    let end = e["intervalPeriod"]["duration"]
-        .as_str()
-        .and_then(|d| crate::wire::Duration::parse(d).ok())
-        .and_then(|d| d.to_chrono())
-        .map(|d| start + d);
-    Some(Instruction {
-        event_id: e["id"].as_str()?.to_owned(),
-        level_mw: kw / 1000.0,
-        load_up: payload["type"] == "DISPATCH_SETPOINT",
-        start,
-        end,
-        seen,
-    })
+/// Reads the instructions of an event as the VEN sees it: a dispatch's level, or, from a PRICE event, each
+/// interval whose price reaches the site's offer (it then sheds its commitment, down to `shed_level_mw`).
+fn instructions(e: &Value, seen: DateTime<Utc>, offer: f64, shed_level_mw: f64) -> Vec<Instruction> {
+    let parse = || -> Option<Vec<Instruction>> {
+        let id = e["id"].as_str()?;
+        let start = crate::wire::WireDateTime::parse(e["intervalPeriod"]["start"].as_str()?)
+            .ok()?
+            .0;
+        let length = e["intervalPeriod"]["duration"]
+            .as_str()
+            .and_then(|d| crate::wire::Duration::parse(d).ok())
+            .and_then(|d| d.to_chrono());
+        let intervals = e["intervals"].as_array()?;
+        let mut out = Vec::new();
+        for (n, interval) in intervals.iter().enumerate() {
+            for p in interval["payloads"].as_array()? {
+                let v = p["values"][0].as_f64();
+                let (level, load_up) = match (p["type"].as_str(), v) {
+                    (Some("IMPORT_CAPACITY_LIMIT"), Some(kw)) => (kw / 1000.0, false),
+                    (Some("DISPATCH_SETPOINT"), Some(kw)) => (kw / 1000.0, true),
+                    (Some("PRICE"), Some(price)) if price >= offer => (shed_level_mw, false),
+                    _ => continue,
+                };
+                let (from, to) = match (p["type"].as_str(), length) {
+                    (Some("PRICE"), Some(len)) => (start + len * n as i32, Some(start + len * (n as i32 + 1))),
+                    _ => (start, length.map(|l| start + l)),
+                };
+                out.push(Instruction {
+                    key: format!("{id}#{n}"),
+                    event_id: id.to_owned(),
+                    level_mw: level,
+                    load_up,
+                    start: from,
+                    end: to,
+                    seen,
+                });
+            }
+        }
+        Some(out)
+    };
+    parse().unwrap_or_default()
 }
 
 impl Runner {
@@ -577,19 +598,25 @@ impl Runner {
         let mut fresh = Vec::new();
         {
             let mut m = self.model.lock().await;
+            let shed_level = m.mining_mw * (1.0 - self.cfg.shed_share);
             for e in events.as_array().into_iter().flatten() {
-                let Some(i) = instruction(e, now) else { continue };
-                if let Some(known) = m.instructions.iter_mut().find(|k| k.event_id == i.event_id) {
-                    // An update (a cancellation shortens the event): keep when it was first seen.
-                    known.end = i.end;
-                    known.level_mw = i.level_mw;
-                    continue;
+                let mut new_event = false;
+                for i in instructions(e, now, self.site.offer_price, shed_level) {
+                    if let Some(known) = m.instructions.iter_mut().find(|k| k.key == i.key) {
+                        // An update (a cancellation shortens the event): keep when it was first seen.
+                        known.end = i.end;
+                        known.level_mw = i.level_mw;
+                        continue;
+                    }
+                    if !new_event && !m.instructions.iter().any(|k| k.event_id == i.event_id) {
+                        new_event = true;
+                        self.stats.events_seen.fetch_add(1, Ordering::Relaxed);
+                        if let Some(at) = m.reacts_at(&i) {
+                            fresh.push((i.event_id.clone(), at.max(now)));
+                        }
+                    }
+                    m.instructions.push(i);
                 }
-                self.stats.events_seen.fetch_add(1, Ordering::Relaxed);
-                if let Some(at) = m.reacts_at(&i) {
-                    fresh.push((i.event_id.clone(), at.max(now)));
-                }
-                m.instructions.push(i);
             }
         }
         for (event, at) in fresh {
@@ -615,3 +642,46 @@ impl Runner {
 }
 
 struct Unauthorized;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_site_follows_the_price_intervals_that_reach_its_offer() {
+        let seen = Utc.with_ymd_and_hms(2027, 7, 1, 15, 0, 0).unwrap();
+        let e = json!({"id": "p1", "intervalPeriod": {"start": "2027-07-01T16:00:00Z", "duration": "PT15M"},
+        "intervals": [
+            {"id": 0, "payloads": [{"type": "PRICE", "values": [45.1]}]},
+            {"id": 1, "payloads": [{"type": "PRICE", "values": [950]}]},
+            {"id": 2, "payloads": [{"type": "PRICE", "values": [1200]}]}
+        ]});
+        let got = instructions(&e, seen, 900.0, 8.0);
+        let spans: Vec<(String, DateTime<Utc>)> = got.iter().map(|i| (i.key.clone(), i.start)).collect();
+        assert_eq!(
+            spans,
+            vec![
+                ("p1#1".into(), Utc.with_ymd_and_hms(2027, 7, 1, 16, 15, 0).unwrap()),
+                ("p1#2".into(), Utc.with_ymd_and_hms(2027, 7, 1, 16, 30, 0).unwrap()),
+            ]
+        );
+        assert!(
+            got.iter()
+                .all(|i| i.level_mw == 8.0 && i.event_id == "p1" && !i.load_up)
+        );
+        assert_eq!(got[1].end, Some(Utc.with_ymd_and_hms(2027, 7, 1, 16, 45, 0).unwrap()));
+    }
+
+    #[test]
+    fn a_dispatch_event_is_one_instruction_at_its_level() {
+        let seen = Utc.with_ymd_and_hms(2027, 7, 1, 15, 0, 0).unwrap();
+        let e = json!({"id": "d1", "intervalPeriod": {"start": "2027-07-01T15:00:00Z", "duration": "PT1H"},
+            "intervals": [{"id": 0, "payloads": [
+                {"type": "IMPORT_CAPACITY_LIMIT", "values": [8000]}, {"type": "SIMPLE", "values": [2]}]}]});
+        let got = instructions(&e, seen, 900.0, 1.0);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].level_mw, 8.0);
+        assert_eq!(got[0].end, Some(Utc.with_ymd_and_hms(2027, 7, 1, 16, 0, 0).unwrap()));
+    }
+}

@@ -16,6 +16,9 @@ pub enum Behavior {
 /// An event's instruction: hold the load at `level_mw` (an import limit, or a setpoint for load-up).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instruction {
+    /// Tells instructions apart (an event, or one interval of a price event).
+    pub key: String,
+    /// The event it comes from (reports and acknowledgements name it).
     pub event_id: String,
     pub level_mw: f64,
     pub load_up: bool,
@@ -133,6 +136,7 @@ mod tests {
             noise: 0.0,
             seed: 7,
             instructions: vec![Instruction {
+                key: "e".into(),
                 event_id: "e".into(),
                 level_mw: 8.0,
                 load_up: false,

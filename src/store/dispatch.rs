@@ -479,3 +479,45 @@ pub fn event_latency_rows(c: &mut AnyConnection, event_id: &str) -> StoreResult<
         .select((event_latency::all_columns, sites::site_name))
         .load(c)?)
 }
+
+/// An event as the latency pass reads it: (id, program, body, targets JSON).
+pub type NewEvent = (String, String, String, Option<String>);
+
+/// Events created at or after `since` that have not ended before `ended_after`.
+pub fn events_created_since(
+    c: &mut AnyConnection,
+    since: NaiveDateTime,
+    ended_after: NaiveDateTime,
+) -> StoreResult<Vec<NewEvent>> {
+    Ok(events::table
+        .filter(events::created_date_time.ge(since))
+        .filter(events::ends_at.is_null().or(events::ends_at.ge(ended_after)))
+        .order(events::id)
+        .select((events::id, events::program_id, events::body, events::targets))
+        .load(c)?)
+}
+
+/// Whether an event already has latency rows (a dispatch's, or tracked before).
+pub fn has_latency(c: &mut AnyConnection, event_id: &str) -> StoreResult<bool> {
+    use diesel::dsl::exists;
+    Ok(diesel::select(exists(
+        event_latency::table.filter(event_latency::event_id.eq(event_id)),
+    ))
+    .get_result(c)?)
+}
+
+/// Adds latency rows, keeping any that exist (several instances may track the same event).
+pub fn insert_latency(c: &mut AnyConnection, rows: &[LatencyRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(500) {
+        match c {
+            AnyConnection::Postgresql(pg) => diesel::insert_into(event_latency::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .execute(pg)?,
+            AnyConnection::Sqlite(sq) => diesel::insert_or_ignore_into(event_latency::table)
+                .values(chunk)
+                .execute(sq)?,
+        };
+    }
+    Ok(())
+}

@@ -366,6 +366,9 @@ pub struct LatencyFigures {
     pub early_mw: Option<f64>,
     #[serde(rename = "maxReductionMW", skip_serializing_if = "Option::is_none")]
     pub max_reduction_mw: Option<f64>,
+    /// When these figures were computed (they follow new telemetry every `latency.interval_secs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_date_time: Option<String>,
 }
 
 /// An enrolled site not chosen, and why.
@@ -463,4 +466,26 @@ pub struct SiteLatency {
     pub ramp_mw_per_min: Percentiles,
     pub sustain: Percentiles,
     pub events: Vec<EventLatency>,
+}
+
+/// `POST /ops/price-signals`: the economic variant of dispatch. One OpenADR PRICE event to the program's
+/// VENs; each site curtails (or loads up) on its own when the price crosses its offer.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceSignalRequest {
+    #[serde(rename = "programID")]
+    pub program_id: ObjectId,
+    /// ISO 4217 code, e.g. `USD`.
+    pub currency: String,
+    /// First interval's start: an RFC 3339 time, or `now` (the default).
+    #[serde(default)]
+    pub start: Option<String>,
+    /// Length of each interval, e.g. `PT15M`.
+    pub interval_duration: Duration,
+    /// One price per interval, currency per MWh, in order (1..=288).
+    #[schema(value_type = Vec<String>, example = json!(["45.10", "950.00", "1200.00"]))]
+    pub prices: Vec<Decimal>,
+    /// Only VENs holding one of these targets (default: every VEN of the program).
+    #[serde(default)]
+    pub targets: Option<Vec<super::primitives::Target>>,
 }

@@ -303,3 +303,54 @@ async fn dispatch_requests_that_make_no_sense_are_400() {
         .await
         .assert_problem(403);
 }
+
+#[actix_rt::test]
+async fn a_price_signal_reaches_the_programs_sites_as_one_price_event() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "RTP", &[]).await;
+    let a = enrolled(&app, &bl, &p, "a", ("50", "40", "900", "PT0S")).await;
+    let r = bl
+        .post(
+            "/ops/price-signals",
+            &json!({"programID": p, "currency": "USD", "start": "2026-07-01T16:00:00Z", "intervalDuration": "PT15M",
+                    "prices": ["45.10", "950.00", "1200"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let e = r.id();
+    let seen = a.ven.get(&format!("/events/{e}")).await;
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.body["payloadDescriptors"][0]["currency"], "USD");
+    let prices: Vec<f64> = seen.body["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["payloads"][0]["values"][0].as_f64().unwrap())
+        .collect();
+    assert_eq!(prices, vec![45.1, 950.0, 1200.0]);
+    assert_eq!(seen.body["intervals"][2]["id"], 2);
+    // The enrolled site is tracked for response like any event sent to it.
+    app.refresh_latency().await;
+    let l = bl.get(&format!("/ops/events/{e}/latency")).await;
+    assert_eq!(l.body[0]["siteID"], a.id.as_str());
+    assert_eq!(l.body[0]["eventEnd"], "2026-07-01T16:45:00Z");
+    for (body, why) in [
+        (
+            json!({"programID": p, "currency": "dollars", "intervalDuration": "PT15M", "prices": ["1"]}),
+            "currency",
+        ),
+        (
+            json!({"programID": p, "currency": "USD", "intervalDuration": "PT15M", "prices": []}),
+            "prices",
+        ),
+        (
+            json!({"programID": p, "currency": "USD", "intervalDuration": "PT0S", "prices": ["1"]}),
+            "intervalDuration",
+        ),
+    ] {
+        let r = bl.post("/ops/price-signals", &body).await;
+        r.assert_problem(400);
+        assert!(r.text.contains(why), "{why}: {}", r.text);
+    }
+}

@@ -648,3 +648,59 @@ async fn two_sluice_processes_on_one_postgres_deliver_every_notification_exactly
     events.sort();
     assert_eq!(delivered, events, "every event's notification once, none twice");
 }
+
+#[actix_rt::test]
+async fn an_event_sent_to_an_enrolled_site_is_measured_from_its_webhook_delivery() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let rx = Receiver::start().await;
+    let ven = app.ven("site-v");
+    let ven_id = ven_object(&bl, &ven, "site-v", &[]).await;
+    let site = bl
+        .post(
+            "/ops/sites",
+            &json!({"siteName": "s", "venID": ven_id, "kind": "MINING", "maxImportMW": "30"}),
+        )
+        .await;
+    let site_id = site.id();
+    let p = program(&bl, "p", &[]).await;
+    let r = bl
+        .post(
+            "/ops/enrollments",
+            &json!({"siteID": site_id, "programID": p, "shedMW": "20", "offerPrice": "1", "start": "2026-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    subscribe(
+        &ven,
+        &subscription("site-v", &rx.url("/cb"), json!(["EVENT"]), json!(["CREATE"])),
+    )
+    .await;
+    // An event made with the OpenADR API (not a dispatch), addressed to the site.
+    let r = bl
+        .post(
+            "/events",
+            &json!({"programID": p, "targets": [site.body["target"]],
+                "intervalPeriod": {"start": "2026-07-01T12:10:00Z", "duration": "PT1H"},
+                "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [2]}]}]}),
+        )
+        .await;
+    let e = r.id();
+    rx.wait_posts(1).await;
+    let delivered = wait_notifications(&app, &bl, &format!("eventID={e}"), |l| {
+        l.len() == 1 && l[0]["state"] == "delivered"
+    })
+    .await;
+    app.refresh_latency().await;
+    let l = bl.get(&format!("/ops/events/{e}/latency")).await;
+    assert_eq!(l.body.as_array().unwrap().len(), 1, "{}", l.text);
+    assert_eq!(l.body[0]["siteID"], site_id.as_str());
+    assert_eq!(l.body[0]["committedMW"], 20.0);
+    assert_eq!(l.body[0]["notifiedVia"], "WEBHOOK");
+    assert_eq!(l.body[0]["notifiedDateTime"], delivered[0]["deliveredDateTime"]);
+    // An untargeted event of another program with no enrolled sites is not tracked.
+    let other = program(&bl, "other", &[]).await;
+    let e2 = event(&bl, &other, &[]).await;
+    app.refresh_latency().await;
+    assert_eq!(bl.get(&format!("/ops/events/{e2}/latency")).await.body, json!([]));
+}

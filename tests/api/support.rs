@@ -278,7 +278,7 @@ impl TestApp {
     /// Brings response-latency metrics up to date now, as the background pass would.
     pub async fn refresh_latency(&self) -> usize {
         let th = sluice::config::LatencySettings::default().thresholds();
-        sluice::service::latency::refresh(&self.state, &th, &mut None)
+        sluice::service::latency::refresh(&self.state, &th, &mut Default::default())
             .await
             .unwrap()
     }

@@ -56,7 +56,7 @@ echo "== $SITES sites on $WHICH, reporting every ${REPORT_SECS}s" >&2
 t0=$(date +%s.%N)
 "$BIN" simulate --vtn $BASE --sites "$SITES" --operator-credentials "$OP" --prefix bench --program bench-program \
   --report-secs "$REPORT_SECS" --poll-secs "$REPORT_SECS" --response-secs 5 --jitter-secs 3 --ramp-secs 30 \
-  --failure-rate 0.02 2>"$work/sim.err" &
+  --failure-rate 0.02 --summary-secs 1 2>"$work/sim.err" &
 sim=$!
 until grep -q "sites running" "$work/sim.err" 2>/dev/null; do
   kill -0 "$sim" 2>/dev/null || { cat "$work/sim.err" >&2; exit 1; }

@@ -126,6 +126,9 @@ struct SimulateArgs {
     /// Accept the VTN's self-signed certificate.
     #[arg(long)]
     insecure: bool,
+    /// Seconds between summary lines.
+    #[arg(long, default_value_t = 5.0)]
+    summary_secs: f64,
 }
 
 #[derive(Subcommand)]
@@ -328,7 +331,7 @@ async fn simulate(a: SimulateArgs, clock: SharedClock) -> anyhow::Result<()> {
         seed: a.seed,
         run_for: a.duration_secs.map(std::time::Duration::from_secs),
         insecure: a.insecure,
-        summary_every: Some(std::time::Duration::from_secs(5)),
+        summary_every: Some(std::time::Duration::from_secs_f64(a.summary_secs.max(0.1))),
         ..sluice::sim::SimConfig::default()
     };
     let total = cfg.sites;

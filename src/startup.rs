@@ -132,6 +132,7 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
             energy: settings.telemetry.default_energy_units.clone(),
         }),
         seen: Arc::default(),
+        views: Arc::default(),
     };
     // Fan-out and delivery run beside the server; whatever a previous run left pending resumes now.
     let worker = Worker {

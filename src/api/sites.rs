@@ -237,7 +237,7 @@ pub async fn create_dispatch(
     responses((status = 200, body = Dispatch), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/dispatches/{dispatchID}")]
 pub async fn get_dispatch(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    Ok(ok(json(&dispatch::get(&state, &who.0, id.into_inner()).await?)?))
+    Ok(ok(dispatch::get(&state, &who.0, id.into_inner()).await?))
 }
 
 /// Cancels a dispatch: its events that have not started are deleted, those under way end now.

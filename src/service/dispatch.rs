@@ -4,6 +4,7 @@
 //! one dispatch at a time, so two dispatches never ask the same megawatts of a site at once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
@@ -427,17 +428,59 @@ fn view(c: &mut AnyConnection, row: DispatchRow) -> StoreResult<Dispatch> {
     })
 }
 
-pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<Dispatch, AppError> {
+/// Rendered dispatch views. A control room polls a dispatch every second or so while its figures change
+/// only when the latency pass writes (every `latency.interval_secs`): a view is served again while this
+/// instance has written nothing since and it is younger than [`VIEW_TTL`] (the bound on staleness when
+/// another instance did the writing).
+#[derive(Debug, Default)]
+pub struct Views {
+    generation: AtomicU64,
+    map: std::sync::Mutex<HashMap<String, (std::time::Instant, u64, bytes::Bytes)>>,
+}
+
+/// How long a rendered view may be served.
+pub const VIEW_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Views {
+    /// Latency figures or a dispatch changed.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, AtomicOrdering::AcqRel);
+    }
+
+    fn get(&self, id: &str) -> Option<bytes::Bytes> {
+        let g = self.generation.load(AtomicOrdering::Acquire);
+        let map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(id)
+            .filter(|(at, generation, _)| *generation == g && at.elapsed() < VIEW_TTL)
+            .map(|(_, _, body)| body.clone())
+    }
+
+    fn put(&self, id: String, generation: u64, body: bytes::Bytes) {
+        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|_, (at, _, _)| at.elapsed() < VIEW_TTL);
+        map.insert(id, (std::time::Instant::now(), generation, body));
+    }
+}
+
+/// A dispatch and its sites' live figures, as JSON.
+pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<bytes::Bytes, AppError> {
     who.require(Scope::ReadAll)?;
+    if let Some(body) = state.views.get(&id) {
+        return Ok(body);
+    }
+    let generation = state.views.generation.load(AtomicOrdering::Acquire);
     let id2 = id.clone();
-    state
+    let d = state
         .db
         .read(move |c| {
             let row = db::get_dispatch(c, &id2)?;
             view(c, row)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("dispatch", &id))
+        .map_err(|e| AppError::from(e).with_not_found("dispatch", &id))?;
+    let body = bytes::Bytes::from(serde_json::to_vec(&d).map_err(|e| AppError::Internal(e.to_string()))?);
+    state.views.put(id, generation, body.clone());
+    Ok(body)
 }
 
 pub async fn list(state: &AppState, who: &Principal, page: Page) -> Result<Vec<Dispatch>, AppError> {
@@ -460,7 +503,7 @@ pub async fn cancel(state: &AppState, who: &Principal, id: String) -> Result<Dis
     who.require(Scope::WriteEvents)?;
     let now = state.clock.now();
     let id2 = id.clone();
-    state
+    let cancelled = state
         .write_listed(move |c| {
             lock_dispatching(c)?;
             let row = db::get_dispatch(c, &id2)?;
@@ -511,8 +554,9 @@ pub async fn cancel(state: &AppState, who: &Principal, id: String) -> Result<Dis
             let row = db::get_dispatch(c, &id2)?;
             view(c, row)
         })
-        .await
-        .map_err(|e| AppError::from(e).with_not_found("dispatch", &id))
+        .await;
+    state.views.invalidate();
+    cancelled.map_err(|e| AppError::from(e).with_not_found("dispatch", &id))
 }
 
 fn event_latency(l: LatencyRow, site_name: Option<String>) -> EventLatency {

@@ -110,6 +110,7 @@ pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Watermar
         .await?;
     if !tracked.is_empty() {
         state.db.write(move |c| db::insert_latency(c, &tracked)).await?;
+        state.views.invalidate();
     }
     watermark.events = Some(now);
     let th2 = th.clone();
@@ -152,6 +153,7 @@ pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Watermar
                 Ok(())
             })
             .await?;
+        state.views.invalidate();
     }
     watermark.telemetry = Some(high);
     Ok(n)

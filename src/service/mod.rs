@@ -54,6 +54,8 @@ pub struct AppState {
     pub units: Arc<crate::flex::telemetry::UnitDefaults>,
     /// Events seen by polling VENs, written in batches by the latency pass.
     pub seen: Arc<latency::Seen>,
+    /// Rendered dispatch views (`GET /ops/dispatches/{id}`).
+    pub views: Arc<dispatch::Views>,
 }
 
 impl AppState {

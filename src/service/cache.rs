@@ -40,9 +40,21 @@ pub type Grants = Option<Arc<[String]>>;
 pub struct CachedList {
     pub body: Bytes,
     pub ids: Arc<[String]>,
+    /// Unique per rendering: a reader shown the same rendering twice was shown nothing new.
+    pub serial: u64,
 }
 
+static SERIAL: AtomicU64 = AtomicU64::new(1);
+
 impl CachedList {
+    pub fn new(body: Bytes, ids: Arc<[String]>) -> Self {
+        Self {
+            body,
+            ids,
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
     fn size(&self) -> usize {
         self.body.len() + self.ids.iter().map(|i| i.len() + 24).sum::<usize>()
     }
@@ -221,10 +233,7 @@ mod tests {
     }
 
     fn list(body: &'static [u8]) -> CachedList {
-        CachedList {
-            body: Bytes::from_static(body),
-            ids: Arc::from(Vec::new()),
-        }
+        CachedList::new(Bytes::from_static(body), Arc::from(Vec::new()))
     }
 
     #[test]

@@ -213,7 +213,7 @@ pub async fn list(state: &AppState, who: &Principal, q: EventQuery, page: Page) 
         .await?;
     // A VEN shown an event has been notified of it (response latency); recorded once, in memory first.
     if !who.is_business_logic() {
-        state.seen.record(&who.client_id, &list.ids, state.clock.now());
+        state.seen.record_list(&who.client_id, &list, state.clock.now());
     }
     Ok(list.body)
 }

@@ -35,9 +35,29 @@ struct SeenInner {
     known: HashMap<String, HashSet<String>>,
     size: usize,
     pending: Vec<(String, String, NaiveDateTime)>,
+    /// The last list rendering each client was shown (a poll of an unchanged list costs one lookup).
+    last_list: HashMap<String, u64>,
 }
 
 impl Seen {
+    /// `client` was just shown a (cached) list of events.
+    pub fn record_list(&self, client: &str, list: &super::cache::CachedList, now: chrono::DateTime<chrono::Utc>) {
+        {
+            let mut s = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match s.last_list.get_mut(client) {
+                Some(serial) if *serial == list.serial => return,
+                Some(serial) => *serial = list.serial,
+                None => {
+                    if s.last_list.len() > 100_000 {
+                        s.last_list.clear();
+                    }
+                    s.last_list.insert(client.to_owned(), list.serial);
+                }
+            }
+        }
+        self.record(client, &list.ids, now);
+    }
+
     /// `client` was just shown these events.
     pub fn record(&self, client: &str, events: &[String], now: chrono::DateTime<chrono::Utc>) {
         if events.is_empty() {
@@ -49,7 +69,9 @@ impl Seen {
             s.known.clear();
             s.size = 0;
         }
-        let SeenInner { known, size, pending } = &mut *s;
+        let SeenInner {
+            known, size, pending, ..
+        } = &mut *s;
         let set = match known.get_mut(client) {
             Some(set) => set,
             None => known.entry(client.to_owned()).or_default(),
@@ -317,4 +339,46 @@ fn recompute(
     row.last_load_at = last.map(|s| to_naive(s.at));
     row.computed_at = Some(to_naive(now));
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::cache::CachedList;
+    use chrono::TimeZone;
+
+    fn ids(v: &[&str]) -> std::sync::Arc<[String]> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn each_event_is_recorded_once_per_client_at_its_first_sight() {
+        let seen = Seen::default();
+        let t = |s| chrono::Utc.with_ymd_and_hms(2027, 7, 1, 12, 0, s).unwrap();
+        let first = CachedList::new(bytes::Bytes::new(), ids(&["e1", "e2"]));
+        seen.record_list("ven-a", &first, t(0));
+        seen.record_list("ven-a", &first, t(1)); // the same rendering again
+        seen.record_list("ven-b", &first, t(2));
+        let next = CachedList::new(bytes::Bytes::new(), ids(&["e1", "e2", "e3"]));
+        seen.record_list("ven-a", &next, t(3));
+        let mut got: Vec<(String, String, u32)> = seen
+            .take()
+            .into_iter()
+            .map(|(e, c, at)| (e, c, chrono::Timelike::second(&at)))
+            .collect();
+        got.sort();
+        let want = [
+            ("e1", "ven-a", 0),
+            ("e1", "ven-b", 2),
+            ("e2", "ven-a", 0),
+            ("e2", "ven-b", 2),
+            ("e3", "ven-a", 3),
+        ];
+        let want: Vec<(String, String, u32)> = want
+            .iter()
+            .map(|(e, c, s)| (e.to_string(), c.to_string(), *s))
+            .collect();
+        assert_eq!(got, want);
+        assert!(seen.take().is_empty(), "taken once");
+    }
 }

@@ -145,7 +145,7 @@ impl AppState {
             }
             .to_json(),
         );
-        let list = CachedList { body, ids };
+        let list = CachedList::new(body, ids);
         self.cache.put_list(key, generation, list.clone());
         Ok(list)
     }

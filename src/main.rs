@@ -129,6 +129,10 @@ struct SimulateArgs {
     /// Seconds between summary lines.
     #[arg(long, default_value_t = 5.0)]
     summary_secs: f64,
+    /// How sites learn of events: `poll` (GET /events every --poll-secs) or `mqtt` (the VTN's MQTT binding,
+    /// polling once a minute as a safety net).
+    #[arg(long, default_value = "poll", value_parser = ["poll", "mqtt"])]
+    notify: String,
 }
 
 #[derive(Subcommand)]
@@ -332,6 +336,7 @@ async fn simulate(a: SimulateArgs, clock: SharedClock) -> anyhow::Result<()> {
         run_for: a.duration_secs.map(std::time::Duration::from_secs),
         insecure: a.insecure,
         summary_every: Some(std::time::Duration::from_secs_f64(a.summary_secs.max(0.1))),
+        mqtt: a.notify == "mqtt",
         ..sluice::sim::SimConfig::default()
     };
     let total = cfg.sites;

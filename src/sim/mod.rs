@@ -57,6 +57,8 @@ pub struct SimConfig {
     pub insecure: bool,
     /// Print the live summary this often (`None`: never).
     pub summary_every: Option<Duration>,
+    /// Learn of events on the VTN's MQTT binding (polling then only every minute, as a safety net).
+    pub mqtt: bool,
 }
 
 impl Default for SimConfig {
@@ -84,6 +86,7 @@ impl Default for SimConfig {
             run_for: None,
             insecure: false,
             summary_every: Some(Duration::from_secs(5)),
+            mqtt: false,
         }
     }
 }
@@ -107,6 +110,7 @@ pub struct Stats {
 pub struct SimSite {
     pub name: String,
     pub site_id: String,
+    pub ven_id: String,
     pub client_id: String,
     client_secret: String,
     pub behavior: Behavior,
@@ -343,6 +347,7 @@ async fn enroll(
     Ok(SimSite {
         name,
         site_id,
+        ven_id: ven["id"].as_str().unwrap_or_default().to_owned(),
         client_id,
         client_secret,
         behavior: behavior_of(cfg, n),
@@ -524,7 +529,20 @@ impl Runner {
         let mut token = String::new();
         tokio::time::sleep(self.offset).await;
         let mut report = tokio::time::interval(self.cfg.report_every);
-        let mut poll = tokio::time::interval(self.cfg.poll_every);
+        let mut poll = tokio::time::interval(if self.cfg.mqtt {
+            self.cfg.poll_every.max(Duration::from_secs(60))
+        } else {
+            self.cfg.poll_every
+        });
+        let (pushed_tx, mut pushed) = tokio::sync::mpsc::unbounded_channel::<Value>();
+        if self.cfg.mqtt {
+            tokio::spawn(listen_mqtt(
+                self.http.clone(),
+                self.site.clone(),
+                self.stop.clone(),
+                pushed_tx,
+            ));
+        }
         let mut last_load_kw = 0u64;
         let mut last_free_kw = 0u64;
         while !self.stop.load(Ordering::Acquire) {
@@ -538,6 +556,9 @@ impl Runner {
                 }
             }
             tokio::select! {
+                Some(event) = pushed.recv() => {
+                    self.ingest(&Value::Array(vec![event]), &token).await;
+                }
                 _ = poll.tick() => {
                     if let Err(Unauthorized) = self.poll(&token).await { token.clear(); }
                 }
@@ -594,6 +615,12 @@ impl Runner {
             Ok((401, _)) => return Err(Unauthorized),
             _ => return Ok(()),
         };
+        self.ingest(&events, token).await;
+        Ok(())
+    }
+
+    /// Takes in events (a polled list, or one pushed by MQTT).
+    async fn ingest(&self, events: &Value, token: &str) {
         let now = self.clock.now();
         let mut fresh = Vec::new();
         {
@@ -637,11 +664,72 @@ impl Runner {
                 }
             });
         }
-        Ok(())
     }
 }
 
 struct Unauthorized;
+
+/// Listens on the VTN's MQTT binding for the site's events and forwards each event object; reconnects
+/// with a fresh token when the connection drops.
+async fn listen_mqtt(
+    http: Arc<Http>,
+    site: SimSite,
+    stop: Arc<AtomicBool>,
+    out: tokio::sync::mpsc::UnboundedSender<Value>,
+) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    while !stop.load(Ordering::Acquire) {
+        let attempt = async {
+            let token = http.token(&site.client_id, &site.client_secret).await?;
+            let notifiers = http.ok(reqwest::Method::GET, "/notifiers", &token, None).await?;
+            let uri = notifiers["MQTT"]["URIS"][0]
+                .as_str()
+                .ok_or_else(|| anyhow!("the VTN offers no MQTT binding"))?
+                .to_owned();
+            let rest = uri
+                .strip_prefix("mqtt://")
+                .ok_or_else(|| anyhow!("the simulator speaks plain mqtt:// only, not {uri}"))?;
+            let (host, port) = rest.rsplit_once(':').ok_or_else(|| anyhow!("no port in {uri}"))?;
+            let topics = http
+                .ok(
+                    reqwest::Method::GET,
+                    &format!("/notifiers/mqtt/topics/vens/{}/events", site.ven_id),
+                    &token,
+                    None,
+                )
+                .await?;
+            let mut opts = MqttOptions::new(format!("sim-{}", site.client_id), host, port.parse()?);
+            opts.set_credentials(site.client_id.clone(), token);
+            opts.set_keep_alive(Duration::from_secs(30));
+            opts.set_max_packet_size(1 << 20, 1 << 20);
+            let (client, mut events) = AsyncClient::new(opts, 64);
+            for op in ["CREATE", "UPDATE"] {
+                if let Some(t) = topics["topics"][op].as_str() {
+                    client.subscribe(t, QoS::AtLeastOnce).await?;
+                }
+            }
+            while !stop.load(Ordering::Acquire) {
+                match tokio::time::timeout(Duration::from_secs(1), events.poll()).await {
+                    Err(_) => continue,
+                    Ok(Err(e)) => return Err(anyhow!("MQTT connection lost: {e}")),
+                    Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                        if let Ok(n) = serde_json::from_slice::<Value>(&p.payload)
+                            && n["objectType"] == "EVENT"
+                        {
+                            let _ = out.send(n["object"].clone());
+                        }
+                    }
+                    Ok(Ok(_)) => {}
+                }
+            }
+            anyhow::Ok(())
+        };
+        if let Err(e) = attempt.await {
+            tracing::debug!(site = %site.name, error = %e, "MQTT listener; retrying");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -127,3 +127,69 @@ async fn twenty_simulated_sites_deliver_a_50_mw_dispatch_and_the_slow_and_silent
     assert!((45.0..=50.5).contains(&delivered), "delivered {delivered} MW");
     fleet.stop().await;
 }
+
+#[actix_rt::test]
+async fn simulated_sites_on_mqtt_learn_of_a_dispatch_by_push_and_are_measured_from_it() {
+    let app = TestApp::real_time_with(|s| {
+        s.mqtt.enabled = true;
+        s.mqtt.bind = "127.0.0.1:0".into();
+    })
+    .await;
+    let op = app.issued(Role::Operator, "grid-ops");
+    let cfg = SimConfig {
+        vtn: app.base.clone(),
+        operator_id: op.client_id.clone(),
+        operator_secret: op.client_secret.clone(),
+        sites: 5,
+        program: "CLR".into(),
+        prefix: "mq".into(),
+        report_every: Duration::from_millis(1000),
+        // Polling only as a once-a-minute safety net: the dispatch must arrive by MQTT.
+        poll_every: Duration::from_secs(60),
+        mqtt: true,
+        mining_mw: 10.0,
+        shed_share: 0.8,
+        response_secs: 0.3,
+        jitter_secs: 0.1,
+        ramp_secs: 1.0,
+        summary_every: None,
+        ..SimConfig::default()
+    };
+    let fleet = sluice::sim::start(cfg, Arc::new(sluice::clock::SystemClock))
+        .await
+        .unwrap();
+    let stats = fleet.stats.clone();
+    eventually(Duration::from_secs(30), "two reports from every site", || {
+        let n = stats.reports_ok.load(Ordering::Relaxed);
+        async move { (n >= 10).then_some(()) }
+    })
+    .await;
+    let bl = app.client(Role::Operator, "dispatcher");
+    let r = bl
+        .post(
+            "/ops/dispatches",
+            &json!({"programID": fleet.program_id, "targetMW": "40", "duration": "PT1H"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.id();
+    let d: Value = eventually(Duration::from_secs(60), "5 sites ramped", || {
+        let (app, bl, id) = (&app, &bl, &id);
+        async move {
+            app.refresh_latency().await;
+            let d = bl.get(&format!("/ops/dispatches/{id}")).await.body;
+            let ramped = d["sites"]
+                .as_array()?
+                .iter()
+                .filter(|s| s["status"] == "RAMPED")
+                .count();
+            (ramped == 5).then_some(d)
+        }
+    })
+    .await;
+    for s in d["sites"].as_array().unwrap() {
+        assert_eq!(s["notifiedVia"], "MQTT", "{s}");
+        assert!(s["t90Secs"].as_f64().unwrap() < 10.0, "{s}");
+    }
+    fleet.stop().await;
+}

@@ -233,6 +233,11 @@ impl TestApp {
         Self::build(|_| {}, true).await
     }
 
+    /// [`TestApp::real_time`] with settings of the test's own.
+    pub async fn real_time_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::build(tweak, true).await
+    }
+
     async fn build(tweak: impl FnOnce(&mut Settings), real_time: bool) -> Self {
         let db = TestDb::new();
         let mut settings = Settings::default();

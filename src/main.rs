@@ -60,7 +60,7 @@ enum Command {
     /// Print the OpenAPI document.
     Openapi,
     /// Run a fleet of simulated flexible-load sites as OpenADR 3.1 VENs against a VTN.
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
     /// MQTT binding helpers.
     Mqtt {
         #[command(subcommand)]
@@ -129,10 +129,22 @@ struct SimulateArgs {
     /// Seconds between summary lines.
     #[arg(long, default_value_t = 5.0)]
     summary_secs: f64,
-    /// How sites learn of events: `poll` (GET /events every --poll-secs) or `mqtt` (the VTN's MQTT binding,
-    /// polling once a minute as a safety net).
-    #[arg(long, default_value = "poll", value_parser = ["poll", "mqtt"])]
+    /// How sites learn of events: `poll` (GET /events every --poll-secs), `mqtt` (the VTN's MQTT binding) or
+    /// `webhook` (HTTPS callbacks served by the simulator); with a push, polling is once a minute.
+    #[arg(long, default_value = "poll", value_parser = ["poll", "mqtt", "webhook"])]
     notify: String,
+    /// Webhook mode: the address the callbacks are served on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    webhook_bind: String,
+    /// Webhook mode: the base URL the VTN reaches them at (default: https:// and the address bound).
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// Webhook mode: PEM certificate and key of the callbacks (default: a self-signed pair written to a
+    /// temporary directory; the VTN must trust it, e.g. with notifications.extra_ca_file).
+    #[arg(long)]
+    webhook_cert: Option<std::path::PathBuf>,
+    #[arg(long)]
+    webhook_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -236,7 +248,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client { action } => client(action, clock),
-        Command::Simulate(args) => actix_web::rt::System::new().block_on(simulate(args, clock)),
+        Command::Simulate(args) => actix_web::rt::System::new().block_on(simulate(*args, clock)),
         Command::Cert {
             action: CertAction::Dev { out },
         } => {
@@ -293,6 +305,35 @@ async fn serve(s: Settings, clock: SharedClock) -> anyhow::Result<()> {
     app.run_until_stopped().await
 }
 
+fn webhook_mode(a: &SimulateArgs) -> anyhow::Result<Option<sluice::sim::WebhookMode>> {
+    if a.notify != "webhook" {
+        return Ok(None);
+    }
+    let bind = a
+        .webhook_bind
+        .parse()
+        .with_context(|| format!("--webhook-bind {:?} is not an address", a.webhook_bind))?;
+    let (cert, key) = match (&a.webhook_cert, &a.webhook_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        (None, None) => {
+            let dir = std::env::temp_dir().join(format!("sluice-sim-{}", std::process::id()));
+            let (c, k) = sluice::startup::write_dev_cert(&dir)?;
+            eprintln!(
+                "webhook callbacks use the self-signed certificate {}: the VTN must trust it (notifications.extra_ca_file)",
+                c.display()
+            );
+            (c, k)
+        }
+        _ => bail!("--webhook-cert and --webhook-key go together"),
+    };
+    Ok(Some(sluice::sim::WebhookMode {
+        bind,
+        url: a.webhook_url.clone().unwrap_or_default(),
+        cert,
+        key,
+    }))
+}
+
 async fn simulate(a: SimulateArgs, clock: SharedClock) -> anyhow::Result<()> {
     let (operator_id, operator_secret) = match serde_json::from_str::<serde_json::Value>(&a.operator_credentials) {
         Ok(v) => (
@@ -312,6 +353,7 @@ async fn simulate(a: SimulateArgs, clock: SharedClock) -> anyhow::Result<()> {
     if a.report_secs <= 0.0 || a.poll_secs <= 0.0 {
         bail!("--report-secs and --poll-secs must be positive");
     }
+    let webhook = webhook_mode(&a)?;
     let cfg = sluice::sim::SimConfig {
         vtn: a.vtn,
         operator_id,
@@ -337,6 +379,7 @@ async fn simulate(a: SimulateArgs, clock: SharedClock) -> anyhow::Result<()> {
         insecure: a.insecure,
         summary_every: Some(std::time::Duration::from_secs_f64(a.summary_secs.max(0.1))),
         mqtt: a.notify == "mqtt",
+        webhook,
         ..sluice::sim::SimConfig::default()
     };
     let total = cfg.sites;

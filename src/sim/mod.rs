@@ -6,6 +6,7 @@
 
 pub mod model;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -59,6 +60,20 @@ pub struct SimConfig {
     pub summary_every: Option<Duration>,
     /// Learn of events on the VTN's MQTT binding (polling then only every minute, as a safety net).
     pub mqtt: bool,
+    /// Learn of events by webhook: the simulator serves HTTPS callbacks on `bind` with this certificate and
+    /// key, reachable by the VTN at `url` (polling then only every minute, as a safety net).
+    pub webhook: Option<WebhookMode>,
+}
+
+/// Where the simulator's webhook callbacks are served.
+#[derive(Debug, Clone)]
+pub struct WebhookMode {
+    pub bind: std::net::SocketAddr,
+    /// Base URL the VTN posts to (`https://host:port`); callbacks are `<url>/sim/<clientID>`. Empty: the
+    /// address bound (`https://127.0.0.1:<port>`, for a VTN on the same machine).
+    pub url: String,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 impl Default for SimConfig {
@@ -87,6 +102,7 @@ impl Default for SimConfig {
             insecure: false,
             summary_every: Some(Duration::from_secs(5)),
             mqtt: false,
+            webhook: None,
         }
     }
 }
@@ -125,6 +141,7 @@ pub struct Fleet {
     pub program_id: String,
     stop: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    server: Option<actix_web::dev::ServerHandle>,
 }
 
 impl Fleet {
@@ -134,7 +151,64 @@ impl Fleet {
         for t in self.tasks {
             let _ = t.await;
         }
+        if let Some(s) = self.server {
+            s.stop(false).await;
+        }
     }
+}
+
+/// Where each site's pushed events go, by clientID.
+type Callbacks = Arc<std::sync::Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Value>>>>;
+
+/// The webhook callbacks of every site: `GET …?echo=x` answers `x` (the subscription handshake), `POST`
+/// takes a notification and hands its event to the site.
+fn serve_callbacks(w: &WebhookMode, callbacks: Callbacks) -> anyhow::Result<(actix_web::dev::ServerHandle, String)> {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    async fn handle(req: HttpRequest, body: web::Bytes, callbacks: web::Data<Callbacks>) -> HttpResponse {
+        let client = req.match_info().get("client").unwrap_or_default().to_owned();
+        if req.method() == actix_web::http::Method::GET {
+            let echo = form_urlencoded::parse(req.query_string().as_bytes())
+                .find(|(k, _)| k == "echo")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            return HttpResponse::Ok().body(echo);
+        }
+        let Ok(n) = serde_json::from_slice::<Value>(&body) else {
+            return HttpResponse::BadRequest().finish();
+        };
+        let tx = callbacks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&client)
+            .cloned();
+        match tx {
+            Some(tx) if n["objectType"] == "EVENT" => {
+                let _ = tx.send(n["object"].clone());
+                HttpResponse::Ok().finish()
+            }
+            Some(_) => HttpResponse::Ok().finish(),
+            None => HttpResponse::NotFound().finish(),
+        }
+    }
+    let tls = crate::startup::tls_config(&w.cert, &w.key)?;
+    let data = web::Data::new(callbacks);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/sim/{client}", web::to(handle))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind_rustls_0_23(w.bind, tls)?;
+    let url = match (w.url.is_empty(), server.addrs().first()) {
+        (true, Some(a)) => format!("https://{a}"),
+        _ => w.url.clone(),
+    };
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    Ok((handle, url))
 }
 
 struct Http {
@@ -396,6 +470,18 @@ pub async fn start(cfg: SimConfig, clock: SharedClock) -> anyhow::Result<Fleet> 
     }
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
+    let callbacks: Callbacks = Arc::default();
+    let mut cfg = cfg;
+    let server = match &cfg.webhook {
+        Some(w) => {
+            let (handle, url) = serve_callbacks(w, callbacks.clone())?;
+            if let Some(w) = cfg.webhook.as_mut() {
+                w.url = url;
+            }
+            Some(handle)
+        }
+        None => None,
+    };
     for (n, site) in sites.iter().enumerate() {
         let ai = model_unit(cfg.seed ^ 0xA1, n as i64) < cfg.ai_share;
         let model = SiteModel {
@@ -421,6 +507,7 @@ pub async fn start(cfg: SimConfig, clock: SharedClock) -> anyhow::Result<Fleet> 
             offset: Duration::from_millis(
                 (model_unit(cfg.seed ^ 0x0FF, n as i64) * cfg.report_every.as_millis() as f64) as u64,
             ),
+            callbacks: callbacks.clone(),
         };
         tasks.push(tokio::spawn(runner.run()));
     }
@@ -448,6 +535,7 @@ pub async fn start(cfg: SimConfig, clock: SharedClock) -> anyhow::Result<Fleet> 
         program_id: program,
         stop,
         tasks,
+        server,
     })
 }
 
@@ -479,6 +567,7 @@ struct Runner {
     cfg: SimConfig,
     /// Spreads the sites' reports over the reporting period.
     offset: Duration,
+    callbacks: Callbacks,
 }
 
 /// Reads the instructions of an event as the VEN sees it: a dispatch's level, or, from a PRICE event, each
@@ -529,7 +618,7 @@ impl Runner {
         let mut token = String::new();
         tokio::time::sleep(self.offset).await;
         let mut report = tokio::time::interval(self.cfg.report_every);
-        let mut poll = tokio::time::interval(if self.cfg.mqtt {
+        let mut poll = tokio::time::interval(if self.cfg.mqtt || self.cfg.webhook.is_some() {
             self.cfg.poll_every.max(Duration::from_secs(60))
         } else {
             self.cfg.poll_every
@@ -542,6 +631,26 @@ impl Runner {
                 self.stop.clone(),
                 pushed_tx,
             ));
+        } else if let Some(w) = &self.cfg.webhook {
+            self.callbacks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(self.site.client_id.clone(), pushed_tx);
+            let (http, site, program) = (self.http.clone(), self.site.clone(), self.program.clone());
+            let url = format!("{}/sim/{}", w.url.trim_end_matches('/'), site.client_id);
+            tokio::spawn(async move {
+                // The subscription: every event of the program this VEN may read, created or changed.
+                let body = json!({"clientName": site.name, "programID": program, "objectOperations": [
+                    {"objects": ["EVENT"], "operations": ["CREATE", "UPDATE"], "callbackUrl": url}]});
+                let subscribed = async {
+                    let token = http.token(&site.client_id, &site.client_secret).await?;
+                    http.ok(reqwest::Method::POST, "/subscriptions", &token, Some(&body))
+                        .await
+                };
+                if let Err(e) = subscribed.await {
+                    tracing::warn!(site = %site.name, error = %e, "webhook subscription refused; the site polls once a minute");
+                }
+            });
         }
         let mut last_load_kw = 0u64;
         let mut last_free_kw = 0u64;

@@ -193,3 +193,80 @@ async fn simulated_sites_on_mqtt_learn_of_a_dispatch_by_push_and_are_measured_fr
     }
     fleet.stop().await;
 }
+
+#[actix_rt::test]
+async fn simulated_sites_on_webhooks_learn_of_a_dispatch_by_callback_and_are_measured_from_it() {
+    // The test VTN trusts the test certificate and may call loopback addresses.
+    let app = TestApp::real_time().await;
+    let op = app.issued(Role::Operator, "grid-ops");
+    let (cert, key) = crate::receiver::test_cert();
+    let cfg = SimConfig {
+        vtn: app.base.clone(),
+        operator_id: op.client_id.clone(),
+        operator_secret: op.client_secret.clone(),
+        sites: 5,
+        program: "ERS-30".into(),
+        prefix: "wh".into(),
+        report_every: Duration::from_millis(1000),
+        poll_every: Duration::from_secs(60),
+        webhook: Some(sluice::sim::WebhookMode {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            url: String::new(),
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        mining_mw: 10.0,
+        shed_share: 0.8,
+        response_secs: 0.3,
+        jitter_secs: 0.1,
+        ramp_secs: 1.0,
+        summary_every: None,
+        ..SimConfig::default()
+    };
+    let fleet = sluice::sim::start(cfg, Arc::new(sluice::clock::SystemClock))
+        .await
+        .unwrap();
+    let bl = app.client(Role::Operator, "dispatcher");
+    // Every site has subscribed (the echo handshake passed) and reported its load.
+    let stats = fleet.stats.clone();
+    eventually(
+        Duration::from_secs(30),
+        "subscriptions and two reports from every site",
+        || {
+            let n = stats.reports_ok.load(Ordering::Relaxed);
+            let bl = &bl;
+            async move {
+                let subs = bl.get("/subscriptions").await.body.as_array()?.len();
+                (n >= 10 && subs == 5).then_some(())
+            }
+        },
+    )
+    .await;
+    let r = bl
+        .post(
+            "/ops/dispatches",
+            &json!({"programID": fleet.program_id, "targetMW": "40", "duration": "PT1H"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.id();
+    let d: Value = eventually(Duration::from_secs(60), "5 sites ramped", || {
+        let (app, bl, id) = (&app, &bl, &id);
+        async move {
+            app.refresh_latency().await;
+            let d = bl.get(&format!("/ops/dispatches/{id}")).await.body;
+            let ramped = d["sites"]
+                .as_array()?
+                .iter()
+                .filter(|s| s["status"] == "RAMPED")
+                .count();
+            (ramped == 5).then_some(d)
+        }
+    })
+    .await;
+    for s in d["sites"].as_array().unwrap() {
+        assert_eq!(s["notifiedVia"], "WEBHOOK", "{s}");
+        assert!(s["t90Secs"].as_f64().unwrap() < 10.0, "{s}");
+    }
+    fleet.stop().await;
+}

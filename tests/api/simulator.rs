@@ -128,25 +128,20 @@ async fn twenty_simulated_sites_deliver_a_50_mw_dispatch_and_the_slow_and_silent
     fleet.stop().await;
 }
 
-#[actix_rt::test]
-async fn simulated_sites_on_mqtt_learn_of_a_dispatch_by_push_and_are_measured_from_it() {
-    let app = TestApp::real_time_with(|s| {
-        s.mqtt.enabled = true;
-        s.mqtt.bind = "127.0.0.1:0".into();
-    })
-    .await;
+/// Five fast sites that learn of events by push (`push` sets MQTT or webhooks): once every site has
+/// subscribed (webhooks) and reported, a 40 MW dispatch goes out; returns the dispatch once all five ramped.
+async fn five_pushed_sites_ramp(app: &TestApp, prefix: &str, push: impl FnOnce(&mut SimConfig)) -> Value {
     let op = app.issued(Role::Operator, "grid-ops");
-    let cfg = SimConfig {
+    let mut cfg = SimConfig {
         vtn: app.base.clone(),
         operator_id: op.client_id.clone(),
         operator_secret: op.client_secret.clone(),
         sites: 5,
-        program: "CLR".into(),
-        prefix: "mq".into(),
+        program: format!("{prefix}-program"),
+        prefix: prefix.into(),
         report_every: Duration::from_millis(1000),
-        // Polling only as a once-a-minute safety net: the dispatch must arrive by MQTT.
+        // Polling only as a once-a-minute safety net: the dispatch must arrive by push.
         poll_every: Duration::from_secs(60),
-        mqtt: true,
         mining_mw: 10.0,
         shed_share: 0.8,
         response_secs: 0.3,
@@ -155,88 +150,25 @@ async fn simulated_sites_on_mqtt_learn_of_a_dispatch_by_push_and_are_measured_fr
         summary_every: None,
         ..SimConfig::default()
     };
-    let fleet = sluice::sim::start(cfg, Arc::new(sluice::clock::SystemClock))
-        .await
-        .unwrap();
-    let stats = fleet.stats.clone();
-    eventually(Duration::from_secs(30), "two reports from every site", || {
-        let n = stats.reports_ok.load(Ordering::Relaxed);
-        async move { (n >= 10).then_some(()) }
-    })
-    .await;
-    let bl = app.client(Role::Operator, "dispatcher");
-    let r = bl
-        .post(
-            "/ops/dispatches",
-            &json!({"programID": fleet.program_id, "targetMW": "40", "duration": "PT1H"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let id = r.id();
-    let d: Value = eventually(Duration::from_secs(60), "5 sites ramped", || {
-        let (app, bl, id) = (&app, &bl, &id);
-        async move {
-            app.refresh_latency().await;
-            let d = bl.get(&format!("/ops/dispatches/{id}")).await.body;
-            let ramped = d["sites"]
-                .as_array()?
-                .iter()
-                .filter(|s| s["status"] == "RAMPED")
-                .count();
-            (ramped == 5).then_some(d)
-        }
-    })
-    .await;
-    for s in d["sites"].as_array().unwrap() {
-        assert_eq!(s["notifiedVia"], "MQTT", "{s}");
-        assert!(s["t90Secs"].as_f64().unwrap() < 10.0, "{s}");
-    }
-    fleet.stop().await;
-}
-
-#[actix_rt::test]
-async fn simulated_sites_on_webhooks_learn_of_a_dispatch_by_callback_and_are_measured_from_it() {
-    // The test VTN trusts the test certificate and may call loopback addresses.
-    let app = TestApp::real_time().await;
-    let op = app.issued(Role::Operator, "grid-ops");
-    let (cert, key) = crate::receiver::test_cert();
-    let cfg = SimConfig {
-        vtn: app.base.clone(),
-        operator_id: op.client_id.clone(),
-        operator_secret: op.client_secret.clone(),
-        sites: 5,
-        program: "ERS-30".into(),
-        prefix: "wh".into(),
-        report_every: Duration::from_millis(1000),
-        poll_every: Duration::from_secs(60),
-        webhook: Some(sluice::sim::WebhookMode {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            url: String::new(),
-            cert: cert.clone(),
-            key: key.clone(),
-        }),
-        mining_mw: 10.0,
-        shed_share: 0.8,
-        response_secs: 0.3,
-        jitter_secs: 0.1,
-        ramp_secs: 1.0,
-        summary_every: None,
-        ..SimConfig::default()
-    };
+    push(&mut cfg);
+    let webhooks = cfg.webhook.is_some();
     let fleet = sluice::sim::start(cfg, Arc::new(sluice::clock::SystemClock))
         .await
         .unwrap();
     let bl = app.client(Role::Operator, "dispatcher");
-    // Every site has subscribed (the echo handshake passed) and reported its load.
     let stats = fleet.stats.clone();
     eventually(
         Duration::from_secs(30),
-        "subscriptions and two reports from every site",
+        "two reports (and a subscription) from every site",
         || {
             let n = stats.reports_ok.load(Ordering::Relaxed);
             let bl = &bl;
             async move {
-                let subs = bl.get("/subscriptions").await.body.as_array()?.len();
+                let subs = if webhooks {
+                    bl.get("/subscriptions").await.body.as_array()?.len()
+                } else {
+                    5
+                };
                 (n >= 10 && subs == 5).then_some(())
             }
         },
@@ -250,8 +182,8 @@ async fn simulated_sites_on_webhooks_learn_of_a_dispatch_by_callback_and_are_mea
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.id();
-    let d: Value = eventually(Duration::from_secs(60), "5 sites ramped", || {
-        let (app, bl, id) = (&app, &bl, &id);
+    let d = eventually(Duration::from_secs(60), "5 sites ramped", || {
+        let (bl, id) = (&bl, &id);
         async move {
             app.refresh_latency().await;
             let d = bl.get(&format!("/ops/dispatches/{id}")).await.body;
@@ -264,9 +196,40 @@ async fn simulated_sites_on_webhooks_learn_of_a_dispatch_by_callback_and_are_mea
         }
     })
     .await;
+    fleet.stop().await;
+    d
+}
+
+#[actix_rt::test]
+async fn simulated_sites_on_mqtt_learn_of_a_dispatch_by_push_and_are_measured_from_it() {
+    let app = TestApp::real_time_with(|s| {
+        s.mqtt.enabled = true;
+        s.mqtt.bind = "127.0.0.1:0".into();
+    })
+    .await;
+    let d = five_pushed_sites_ramp(&app, "mq", |c| c.mqtt = true).await;
+    for s in d["sites"].as_array().unwrap() {
+        assert_eq!(s["notifiedVia"], "MQTT", "{s}");
+        assert!(s["t90Secs"].as_f64().unwrap() < 10.0, "{s}");
+    }
+}
+
+#[actix_rt::test]
+async fn simulated_sites_on_webhooks_learn_of_a_dispatch_by_callback_and_are_measured_from_it() {
+    // The test VTN trusts the test certificate and may call loopback addresses.
+    let app = TestApp::real_time().await;
+    let (cert, key) = crate::receiver::test_cert();
+    let d = five_pushed_sites_ramp(&app, "wh", |c| {
+        c.webhook = Some(sluice::sim::WebhookMode {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            url: String::new(),
+            cert: cert.clone(),
+            key: key.clone(),
+        })
+    })
+    .await;
     for s in d["sites"].as_array().unwrap() {
         assert_eq!(s["notifiedVia"], "WEBHOOK", "{s}");
         assert!(s["t90Secs"].as_f64().unwrap() < 10.0, "{s}");
     }
-    fleet.stop().await;
 }

@@ -290,11 +290,13 @@ fn behavior_of(cfg: &SimConfig, n: usize) -> Behavior {
 }
 
 fn model_unit(seed: u64, n: i64) -> f64 {
-    let mut x = seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5151;
-    x ^= x >> 31;
-    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x ^= x >> 29;
-    (x >> 11) as f64 / (1u64 << 53) as f64
+    model::unit(seed ^ 0x5151, n)
+}
+
+/// Whether site `n` is an AI data center with miners beside it, and its maximum import (MW).
+fn ai_site(cfg: &SimConfig, n: usize) -> (bool, f64) {
+    let ai = model_unit(cfg.seed ^ 0xA1, n as i64) < cfg.ai_share;
+    (ai, cfg.mining_mw * if ai { 1.25 } else { 1.0 })
 }
 
 /// Finds or creates the program and its report-only telemetry event; returns (program, event).
@@ -392,8 +394,7 @@ async fn enroll(
         )
         .await
         .context("registering the ven")?;
-    let ai = model_unit(cfg.seed ^ 0xA1, n as i64) < cfg.ai_share;
-    let max = cfg.mining_mw * if ai { 1.25 } else { 1.0 };
+    let (ai, max) = ai_site(cfg, n);
     let site = http
         .ok(
             reqwest::Method::POST,
@@ -483,11 +484,11 @@ pub async fn start(cfg: SimConfig, clock: SharedClock) -> anyhow::Result<Fleet> 
         None => None,
     };
     for (n, site) in sites.iter().enumerate() {
-        let ai = model_unit(cfg.seed ^ 0xA1, n as i64) < cfg.ai_share;
+        let (ai, max_import) = ai_site(&cfg, n);
         let model = SiteModel {
             mining_mw: cfg.mining_mw,
             ai_mw: if ai { cfg.mining_mw * 0.5 } else { 0.0 },
-            cap_mw: cfg.mining_mw * if ai { 1.25 } else { 1.0 },
+            cap_mw: max_import,
             behavior: site.behavior,
             ramp_secs: cfg.ramp_secs,
             noise: 0.02,

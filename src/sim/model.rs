@@ -47,7 +47,7 @@ pub struct SiteModel {
 }
 
 /// A small deterministic hash in [0, 1) of (seed, n).
-fn unit(seed: u64, n: i64) -> f64 {
+pub(crate) fn unit(seed: u64, n: i64) -> f64 {
     let mut x = seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sluice::auth::Role;
 use sluice::sim::{SimConfig, model::Behavior};
 
-use crate::support::TestApp;
+use crate::support::{As, TestApp};
 
 /// Polls `check` until it gives a value or `limit` passes (the simulator runs in real time).
 async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
@@ -26,6 +26,21 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Brings latency up to date and reads the dispatch until `n` of its sites have ramped.
+async fn ramped(app: &TestApp, bl: &As, id: &str, n: usize) -> Value {
+    eventually(Duration::from_secs(60), &format!("{n} sites ramped"), || async move {
+        app.refresh_latency().await;
+        let d = bl.get(&format!("/ops/dispatches/{id}")).await.body;
+        let ramped = d["sites"]
+            .as_array()?
+            .iter()
+            .filter(|s| s["status"] == "RAMPED")
+            .count();
+        (ramped == n).then_some(d)
+    })
+    .await
 }
 
 #[actix_rt::test]
@@ -81,20 +96,7 @@ async fn twenty_simulated_sites_deliver_a_50_mw_dispatch_and_the_slow_and_silent
     let id = r.id();
 
     // Wait until every site but the silent one has ramped.
-    let d: Value = eventually(Duration::from_secs(60), "19 sites ramped", || {
-        let (app, bl, id) = (&app, &bl, &id);
-        async move {
-            app.refresh_latency().await;
-            let d = bl.get(&format!("/ops/dispatches/{id}")).await.body;
-            let ramped = d["sites"]
-                .as_array()?
-                .iter()
-                .filter(|s| s["status"] == "RAMPED")
-                .count();
-            (ramped == 19).then_some(d)
-        }
-    })
-    .await;
+    let d = ramped(&app, &bl, &id, 19).await;
     let sites = d["sites"].as_array().unwrap();
     let of = |id: &str| sites.iter().find(|s| s["siteID"] == id).unwrap();
     // The silent site saw the event but never acknowledged or moved.
@@ -182,20 +184,7 @@ async fn five_pushed_sites_ramp(app: &TestApp, prefix: &str, push: impl FnOnce(&
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.id();
-    let d = eventually(Duration::from_secs(60), "5 sites ramped", || {
-        let (bl, id) = (&bl, &id);
-        async move {
-            app.refresh_latency().await;
-            let d = bl.get(&format!("/ops/dispatches/{id}")).await.body;
-            let ramped = d["sites"]
-                .as_array()?
-                .iter()
-                .filter(|s| s["status"] == "RAMPED")
-                .count();
-            (ramped == 5).then_some(d)
-        }
-    })
-    .await;
+    let d = ramped(app, &bl, &id, 5).await;
     fleet.stop().await;
     d
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod flex;
 pub mod notify;
 pub mod service;
+pub mod settle;
 pub mod sim;
 pub mod startup;
 pub mod store;

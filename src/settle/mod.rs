@@ -1,0 +1,78 @@
+//! Settlement (issue 5), as pure functions over plain data: reading meter data (CSV and Green Button),
+//! baselines, the settlement of a site for a period, and statements with their exports. Imports neither
+//! diesel nor actix; `service::settlement` loads the data, calls these, and stores what they return.
+//!
+//! Rounding, stated once: every intermediate value is an exact decimal (28 significant digits; a mean that
+//! does not terminate is cut there). What a statement shows is rounded half away from zero: megawatts and
+//! megawatt-hours to [`QTY_DP`] places, factors to [`FACTOR_DP`], money to [`MONEY_DP`] (cents) per line.
+//! Totals are the exact sums of the rounded lines they total, so a statement always adds up.
+
+pub mod baseline;
+pub mod engine;
+pub mod export;
+pub mod meter;
+pub mod rules;
+
+pub use rust_decimal::Decimal;
+use rust_decimal::RoundingStrategy;
+
+/// Decimal places of MW and MWh on a statement.
+pub const QTY_DP: u32 = 6;
+/// Decimal places of performance factors and adjustment factors.
+pub const FACTOR_DP: u32 = 6;
+/// Decimal places of money.
+pub const MONEY_DP: u32 = 2;
+
+/// The one rounding rule, in words, for statements and the documentation.
+pub const ROUNDING_RULE: &str = "exact decimal arithmetic; shown values rounded half away from zero: MW and MWh \
+     to 6 places, factors to 6, money to 2 per line; totals are exact sums of the rounded lines";
+
+pub fn qty(d: Decimal) -> Decimal {
+    round(d, QTY_DP)
+}
+
+pub fn factor(d: Decimal) -> Decimal {
+    round(d, FACTOR_DP)
+}
+
+pub fn money(d: Decimal) -> Decimal {
+    round(d, MONEY_DP)
+}
+
+fn round(d: Decimal, dp: u32) -> Decimal {
+    d.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
+}
+
+/// Whether an event asks for less load or more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Direction {
+    Shed,
+    LoadUp,
+}
+
+impl Direction {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "SHED" => Some(Self::Shed),
+            "LOAD_UP" => Some(Self::LoadUp),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::dec;
+
+    #[test]
+    fn rounding_is_half_away_from_zero_at_the_stated_places() {
+        assert_eq!(money(dec!(0.125)), dec!(0.13));
+        assert_eq!(money(dec!(-0.125)), dec!(-0.13));
+        assert_eq!(qty(dec!(50.25)), dec!(50.25));
+        assert_eq!(qty(dec!(1) / dec!(3)), dec!(0.333333));
+        assert_eq!(factor(dec!(39) / dec!(40)), dec!(0.975));
+    }
+}

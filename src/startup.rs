@@ -98,11 +98,7 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
     let cache = Arc::new(ReadCache::new(settings.server.read_cache_bytes));
     if db.is_postgres() {
         // Other instances' writes reach this instance's cache through NOTIFY.
-        spawn_pg_listener(
-            settings.database.url.clone(),
-            Arc::downgrade(&cache),
-            Duration::from_millis(50),
-        );
+        spawn_pg_listener(settings.database.url.clone(), &cache, Duration::from_millis(50));
     }
     let notifier = Arc::new(Notifier::default());
     let auth = Arc::new(auth);
@@ -154,6 +150,7 @@ pub struct Application {
     server: Server,
     addr: SocketAddr,
     tls: bool,
+    cache: Arc<ReadCache>,
 }
 
 impl Application {
@@ -167,8 +164,10 @@ impl Application {
 
     pub fn with_listener(settings: &Settings, state: AppState, listener: TcpListener) -> anyhow::Result<Self> {
         let addr = listener.local_addr()?;
+        let cache = state.cache.clone();
         let limits = BodyLimits {
             max_bytes: settings.server.max_body_bytes,
+            max_upload_bytes: settings.server.max_upload_bytes,
             timeout: Duration::from_secs(settings.server.request_timeout_secs),
         };
         let public_url = settings.server.public_url.clone();
@@ -201,6 +200,7 @@ impl Application {
             server: server.run(),
             addr,
             tls,
+            cache,
         })
     }
 
@@ -224,6 +224,7 @@ impl Application {
         tracing::info!("shutting down: draining in-flight requests");
         handle.stop(true).await;
         server.await??;
+        self.cache.stop_listening();
         Ok(())
     }
 

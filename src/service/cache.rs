@@ -5,8 +5,8 @@
 //! starts a new generation when it hears it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -100,6 +100,8 @@ pub struct ReadCache {
     /// The site whose ven a client is (`None`: not a site): decides whether its reports are telemetry.
     sites: PerClient<Option<Arc<str>>>,
     max_bytes: usize,
+    /// The PostgreSQL change listener: its stop flag and thread.
+    listener: Mutex<Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>>,
 }
 
 impl ReadCache {
@@ -111,6 +113,23 @@ impl ReadCache {
             grants: PerClient::new(),
             sites: PerClient::new(),
             max_bytes,
+            listener: Mutex::new(None),
+        }
+    }
+
+    /// Stops the change listener and waits for its thread to end. Called on shutdown: a process must
+    /// not exit while that thread is inside libpq (TLS state is torn down by exit handlers).
+    pub fn stop_listening(&self) {
+        let taken = self
+            .listener
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some((stop, thread)) = taken {
+            stop.store(true, Ordering::Release);
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 
@@ -176,13 +195,15 @@ impl ReadCache {
 /// Listens for other instances' changes on PostgreSQL and invalidates `cache` when one is heard. The thread
 /// ends when the cache is dropped. Notifications are read after a cheap query every `poll`; a lost
 /// connection is re-established, and the cache invalidated, since changes may have been missed meanwhile.
-pub fn spawn_pg_listener(url: String, cache: Weak<ReadCache>, poll: Duration) {
+pub fn spawn_pg_listener(url: String, cache: &Arc<ReadCache>, poll: Duration) {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection};
+    let stop = Arc::new(AtomicBool::new(false));
+    let (weak, stopped) = (Arc::downgrade(cache), stop.clone());
     let spawned = std::thread::Builder::new().name("sluice-listen".into()).spawn(move || {
         let mut conn: Option<PgConnection> = None;
-        loop {
-            let Some(cache) = cache.upgrade() else { return };
+        while !stopped.load(Ordering::Acquire) {
+            let Some(cache) = weak.upgrade() else { return };
             if conn.is_none() {
                 let listening = PgConnection::establish(&url)
                     .ok()
@@ -215,8 +236,11 @@ pub fn spawn_pg_listener(url: String, cache: Weak<ReadCache>, poll: Duration) {
             std::thread::sleep(poll);
         }
     });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the change listener");
+    match spawned {
+        Ok(thread) => {
+            *cache.listener.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((stop, thread));
+        }
+        Err(e) => tracing::error!(error = %e, "cannot start the change listener"),
     }
 }
 

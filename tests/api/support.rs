@@ -215,6 +215,8 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // The stop command is sent at once; its completion future need not be awaited.
         drop(self.handle.stop(false));
+        // No thread may be inside libpq when the test binary exits (its TLS state is torn down then).
+        self.state.cache.stop_listening();
     }
 }
 

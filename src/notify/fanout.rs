@@ -25,6 +25,8 @@ pub struct Subscriber {
     pub client_id: String,
     pub business_logic: bool,
     pub req: SubscriptionRequest,
+    /// Changes up to this sequence number predate the subscription.
+    pub from_seq: i64,
 }
 
 impl Subscriber {
@@ -35,6 +37,7 @@ impl Subscriber {
                 client_id: row.client_id,
                 business_logic: row.business_logic,
                 req,
+                from_seq: row.from_seq,
             }),
             Err(e) => {
                 tracing::error!(subscription = %row.id, error = %e, "stored subscription does not parse; skipped");
@@ -280,7 +283,7 @@ pub fn plan(c: &mut AnyConnection, now: DateTime<Utc>, mqtt: Option<&Topics>) ->
     let mut rows = Vec::new();
     let now_n = to_naive(now);
     for change in &changes {
-        for sub in &subscribers {
+        for sub in subscribers.iter().filter(|s| change.seq > s.from_seq) {
             let g = grants.get(&sub.client_id).map(Vec::as_slice).unwrap_or(&[]);
             for d in deliveries(sub, g, change) {
                 rows.push(NewNotification {
@@ -366,6 +369,7 @@ mod tests {
             client_id: "ven-a".into(),
             business_logic,
             req: serde_json::from_value(json).unwrap(),
+            from_seq: 0,
         }
     }
 

@@ -207,11 +207,13 @@ pub struct SubscriberRow {
     pub business_logic: bool,
     /// The stored subscription content (its request, with clientID).
     pub body: String,
+    /// Changes up to this sequence number were made before the subscription existed.
+    pub from_seq: i64,
 }
 
 /// Subscriptions that name any of `types` in their objectOperations.
 pub fn subscribers_for(c: &mut AnyConnection, types: &[&str]) -> StoreResult<Vec<SubscriberRow>> {
-    let rows: Vec<(String, String, bool, String)> = subscriptions::table
+    let rows: Vec<(String, String, bool, String, i64)> = subscriptions::table
         .filter(
             subscriptions::id.eq_any(
                 subscription_objects::table
@@ -225,15 +227,17 @@ pub fn subscribers_for(c: &mut AnyConnection, types: &[&str]) -> StoreResult<Vec
             subscriptions::client_id,
             subscriptions::business_logic,
             subscriptions::body,
+            subscriptions::from_seq,
         ))
         .load(c)?;
     Ok(rows
         .into_iter()
-        .map(|(id, client_id, business_logic, body)| SubscriberRow {
+        .map(|(id, client_id, business_logic, body, from_seq)| SubscriberRow {
             id,
             client_id,
             business_logic,
             body,
+            from_seq,
         })
         .collect())
 }

@@ -520,6 +520,8 @@ pub fn insert_subscription(
     w: &ObjectWrite,
     s: &SubscriptionColumns,
 ) -> StoreResult<StoredObject> {
+    // Changes already made (pending fan-out or not) are not this subscription's to hear of.
+    let from_seq: Option<i64> = changes::table.select(diesel::dsl::max(changes::seq)).first(c)?;
     diesel::insert_into(subscriptions::table)
         .values((
             subscriptions::id.eq(&w.id),
@@ -530,6 +532,7 @@ pub fn insert_subscription(
             subscriptions::created_date_time.eq(to_naive(w.now)),
             subscriptions::modification_date_time.eq(to_naive(w.now)),
             subscriptions::business_logic.eq(s.business_logic),
+            subscriptions::from_seq.eq(from_seq.unwrap_or(0)),
         ))
         .execute(c)?;
     set_subscription_objects(c, &w.id, &s.objects, false)?;

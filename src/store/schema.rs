@@ -65,6 +65,7 @@ diesel::table! {
         created_date_time -> Timestamp,
         modification_date_time -> Timestamp,
         business_logic -> Bool,
+        from_seq -> BigInt,
     }
 }
 
@@ -329,6 +330,90 @@ diesel::table! {
 }
 
 diesel::joinable!(events -> programs (program_id));
+diesel::table! {
+    meter_imports (id) {
+        id -> Text,
+        format -> Text,
+        file_name -> Nullable<Text>,
+        readings -> BigInt,
+        new_intervals -> BigInt,
+        revised_intervals -> BigInt,
+        unchanged_intervals -> BigInt,
+        versions_written -> BigInt,
+        imported_by -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    meter_days (site_id, channel, source, day, version) {
+        site_id -> Text,
+        channel -> Text,
+        source -> Text,
+        day -> Text,
+        version -> Integer,
+        interval_secs -> Integer,
+        meter_id -> Nullable<Text>,
+        kwh -> Text,
+        quality -> Text,
+        import_id -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    price_points (series, start_at) {
+        series -> Text,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        price -> Text,
+    }
+}
+
+diesel::table! {
+    settlement_rules (program_id, version) {
+        program_id -> Text,
+        version -> Integer,
+        rules -> Text,
+        created_by -> Text,
+        created_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settlement_runs (id) {
+        id -> Text,
+        program_id -> Text,
+        period_from -> Text,
+        period_to -> Text,
+        rule_version -> Integer,
+        sites -> Integer,
+        issued -> Integer,
+        unchanged -> Integer,
+        total -> Text,
+        requested_by -> Text,
+        created_date_time -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statements (id) {
+        id -> Text,
+        run_id -> Text,
+        program_id -> Text,
+        site_id -> Text,
+        period_from -> Text,
+        period_to -> Text,
+        version -> Integer,
+        kind -> Text,
+        supersedes -> Nullable<Text>,
+        rule_version -> Integer,
+        total -> Text,
+        body -> Text,
+        created_date_time -> Timestamp,
+    }
+}
+
 diesel::joinable!(reports -> events (event_id));
 diesel::joinable!(resources -> vens (ven_id));
 diesel::joinable!(resource_targets -> resources (resource_id));
@@ -340,6 +425,8 @@ diesel::joinable!(telemetry -> sites (site_id));
 diesel::joinable!(dispatch_sites -> dispatches (dispatch_id));
 diesel::joinable!(dispatch_sites -> sites (site_id));
 diesel::joinable!(event_latency -> sites (site_id));
+diesel::joinable!(meter_days -> sites (site_id));
+diesel::joinable!(statements -> sites (site_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     programs,
@@ -366,4 +453,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispatch_sites,
     event_seen,
     event_latency,
+    meter_imports,
+    meter_days,
+    price_points,
+    settlement_rules,
+    settlement_runs,
+    statements,
 );

@@ -93,6 +93,8 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     /// Largest accepted request body, bytes.
     pub max_body_bytes: usize,
+    /// Limit of a file uploaded to the API (meter data, prices); larger files go through `sluice import`.
+    pub max_upload_bytes: usize,
     /// Seconds a client has to send its request headers and body.
     pub request_timeout_secs: u64,
     /// Seconds an idle keep-alive connection is held.
@@ -271,6 +273,7 @@ impl Default for ServerSettings {
             bind: "127.0.0.1:8080".into(),
             public_url: None,
             max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 64 * 1024 * 1024,
             request_timeout_secs: 30,
             keep_alive_secs: 75,
             shutdown_timeout_secs: 30,
@@ -356,6 +359,9 @@ impl Settings {
         }
         if self.server.max_body_bytes < 1024 {
             errs.push("server.max_body_bytes must be at least 1024".into());
+        }
+        if self.server.max_upload_bytes < self.server.max_body_bytes {
+            errs.push("server.max_upload_bytes must be at least server.max_body_bytes".into());
         }
         if self.server.request_timeout_secs == 0 {
             errs.push("server.request_timeout_secs must be positive".into());

@@ -30,6 +30,12 @@ pub enum AppError {
         error: &'static str,
         description: String,
     },
+    /// A file (meter data, prices) with problems: each is listed, with its line where it has one.
+    #[error("{detail}")]
+    Rejected {
+        detail: String,
+        errors: Vec<crate::settle::meter::LineError>,
+    },
     #[error("{0}")]
     NotImplemented(String),
     #[error("{0}")]
@@ -41,7 +47,7 @@ pub enum AppError {
 impl AppError {
     pub fn status(&self) -> u16 {
         match self {
-            Self::BadRequest(_) => 400,
+            Self::BadRequest(_) | Self::Rejected { .. } => 400,
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,

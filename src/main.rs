@@ -9,6 +9,8 @@ use sluice::auth::Role;
 use sluice::clock::{SharedClock, SystemClock};
 use sluice::config::Settings;
 use sluice::service::clients::{self, PEPPER_SECRET};
+use sluice::service::settlement;
+use sluice::settle::engine::Period;
 use sluice::startup::{Application, open_db, redact, write_dev_cert};
 use sluice::store::repo;
 
@@ -65,6 +67,100 @@ enum Command {
     Mqtt {
         #[command(subcommand)]
         action: MqttAction,
+    },
+    /// Import meter data or prices.
+    Import {
+        #[command(subcommand)]
+        action: ImportAction,
+    },
+    /// A program's settlement rules (JSON, as `PUT /ops/programs/{id}/settlement-rules` takes them).
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+    /// Settle a program for a period: a statement per enrolled site (UTC days, both included).
+    Settle {
+        /// Program id or name.
+        #[arg(long)]
+        program: String,
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Export a statement, or a chart of one of its events.
+    Export {
+        #[command(subcommand)]
+        action: ExportAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportAction {
+    /// Revenue-meter interval data: CSV (site_id, meter_id, channel, interval_start_utc, interval_end_utc,
+    /// kwh, avg_kw, quality, source) or Green Button XML. All or nothing.
+    Meter {
+        file: PathBuf,
+        /// csv or greenbutton (default: from the file name).
+        #[arg(long)]
+        format: Option<String>,
+        /// Green Button: the site (id or name) the meter is.
+        #[arg(long)]
+        site: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Prices per MWh: CSV (series, interval_start_utc, interval_end_utc, price).
+    Prices {
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesAction {
+    /// Store a new version of a program's rules from a JSON file.
+    Set {
+        #[arg(long)]
+        program: String,
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the newest version.
+    Show {
+        #[arg(long)]
+        program: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportAction {
+    /// A statement as CSV, JSON or XML (to stdout, or --out).
+    Statement {
+        id: String,
+        #[arg(long, default_value = "json", value_parser = ["csv", "json", "xml"])]
+        format: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// An SVG chart of an event of a statement: baseline, actual and the committed level.
+    Chart {
+        id: String,
+        /// Default: the statement's first event.
+        #[arg(long)]
+        event: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
     },
 }
 
@@ -284,6 +380,38 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Import { action } => import(action, &clock),
+        Command::Rules { action } => rules(action, &clock),
+        Command::Settle {
+            program,
+            from,
+            to,
+            common,
+        } => {
+            let s = settings(&common, None)?;
+            let db = open_db(&s, true)?;
+            let program = program_id(&db, &program)?;
+            let mut bar = Progress::new("settling");
+            let run = settlement::settle(
+                &db,
+                &program,
+                Period { from, to },
+                "cli",
+                clock.now(),
+                &mut |done, of| {
+                    bar.of(done as u64, of as u64, "sites");
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            bar.finish();
+            println!("{}", serde_json::to_string_pretty(&run)?);
+            eprintln!(
+                "run {}: {} site(s), {} statement(s) issued, {} unchanged, total {}",
+                run.run_id, run.sites, run.issued, run.unchanged, run.total
+            );
+            Ok(())
+        }
+        Command::Export { action } => export(action),
         Command::Openapi => {
             println!("{}", sluice::api::openapi().to_pretty_json()?);
             Ok(())
@@ -303,6 +431,191 @@ async fn serve(s: Settings, clock: SharedClock) -> anyhow::Result<()> {
         tracing::info!(addr = %app.addr(), database = %redact(&s.database.url), "Sluice serving HTTP");
     }
     app.run_until_stopped().await
+}
+
+/// A progress line on stderr, redrawn at most five times a second.
+struct Progress {
+    what: &'static str,
+    started: std::time::Instant,
+    drawn: Option<std::time::Instant>,
+}
+
+impl Progress {
+    fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            started: std::time::Instant::now(),
+            drawn: None,
+        }
+    }
+
+    fn due(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        if self
+            .drawn
+            .is_some_and(|d| now - d < std::time::Duration::from_millis(200))
+        {
+            return false;
+        }
+        self.drawn = Some(now);
+        true
+    }
+
+    fn count(&mut self, n: u64, unit: &str) {
+        if self.due() {
+            let rate = n as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+            eprint!("\r{}: {n} {unit} ({rate:.0}/s)   ", self.what);
+        }
+    }
+
+    fn of(&mut self, done: u64, of: u64, unit: &str) {
+        if self.due() || done == of {
+            let width: usize = 30;
+            let filled = (done.min(of) * width as u64)
+                .checked_div(of)
+                .map_or(width, |f| f as usize);
+            eprint!(
+                "\r{}: [{}{}] {done}/{of} {unit}   ",
+                self.what,
+                "#".repeat(filled),
+                ".".repeat(width - filled)
+            );
+        }
+    }
+
+    fn finish(&self) {
+        eprintln!(" done in {:.1} s", self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// A program named by id or by name.
+fn program_id(db: &sluice::store::Db, key: &str) -> anyhow::Result<String> {
+    let found = db.read_blocking(|c| sluice::store::settlement::program_by_id_or_name(c, key))?;
+    found.ok_or_else(|| anyhow::anyhow!("no program has the id or name {key:?}"))
+}
+
+fn import(action: ImportAction, clock: &SharedClock) -> anyhow::Result<()> {
+    match action {
+        ImportAction::Meter {
+            file,
+            format,
+            site,
+            common,
+        } => {
+            let s = settings(&common, None)?;
+            let db = open_db(&s, true)?;
+            let format = match format.as_deref() {
+                Some(f) => settlement::MeterFormat::parse(f)
+                    .ok_or_else(|| anyhow::anyhow!("format {f:?} is not csv or greenbutton"))?,
+                None if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) => {
+                    settlement::MeterFormat::GreenButton
+                }
+                None => settlement::MeterFormat::Csv,
+            };
+            let input = std::io::BufReader::with_capacity(
+                1 << 20,
+                std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?,
+            );
+            let o = settlement::ImportOptions {
+                format,
+                file_name: file.file_name().map(|n| n.to_string_lossy().into_owned()),
+                site: site.as_deref(),
+                by: "cli",
+                now: clock.now(),
+            };
+            let mut bar = Progress::new("importing");
+            let done = settlement::import_meter(&db, input, &o, &mut |n| bar.count(n, "readings"));
+            bar.finish();
+            match done {
+                Ok(r) => {
+                    println!("{}", serde_json::to_string_pretty(&r)?);
+                    let secs = bar.started.elapsed().as_secs_f64().max(1e-3);
+                    eprintln!(
+                        "{} readings in {secs:.1} s: {:.0} readings/s",
+                        r.counts.readings,
+                        r.counts.readings as f64 / secs
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(rejection(e)),
+            }
+        }
+        ImportAction::Prices { file, common } => {
+            let s = settings(&common, None)?;
+            let db = open_db(&s, true)?;
+            let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let r = settlement::import_prices(&db, input).map_err(rejection)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(())
+        }
+    }
+}
+
+/// A refused file, with each problem on its own line.
+fn rejection(e: sluice::error::AppError) -> anyhow::Error {
+    match e {
+        sluice::error::AppError::Rejected { detail, errors } => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    if e.line > 0 {
+                        format!("  line {}: {}", e.line, e.message)
+                    } else {
+                        format!("  {}", e.message)
+                    }
+                })
+                .collect();
+            anyhow::anyhow!("{detail}\n{}", lines.join("\n"))
+        }
+        e => anyhow::anyhow!("{e}"),
+    }
+}
+
+fn rules(action: RulesAction, clock: &SharedClock) -> anyhow::Result<()> {
+    let (program, common) = match &action {
+        RulesAction::Set { program, common, .. } | RulesAction::Show { program, common } => (program, common),
+    };
+    let s = settings(common, None)?;
+    let db = open_db(&s, true)?;
+    let program = program_id(&db, program)?;
+    let v = match &action {
+        RulesAction::Set { file, .. } => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let rules =
+                serde_json::from_str(&text).with_context(|| format!("{} is not settlement rules", file.display()))?;
+            settlement::put_rules(&db, &program, rules, "cli", clock.now())
+        }
+        RulesAction::Show { .. } => settlement::get_rules(&db, &program),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+fn export(action: ExportAction) -> anyhow::Result<()> {
+    let (common, out) = match &action {
+        ExportAction::Statement { common, out, .. } | ExportAction::Chart { common, out, .. } => (common, out),
+    };
+    let s = settings(common, None)?;
+    let db = open_db(&s, true)?;
+    let text = match &action {
+        ExportAction::Statement { id, format, .. } => {
+            let statement = settlement::get_statement(&db, id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let format = sluice::settle::export::Format::parse(format).unwrap_or(sluice::settle::export::Format::Json);
+            sluice::settle::export::render(&statement, format)
+        }
+        ExportAction::Chart { id, event, .. } => {
+            settlement::chart(&db, id, event.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+    };
+    match out {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 fn webhook_mode(a: &SimulateArgs) -> anyhow::Result<Option<sluice::sim::WebhookMode>> {

@@ -46,6 +46,10 @@ impl AppError {
             instance: current_instance(),
             error,
             error_description,
+            errors: match self {
+                AppError::Rejected { errors, .. } => Some(errors.clone()),
+                _ => None,
+            },
         }
     }
 }

@@ -21,6 +21,8 @@ use crate::wire::{Name, ObjectId};
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimits {
     pub max_bytes: usize,
+    /// Files (meter data, prices) may be larger than request bodies.
+    pub max_upload_bytes: usize,
     pub timeout: Duration,
 }
 
@@ -69,14 +71,27 @@ fn bearer(value: &str) -> Option<String> {
 }
 
 /// The body, read whole within the size limit and the timeout.
-pub async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<BytesMut, AppError> {
-    let limits = req
+pub async fn read_body(req: &HttpRequest, payload: Payload) -> Result<BytesMut, AppError> {
+    read_limited(req, payload, false).await
+}
+
+/// An uploaded file, read whole within the upload limit and the timeout.
+pub async fn read_upload(req: &HttpRequest, payload: Payload) -> Result<BytesMut, AppError> {
+    read_limited(req, payload, true).await
+}
+
+async fn read_limited(req: &HttpRequest, mut payload: Payload, upload: bool) -> Result<BytesMut, AppError> {
+    let mut limits = req
         .app_data::<Data<BodyLimits>>()
         .map(|l| *l.get_ref())
         .unwrap_or(BodyLimits {
             max_bytes: 1024 * 1024,
+            max_upload_bytes: 64 * 1024 * 1024,
             timeout: Duration::from_secs(30),
         });
+    if upload {
+        limits.max_bytes = limits.max_upload_bytes;
+    }
     let too_large = || AppError::PayloadTooLarge(format!("request bodies are limited to {} bytes", limits.max_bytes));
     if let Some(len) = req
         .headers()
@@ -101,6 +116,21 @@ pub async fn read_body(req: &HttpRequest, mut payload: Payload) -> Result<BytesM
     tokio::time::timeout(limits.timeout, read)
         .await
         .map_err(|_| AppError::RequestTimeout("the request body did not arrive in time".into()))?
+}
+
+/// An uploaded file (meter data, prices), within the upload limit.
+#[derive(Debug)]
+pub struct Upload(pub BytesMut);
+
+impl FromRequest for Upload {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move { read_upload(&req, payload).await.map(Upload) })
+    }
 }
 
 /// A JSON request body, validated by deserializing into the wire type (400 with serde's message on failure).

@@ -12,6 +12,7 @@ pub mod notifiers;
 pub mod programs;
 pub mod reports;
 pub mod resources;
+pub mod settlement;
 pub mod sites;
 pub mod subscriptions;
 pub mod vens;
@@ -112,6 +113,15 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(sites::site_latency)
         .service(sites::issue_ven_client)
         .service(sites::price_signal)
+        .service(settlement::import_meter)
+        .service(settlement::import_prices)
+        .service(settlement::get_rules)
+        .service(settlement::put_rules)
+        .service(settlement::settle)
+        .service(settlement::get_run)
+        .service(settlement::list_statements)
+        .service(settlement::get_statement)
+        .service(settlement::statement_chart)
         .service(health::health);
 }
 
@@ -127,7 +137,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         (name = "programs"), (name = "events"), (name = "reports"), (name = "subscriptions"),
         (name = "vens"), (name = "resources"), (name = "auth"), (name = "notifiers"), (name = "MQTT_notifier"), (name = "operations"),
         (name = "sites", description = "Flexible-load sites, their enrollments in programs, and their telemetry (operator only)"),
-        (name = "dispatch", description = "Megawatt dispatch over enrolled sites and their measured response (operator only)")
+        (name = "dispatch", description = "Megawatt dispatch over enrolled sites and their measured response (operator only)"),
+        (name = "settlement", description = "Meter data, baselines, settlement runs and versioned statements with their exports (operator only)")
     )
 )]
 struct ApiDoc;

@@ -12,6 +12,7 @@ pub mod privacy;
 pub mod programs;
 pub mod reports;
 pub mod resources;
+pub mod settlement;
 pub mod sites;
 pub mod subscriptions;
 pub mod vens;

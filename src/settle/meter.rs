@@ -123,7 +123,7 @@ pub struct Reading {
 }
 
 /// A reading that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LineError {
     /// 1-based line of the file (the header is line 1); 0 when the problem is the whole file.
     pub line: usize,
@@ -754,7 +754,7 @@ pub fn day_of(t: DateTime<Utc>) -> NaiveDate {
 }
 
 /// How an import changed the stored data.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportCounts {
     /// Readings in the file.

@@ -7,6 +7,7 @@ pub mod error;
 pub mod outbox;
 pub mod repo;
 pub mod schema;
+pub mod settlement;
 pub mod sites;
 
 pub use conn::{AnyConnection, Db, DbOptions, DbUrl, SqliteSync};

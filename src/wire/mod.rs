@@ -6,6 +6,7 @@ pub mod ops;
 pub mod primitives;
 pub mod problem;
 pub mod render;
+pub mod settlement;
 pub mod sites;
 
 pub use objects::*;

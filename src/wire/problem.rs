@@ -19,4 +19,7 @@ pub struct Problem {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
+    /// The problems of a rejected file (meter data, prices), each with its line (0: the whole file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<crate::settle::meter::LineError>>,
 }

@@ -14,6 +14,7 @@ mod openapi;
 mod platform;
 mod privacy;
 mod receiver;
+mod settlement;
 mod simulator;
 mod sites;
 mod support;

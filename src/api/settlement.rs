@@ -1,0 +1,265 @@
+//! `/ops/meter-data`, `/ops/prices`, settlement rules, `/ops/settlements` and `/ops/statements`: the
+//! settlement analyst's API (operators only).
+
+use actix_web::http::header;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse, get, post, put};
+use serde::Serialize;
+
+use super::extract::{Caller, JsonBody, Query, Upload};
+use super::{created, ok};
+use crate::auth::{Principal, Scope};
+use crate::error::AppError;
+use crate::service::AppState;
+use crate::service::settlement::{self, ImportOptions, MeterFormat};
+use crate::settle::engine::Period;
+use crate::settle::export::{self, Format, Statement};
+use crate::settle::rules::Rules;
+use crate::store::settlement::StatementFilter;
+use crate::wire::Problem;
+use crate::wire::settlement::{MeterImport, PriceImport, RulesVersion, SettleRequest, SettlementRun, StatementSummary};
+
+fn json<T: Serialize>(v: &T) -> Result<String, AppError> {
+    serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+fn reader(who: &Principal) -> Result<(), AppError> {
+    who.require(Scope::ReadAll)
+}
+
+fn writer(who: &Principal) -> Result<(), AppError> {
+    who.require(Scope::ReadAll)?;
+    who.require(Scope::WritePrograms)
+}
+
+/// Runs blocking settlement work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, AppError> + Send + 'static) -> Result<T, AppError> {
+    actix_web::web::block(f)
+        .await
+        .map_err(|e| AppError::Internal(format!("settlement task failed: {e}")))?
+}
+
+/// The meter-data format: `format=csv|greenbutton`, else the Content-Type.
+fn meter_format(q: &Query, req: &HttpRequest) -> Result<MeterFormat, AppError> {
+    if let Some(f) = q.one("format") {
+        return MeterFormat::parse(f)
+            .ok_or_else(|| AppError::BadRequest(format!("format {f:?} is not csv or greenbutton")));
+    }
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.contains("xml") {
+        Ok(MeterFormat::GreenButton)
+    } else if ct.is_empty() || ct.starts_with("text/csv") || ct.starts_with("text/plain") {
+        Ok(MeterFormat::Csv)
+    } else {
+        Err(AppError::UnsupportedMediaType(format!(
+            "meter data is text/csv or Green Button XML (application/atom+xml), not {ct}"
+        )))
+    }
+}
+
+/// Imports revenue-meter interval data: CSV (`site_id, meter_id, channel, interval_start_utc,
+/// interval_end_utc, kwh, avg_kw, quality, source`) or a Green Button (ESPI) feed for one `site`. All or
+/// nothing: a file with a bad row is refused with every problem and its line. A revised interval is a new
+/// version of its day, never an overwrite.
+#[utoipa::path(tag = "settlement",
+    params(("format" = Option<String>, Query, description = "csv or greenbutton (default: from Content-Type)"),
+           ("site" = Option<String>, Query, description = "Green Button: the site (id or name) the meter is"),
+           ("fileName" = Option<String>, Query, description = "Kept with the import for the audit trail")),
+    request_body(content((String = "text/csv"), (String = "application/atom+xml"))),
+    security(("bearerAuth" = ["write_programs"])),
+    responses((status = 201, body = MeterImport), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
+#[post("/ops/meter-data")]
+pub async fn import_meter(
+    state: Data<AppState>,
+    who: Caller,
+    req: HttpRequest,
+    body: Upload,
+) -> Result<HttpResponse, AppError> {
+    writer(&who.0)?;
+    let q = Query::parse(req.query_string());
+    let format = meter_format(&q, &req)?;
+    let site = q.one("site").map(str::to_owned);
+    let file_name = q.one("fileName").map(str::to_owned);
+    let body = body.0;
+    let (db, now, by) = (state.db.clone(), state.clock.now(), who.0.client_id.clone());
+    let done = blocking(move || {
+        let o = ImportOptions {
+            format,
+            file_name,
+            site: site.as_deref(),
+            by: &by,
+            now,
+        };
+        settlement::import_meter(&db, &body[..], &o, &mut |_| {})
+    })
+    .await?;
+    Ok(created(json(&done)?))
+}
+
+/// Imports prices (CSV: `series, interval_start_utc, interval_end_utc, price` per MWh), for programs
+/// that pay energy at a series such as an LMP node. A price for an interval already stored replaces it.
+#[utoipa::path(tag = "settlement", request_body(content = String, content_type = "text/csv"),
+    security(("bearerAuth" = ["write_programs"])),
+    responses((status = 201, body = PriceImport), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 413, body = Problem)))]
+#[post("/ops/prices")]
+pub async fn import_prices(state: Data<AppState>, who: Caller, body: Upload) -> Result<HttpResponse, AppError> {
+    writer(&who.0)?;
+    let body = body.0;
+    let db = state.db.clone();
+    let done = blocking(move || settlement::import_prices(&db, &body[..])).await?;
+    Ok(created(json(&done)?))
+}
+
+/// A program's settlement rules, newest version.
+#[utoipa::path(tag = "settlement", params(("programID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = RulesVersion), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/programs/{programID}/settlement-rules")]
+pub async fn get_rules(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    reader(&who.0)?;
+    let db = state.db.clone();
+    let id = id.into_inner();
+    Ok(ok(json(&blocking(move || settlement::get_rules(&db, &id)).await?)?))
+}
+
+/// Sets a program's settlement rules: a new version, every default written out. Statements name the
+/// version they were computed by; earlier versions are kept.
+#[utoipa::path(tag = "settlement", params(("programID" = String, Path)), request_body = Rules,
+    security(("bearerAuth" = ["write_programs"])),
+    responses((status = 201, body = RulesVersion), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[put("/ops/programs/{programID}/settlement-rules")]
+pub async fn put_rules(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    body: JsonBody<Rules>,
+) -> Result<HttpResponse, AppError> {
+    writer(&who.0)?;
+    let (db, now, by) = (state.db.clone(), state.clock.now(), who.0.client_id.clone());
+    let id = id.into_inner();
+    let v = blocking(move || settlement::put_rules(&db, &id, body.0, &by, now)).await?;
+    Ok(created(json(&v)?))
+}
+
+/// Settles a program for a period (UTC days, both included): a statement per enrolled site. A site
+/// whose statement would not change keeps it; one whose inputs changed (revised meter data, new prices
+/// or rules) gets the next version, a true-up listing what changed.
+#[utoipa::path(tag = "settlement", request_body = SettleRequest, security(("bearerAuth" = ["write_programs"])),
+    responses((status = 201, body = SettlementRun), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/ops/settlements")]
+pub async fn settle(
+    state: Data<AppState>,
+    who: Caller,
+    body: JsonBody<SettleRequest>,
+) -> Result<HttpResponse, AppError> {
+    writer(&who.0)?;
+    let (db, now, by) = (state.db.clone(), state.clock.now(), who.0.client_id.clone());
+    let r = body.0;
+    let period = Period { from: r.from, to: r.to };
+    let run = blocking(move || settlement::settle(&db, &r.program_id, period, &by, now, &mut |_, _| {})).await?;
+    Ok(created(json(&run)?))
+}
+
+/// A settlement run and the statements it issued.
+#[utoipa::path(tag = "settlement", params(("runID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = SettlementRun), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/settlements/{runID}")]
+pub async fn get_run(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
+    reader(&who.0)?;
+    let db = state.db.clone();
+    let id = id.into_inner();
+    Ok(ok(json(&blocking(move || settlement::get_run(&db, &id)).await?)?))
+}
+
+/// Statements, newest period first, every version.
+#[utoipa::path(tag = "settlement",
+    params(("programID" = Option<String>, Query), ("siteID" = Option<String>, Query), ("runID" = Option<String>, Query),
+           ("skip" = Option<i32>, Query), ("limit" = Option<i32>, Query)),
+    security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = [StatementSummary]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/ops/statements")]
+pub async fn list_statements(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    reader(&who.0)?;
+    let q = Query::parse(req.query_string());
+    let f = StatementFilter {
+        program_id: q.object_id("programID")?,
+        site_id: q.object_id("siteID")?,
+        run_id: q.object_id("runID")?,
+    };
+    let page = q.long_page(1000)?;
+    let db = state.db.clone();
+    Ok(ok(json(
+        &blocking(move || settlement::list_statements(&db, &f, page)).await?,
+    )?))
+}
+
+/// One statement: JSON by default; `format=csv` (one row per interval, event and total, for billing
+/// imports) or `format=xml`.
+#[utoipa::path(tag = "settlement",
+    params(("statementID" = String, Path), ("format" = Option<String>, Query, description = "json (default), csv or xml")),
+    security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = Statement, content_type = "application/json"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/statements/{statementID}")]
+pub async fn get_statement(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    reader(&who.0)?;
+    let q = Query::parse(req.query_string());
+    let format = match q.one("format") {
+        None => Format::Json,
+        Some(f) => {
+            Format::parse(f).ok_or_else(|| AppError::BadRequest(format!("format {f:?} is not json, csv or xml")))?
+        }
+    };
+    let db = state.db.clone();
+    let id = id.into_inner();
+    let s = blocking(move || settlement::get_statement(&db, &id)).await?;
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(format.content_type());
+    if format != Format::Json {
+        resp.insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"statement-{}-v{}.{}\"",
+                s.statement_id,
+                s.version,
+                format.extension()
+            ),
+        ));
+    }
+    Ok(resp.body(export::render(&s, format)))
+}
+
+/// A chart of one event of a statement (SVG): baseline, actual and the level committed, per interval.
+#[utoipa::path(tag = "settlement",
+    params(("statementID" = String, Path), ("eventID" = Option<String>, Query, description = "default: the first event")),
+    security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = String, content_type = "image/svg+xml"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/statements/{statementID}/chart")]
+pub async fn statement_chart(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    reader(&who.0)?;
+    let q = Query::parse(req.query_string());
+    let event = q.one("eventID").map(str::to_owned);
+    let db = state.db.clone();
+    let id = id.into_inner();
+    let svg = blocking(move || settlement::chart(&db, &id, event.as_deref())).await?;
+    Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
+}

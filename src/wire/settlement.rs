@@ -1,0 +1,110 @@
+//! Sluice's operator API for settlement (`/ops/meter-data`, `/ops/prices`, settlement rules, runs and
+//! statements): request and response bodies. Amounts and quantities are exact decimals, as strings.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::settle::export::StatementKind;
+use crate::settle::meter::ImportCounts;
+use crate::settle::rules::Rules;
+
+/// What a meter-data import did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeterImport {
+    #[serde(rename = "importID")]
+    pub import_id: String,
+    /// `csv` or `greenbutton`.
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    #[serde(flatten)]
+    pub counts: ImportCounts,
+    pub imported_date_time: DateTime<Utc>,
+}
+
+/// What a price import did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceImport {
+    /// The series the file held.
+    pub series: Vec<String>,
+    /// Prices stored (a price for an interval already stored replaces it).
+    pub points: u64,
+}
+
+/// A version of a program's settlement rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RulesVersion {
+    #[serde(rename = "programID")]
+    pub program_id: String,
+    pub version: i32,
+    /// The rules with every default written out.
+    pub rules: Rules,
+    pub created_by: String,
+    pub created_date_time: DateTime<Utc>,
+}
+
+/// `POST /ops/settlements`: settle a program for a period.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettleRequest {
+    #[serde(rename = "programID")]
+    pub program_id: String,
+    /// First day of the period (UTC).
+    pub from: NaiveDate,
+    /// Last day of the period (UTC), included.
+    pub to: NaiveDate,
+}
+
+/// A statement without its lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementSummary {
+    #[serde(rename = "statementID")]
+    pub statement_id: String,
+    #[serde(rename = "runID")]
+    pub run_id: String,
+    #[serde(rename = "programID")]
+    pub program_id: String,
+    #[serde(rename = "siteID")]
+    pub site_id: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub version: i32,
+    pub kind: StatementKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<String>,
+    pub rule_version: i32,
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    pub created_date_time: DateTime<Utc>,
+}
+
+/// A settlement run and the statements it stands on: newly issued ones, and the unchanged latest
+/// versions of the others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettlementRun {
+    #[serde(rename = "runID")]
+    pub run_id: String,
+    #[serde(rename = "programID")]
+    pub program_id: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub rule_version: i32,
+    /// Sites settled.
+    pub sites: i32,
+    /// Statements issued by this run (initial or true-up).
+    pub issued: i32,
+    /// Sites whose latest statement already said the same.
+    pub unchanged: i32,
+    /// Sum of the sites' latest totals.
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    pub statements: Vec<StatementSummary>,
+    pub created_date_time: DateTime<Utc>,
+}

@@ -123,6 +123,7 @@ pub enum Baseline {
         fsl_mw: Option<Decimal>,
     },
     /// Meter before: the mean load over a window just before the anchor, held flat through the event.
+    #[serde(rename_all = "camelCase")]
     MeterBefore {
         #[serde(default = "anchor_notice")]
         anchor: Anchor,
@@ -473,6 +474,20 @@ mod tests {
         let x = n.baseline.x_of_y().unwrap();
         assert_eq!((x.pool_days, x.keep_days, x.skip_days), (10, 4, 1));
         assert_eq!(x.adjustment.max_factor, Some(dec!(1.2)));
+        let m = rules(serde_json::json!({
+            "baseline": {"method": "METER_BEFORE", "anchor": "START", "windowMinutes": 30},
+            "energyPrice": {"fixedPerMWh": "100"},
+            "shortfall": {"rule": "PRO_RATA"}
+        }));
+        assert_eq!(
+            m.baseline,
+            Baseline::MeterBefore {
+                anchor: Anchor::Start,
+                window_minutes: 30
+            }
+        );
+        let wire = serde_json::to_value(&m.baseline).unwrap();
+        assert_eq!(wire["windowMinutes"], 30);
     }
 
     #[test]

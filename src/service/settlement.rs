@@ -441,10 +441,14 @@ fn rules_version(row: db::RulesRow) -> Result<RulesVersion, AppError> {
 // Settling
 
 /// A site's meter data as settlement reads it: the newest version of each day, revenue first, then
-/// telemetry (flagged estimated) where the rules allow. Days are decoded when first read.
+/// (flagged estimated, where the rules allow) meter data imported as telemetry, then the site's own
+/// DEMAND reports around its events. Days are decoded when first read.
+#[derive(Default)]
 struct SiteLoad {
     revenue: HashMap<NaiveDate, (MeterDayRow, OnceLock<Option<DayBlock>>)>,
     telemetry: HashMap<NaiveDate, (MeterDayRow, OnceLock<Option<DayBlock>>)>,
+    /// DEMAND telemetry from the site's reports (issue 4), MW by time, sorted.
+    reported: Vec<(DateTime<Utc>, Decimal)>,
     fallback: bool,
 }
 
@@ -488,6 +492,30 @@ impl SiteLoad {
 
 impl Load for SiteLoad {
     fn mw(&self, start: DateTime<Utc>, secs: i64) -> Option<(Decimal, Quality)> {
+        self.metered(start, secs).or_else(|| self.reported_mw(start, secs))
+    }
+}
+
+impl SiteLoad {
+    /// The mean of the site's DEMAND reports in the span, estimated; `None` without any.
+    fn reported_mw(&self, start: DateTime<Utc>, secs: i64) -> Option<(Decimal, Quality)> {
+        if !self.fallback {
+            return None;
+        }
+        let end = start + TimeDelta::seconds(secs);
+        let from = self.reported.partition_point(|(t, _)| *t < start);
+        let points = &self.reported[from..];
+        let inside: Vec<Decimal> = points.iter().take_while(|(t, _)| *t < end).map(|(_, v)| *v).collect();
+        if inside.is_empty() {
+            return None;
+        }
+        Some((
+            inside.iter().copied().sum::<Decimal>() / Decimal::from(inside.len()),
+            Quality::E,
+        ))
+    }
+
+    fn metered(&self, start: DateTime<Utc>, secs: i64) -> Option<(Decimal, Quality)> {
         let end = start + TimeDelta::seconds(secs);
         let mut t = start;
         let mut kwh = Decimal::ZERO;
@@ -615,9 +643,8 @@ pub fn settle(
                 continue;
             };
             let load = loads.entry(row.site_id.clone()).or_insert_with(|| SiteLoad {
-                revenue: HashMap::new(),
-                telemetry: HashMap::new(),
                 fallback: rules.telemetry_fallback,
+                ..SiteLoad::default()
             });
             let target = if row.source == Source::Telemetry.as_str() {
                 &mut load.telemetry
@@ -630,6 +657,16 @@ pub fn settle(
         for d in &dispatched {
             events.entry(d.site_id.as_str()).or_default().push(d);
         }
+        if rules.telemetry_fallback {
+            add_reports(
+                db_,
+                &mut loads,
+                &events,
+                program_id,
+                period,
+                i64::from(rules.interval_minutes) * 60,
+            )?;
+        }
         let inputs: Vec<(String, SiteInputParts)> = chunk
             .iter()
             .filter_map(|id| {
@@ -638,11 +675,7 @@ pub fn settle(
                     .map(|(e, s)| (id.clone(), parts(e, s, events.get(id.as_str()), program_id, period)))
             })
             .collect();
-        let empty = SiteLoad {
-            revenue: HashMap::new(),
-            telemetry: HashMap::new(),
-            fallback: false,
-        };
+        let empty = SiteLoad::default();
         let results = compute_parallel(&inputs, &loads, &empty, &rules, period, prices.as_ref())?;
         settled.extend(results);
         progress(settled.len(), total_sites);
@@ -723,6 +756,53 @@ pub fn settle(
             e => e.into(),
         })?;
     Ok(run_view(&run, summaries))
+}
+
+/// Hours before an event whose reports may stand in for meter data (baseline windows and adjustments).
+const REPORTS_BEFORE_EVENT_HOURS: i64 = 5;
+
+/// For each event of the program whose meter data has a gap (in the event or the hours before it), loads
+/// the site's DEMAND reports there: a site's own telemetry stands in, flagged estimated. Only where there
+/// is a gap: a fleet reporting every few seconds has far more telemetry than meter data.
+fn add_reports(
+    db_: &Db,
+    loads: &mut HashMap<String, SiteLoad>,
+    events: &HashMap<&str, Vec<&db::DispatchedRow>>,
+    program_id: &str,
+    period: Period,
+    secs: i64,
+) -> Result<(), AppError> {
+    for (site, evs) in events {
+        let load = loads.entry((*site).to_owned()).or_insert_with(|| SiteLoad {
+            fallback: true,
+            ..SiteLoad::default()
+        });
+        for d in evs.iter().filter(|d| d.program_id == program_id) {
+            let (start, end) = (from_naive(d.starts_at), from_naive(d.ends_at));
+            if start < period.start() || start >= period.end() {
+                continue;
+            }
+            let from = start - TimeDelta::hours(REPORTS_BEFORE_EVENT_HOURS);
+            let mut t = DateTime::from_timestamp(from.timestamp().div_euclid(secs) * secs, 0).unwrap_or(from);
+            let mut gap = false;
+            while t < end && !gap {
+                gap = load.metered(t, secs).is_none();
+                t += TimeDelta::seconds(secs);
+            }
+            if !gap {
+                continue;
+            }
+            let points = db_.read_blocking(|c| db::demand_points(c, site, to_naive(from), to_naive(end)))?;
+            load.reported.extend(
+                points
+                    .into_iter()
+                    .filter_map(|(t, v)| Decimal::try_from(v).ok().map(|v| (from_naive(t), v))),
+            );
+            load.reported.sort_by_key(|(t, _)| *t);
+            load.reported.dedup_by_key(|(t, _)| *t);
+        }
+    }
+    Ok(())
 }
 
 /// What a site's settlement needs, owned, so sites can be settled on several threads.

@@ -440,3 +440,24 @@ pub fn program_by_id_or_name(c: &mut AnyConnection, key: &str) -> StoreResult<Op
         .first(c)
         .optional()?)
 }
+
+/// A site's DEMAND telemetry (MW) starting in `[from, to)`: what stands in for missing meter data.
+pub fn demand_points(
+    c: &mut AnyConnection,
+    site_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> StoreResult<Vec<(NaiveDateTime, f64)>> {
+    let rows: Vec<(NaiveDateTime, Option<f64>)> = telemetry::table
+        .filter(telemetry::site_id.eq(site_id))
+        .filter(telemetry::payload_type.eq("DEMAND"))
+        .filter(telemetry::start_at.ge(from))
+        .filter(telemetry::start_at.lt(to))
+        .order(telemetry::start_at)
+        .select((telemetry::start_at, telemetry::value))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(t, v)| v.filter(|v| v.is_finite()).map(|v| (t, v)))
+        .collect())
+}

@@ -7,6 +7,12 @@ use crate::support::{As, TestApp, program, ven_object};
 
 /// The §3 site: 50 MW, 40 MW committed, FSL 10, enrolled in a new program; returns (program, site).
 async fn example_site(app: &TestApp, bl: &As) -> (String, String) {
+    let (program, site, _) = example_site_and_ven(app, bl).await;
+    (program, site)
+}
+
+/// [`example_site`], with the site's VEN.
+async fn example_site_and_ven(app: &TestApp, bl: &As) -> (String, String, As) {
     let ers = program(bl, "ERS-summer", &[]).await;
     let ven = app.ven("mine-1");
     let ven_id = ven_object(bl, &ven, "mine-1", &[]).await;
@@ -26,7 +32,7 @@ async fn example_site(app: &TestApp, bl: &As) -> (String, String) {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    (ers, site)
+    (ers, site, ven)
 }
 
 /// Quarter hours from 16:00 on 1 July at the given MW, as canonical CSV rows of kWh.
@@ -70,8 +76,8 @@ async fn settle(bl: &As, program: &str) -> Value {
     r.body
 }
 
-/// Dispatches the site for 16:00–17:00 on 1 July (the clock is at 12:00).
-async fn dispatch(bl: &As, program: &str) {
+/// Dispatches the site for 16:00–17:00 on 1 July (the clock is at 12:00); returns the plan.
+async fn dispatch(bl: &As, program: &str) -> Value {
     let r = bl
         .post(
             "/ops/dispatches",
@@ -79,6 +85,7 @@ async fn dispatch(bl: &As, program: &str) {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
+    r.body
 }
 
 #[actix_rt::test]
@@ -335,4 +342,69 @@ async fn settlement_needs_rules_that_make_sense_and_is_for_operators_only() {
         .await
         .assert_problem(403);
     bl.get("/ops/statements/nope").await.assert_problem(404);
+}
+
+#[actix_rt::test]
+async fn where_meter_data_is_missing_the_sites_own_reports_stand_in_flagged_estimated() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let (ers, _, ven) = example_site_and_ven(&app, &bl).await;
+    let plan = dispatch(&bl, &ers).await;
+    let event = plan["sites"][0]["eventID"].as_str().unwrap().to_owned();
+    // The meter gave only the first half hour; the site reported DEMAND through the whole event.
+    assert_eq!(
+        bl.post_raw("/ops/meter-data", "text/csv", meter_csv("mine-1", &["12", "10"]))
+            .await
+            .status,
+        201
+    );
+    let report = json!({
+        "eventID": event, "clientName": "mine-1",
+        "payloadDescriptors": [{"payloadType": "DEMAND", "units": "MW"}],
+        "resources": [{"resourceName": "SITE", "intervals": [
+            {"id": 0, "intervalPeriod": {"start": "2026-07-01T16:30:00Z", "duration": "PT15M"},
+             "payloads": [{"type": "DEMAND", "values": [10.0]}]},
+            {"id": 1, "intervalPeriod": {"start": "2026-07-01T16:45:00Z", "duration": "PT15M"},
+             "payloads": [{"type": "DEMAND", "values": [12.0]}]}
+        ]}]
+    });
+    let r = ven.post("/reports", &report).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mut fixed = rules();
+    fixed["energyPrice"] = json!({"fixedPerMWh": "100"});
+    assert_eq!(
+        bl.put(&format!("/ops/programs/{ers}/settlement-rules"), &fixed)
+            .await
+            .status,
+        201
+    );
+    let run = settle(&bl, &ers).await;
+    let id = run["statements"][0]["statementID"].as_str().unwrap();
+    let s = bl.get(&format!("/ops/statements/{id}")).await;
+    let lines = s.body["events"][0]["intervals"].as_array().unwrap().clone();
+    let got: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["quality"].as_str().unwrap(), l["creditedMWh"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [("A", "9.5"), ("A", "10"), ("E", "10"), ("E", "9.5")],
+        "{}",
+        s.text
+    );
+
+    // Without the fallback, the gap is missing and earns nothing.
+    fixed["telemetryFallback"] = json!(false);
+    assert_eq!(
+        bl.put(&format!("/ops/programs/{ers}/settlement-rules"), &fixed)
+            .await
+            .status,
+        201
+    );
+    let run = settle(&bl, &ers).await;
+    let id = run["statements"][0]["statementID"].as_str().unwrap();
+    let s = bl.get(&format!("/ops/statements/{id}")).await;
+    assert_eq!(s.body["events"][0]["intervals"][2]["quality"], "M");
+    assert_eq!(s.body["events"][0]["intervals"][2]["creditedMWh"], "0");
+    assert_eq!(s.body["ruleVersion"], 2);
 }

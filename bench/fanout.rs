@@ -9,12 +9,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly")]
 
+#[path = "common.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::web::{self, Bytes, Data};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use common::{arg, token};
 use futures_util::StreamExt;
 use futures_util::stream;
 use serde_json::{Value, json};
@@ -42,14 +46,6 @@ impl Arrivals {
     }
 }
 
-fn arg(name: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| panic!("missing {name}"))
-}
-
 async fn receive(req: HttpRequest, _body: Bytes, arrivals: Data<Arrivals>) -> HttpResponse {
     if let Some(echo) = req.query_string().strip_prefix("echo=") {
         return HttpResponse::Ok().body(echo.to_owned());
@@ -61,23 +57,6 @@ async fn receive(req: HttpRequest, _body: Bytes, arrivals: Data<Arrivals>) -> Ht
         .unwrap_or(usize::MAX);
     arrivals.mark(&arrivals.webhook, &arrivals.webhook_count, i);
     HttpResponse::Ok().finish()
-}
-
-async fn token(http: &reqwest::Client, vtn: &str, id: &str, secret: &str) -> String {
-    let r: Value = http
-        .post(format!("{vtn}/auth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["access_token"].as_str().unwrap().to_owned()
 }
 
 /// Latencies (ms, sorted) of 20 sequential POST /events targeted at nobody: what the operator waits

@@ -8,22 +8,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly")]
 
+#[path = "common.rs"]
+mod common;
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeDelta};
+use common::{arg, token};
 use futures_util::StreamExt;
 use futures_util::stream;
 use serde_json::{Value, json};
-
-fn arg(name: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| panic!("{name} is required"))
-}
 
 /// Events: 16:00–17:00 UTC on these days of the period (the 15th and 22nd of a month starting on the 1st).
 const EVENT_DAYS: [i64; 2] = [14, 21];
@@ -37,23 +32,6 @@ fn base_mw(site: usize, minute_of_day: i64) -> f64 {
     } else {
         b
     }
-}
-
-async fn token(http: &reqwest::Client, vtn: &str, id: &str, secret: &str) -> String {
-    let r: Value = http
-        .post(format!("{vtn}/auth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> Value {

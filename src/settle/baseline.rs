@@ -643,6 +643,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_baseline_after_a_dst_change_takes_like_days_at_the_same_local_hour() {
+        // New York springs forward on Sunday 8 March 2026. The event is 15:00–16:00 local on Tuesday
+        // 10 March (19:00 UTC); on the EST days before the change that hour is 20:00 UTC.
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let mut load = MapLoad::default();
+        for d in 2..=9 {
+            let day = NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+            let local_15h = if d >= 8 { 19 } else { 20 };
+            load.day(day, dec!(5), &[(local_15h, dec!(40))]);
+        }
+        let (none, hol) = (BTreeSet::new(), BTreeSet::new());
+        let mut c = ctx(&none, &hol, 3600);
+        c.tz = tz;
+        let ev = event("2026-03-10T19:00:00Z", "2026-03-10T20:00:00Z", dec!(30));
+        let x = XOfYParams {
+            adjustment: Some(crate::settle::rules::AdjustmentRule {
+                kind: AdjustmentKind::None,
+                from_minutes_before: 0,
+                to_minutes_before: 0,
+                min_factor: None,
+                max_factor: None,
+            }),
+            ..XOfYParams::default()
+        };
+        let b = compute(&Baseline::PjmHigh4Of5(x), &c, &load, &ev);
+        let days: Vec<String> = b.trace.selected_days.iter().map(|d| d.day.to_string()).collect();
+        assert_eq!(days.len(), 4, "{:?}", b.trace);
+        assert!(days.contains(&"2026-03-09".to_owned()) && days.contains(&"2026-03-06".to_owned()));
+        // Every selected day ran 40 MW at 15:00 local, whichever UTC hour that was.
+        assert_eq!(b.values, vec![Some(dec!(40))]);
+    }
+
+    #[test]
     fn an_event_across_midnight_compares_each_hour_with_the_same_hours_of_like_days() {
         let mut load = MapLoad::default();
         for d in 1..=20 {

@@ -625,6 +625,38 @@ mod tests {
             let t = &a.totals;
             prop_assert_eq!(t.energy_amount, a.events.iter().map(|e| e.energy_amount).sum::<Decimal>());
             prop_assert_eq!(t.total, t.energy_amount + t.capacity_amount - t.penalty_amount + t.cap_floor_adjustment);
+            // Export → parse → the same numbers, in all three formats.
+            let st = crate::settle::export::Statement {
+                statement_id: "st".into(),
+                version: 1,
+                kind: crate::settle::export::StatementKind::Initial,
+                supersedes: None,
+                program_id: "p".into(),
+                program_name: "P".into(),
+                rule_version: 1,
+                settlement: a.clone(),
+                true_up: None,
+            };
+            use crate::settle::export::{Format, render};
+            let back: crate::settle::export::Statement = serde_json::from_str(&render(&st, Format::Json)).unwrap();
+            prop_assert_eq!(&back, &st);
+            let csv = render(&st, Format::Csv);
+            let mut rows = csv::Reader::from_reader(csv.as_bytes());
+            let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+            let amount = |line: &str| -> Decimal {
+                rows.iter().filter(|r| &r[5] == line).map(|r| r[18].parse::<Decimal>().unwrap()).sum()
+            };
+            prop_assert_eq!(amount("INTERVAL"), t.energy_amount);
+            prop_assert_eq!(amount("TOTAL"), t.total);
+            let xml = render(&st, Format::Xml);
+            let total_attr = xml.split("total=\"").nth(1).and_then(|r| r.split('"').next()).unwrap();
+            prop_assert_eq!(total_attr.parse::<Decimal>().unwrap(), t.total);
+            let credited: Decimal = xml
+                .split("<interval ")
+                .skip(1)
+                .map(|iv| iv.split("creditedMWh=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().parse::<Decimal>().unwrap())
+                .sum();
+            prop_assert_eq!(credited, a.events.iter().map(|e| e.credited_mwh).sum::<Decimal>());
         }
     }
 }

@@ -118,21 +118,6 @@ async fn read_limited(req: &HttpRequest, mut payload: Payload, upload: bool) -> 
         .map_err(|_| AppError::RequestTimeout("the request body did not arrive in time".into()))?
 }
 
-/// An uploaded file (meter data, prices), within the upload limit.
-#[derive(Debug)]
-pub struct Upload(pub BytesMut);
-
-impl FromRequest for Upload {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = payload.take();
-        Box::pin(async move { read_upload(&req, payload).await.map(Upload) })
-    }
-}
-
 /// A JSON request body, validated by deserializing into the wire type (400 with serde's message on failure).
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);

@@ -114,6 +114,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(sites::issue_ven_client)
         .service(sites::price_signal)
         .service(settlement::import_meter)
+        .service(settlement::meter_days)
         .service(settlement::import_prices)
         .service(settlement::get_rules)
         .service(settlement::put_rules)

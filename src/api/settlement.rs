@@ -2,11 +2,11 @@
 //! settlement analyst's API (operators only).
 
 use actix_web::http::header;
-use actix_web::web::{Data, Path};
+use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post, put};
 use serde::Serialize;
 
-use super::extract::{Caller, JsonBody, Query, Upload};
+use super::extract::{Caller, JsonBody, Query, read_upload};
 use super::{created, ok};
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
@@ -17,7 +17,9 @@ use crate::settle::export::{self, Format, Statement};
 use crate::settle::rules::Rules;
 use crate::store::settlement::StatementFilter;
 use crate::wire::Problem;
-use crate::wire::settlement::{MeterImport, PriceImport, RulesVersion, SettleRequest, SettlementRun, StatementSummary};
+use crate::wire::settlement::{
+    MeterDay, MeterImport, PriceImport, RulesVersion, SettleRequest, SettlementRun, StatementSummary,
+};
 
 fn json<T: Serialize>(v: &T) -> Result<String, AppError> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
@@ -79,14 +81,15 @@ pub async fn import_meter(
     state: Data<AppState>,
     who: Caller,
     req: HttpRequest,
-    body: Upload,
+    payload: Payload,
 ) -> Result<HttpResponse, AppError> {
+    // Scopes first: a client that may not import is refused before its file is read.
     writer(&who.0)?;
     let q = Query::parse(req.query_string());
     let format = meter_format(&q, &req)?;
     let site = q.one("site").map(str::to_owned);
     let file_name = q.one("fileName").map(str::to_owned);
-    let body = body.0;
+    let body = read_upload(&req, payload.into_inner()).await?;
     let (db, now, by) = (state.db.clone(), state.clock.now(), who.0.client_id.clone());
     let done = blocking(move || {
         let o = ImportOptions {
@@ -102,6 +105,40 @@ pub async fn import_meter(
     Ok(created(json(&done)?))
 }
 
+/// A site's stored meter data, every version of every day (newest first within a day): what each import
+/// changed, and what settlement read.
+#[utoipa::path(tag = "settlement",
+    params(("siteID" = String, Path), ("from" = String, Query, description = "first UTC day, YYYY-MM-DD"),
+           ("to" = String, Query, description = "last UTC day, included (at most 93 days)"),
+           ("channel" = Option<String>, Query, description = "delivered (default), received or net")),
+    security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = [MeterDay]), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/sites/{siteID}/meter-data")]
+pub async fn meter_days(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    reader(&who.0)?;
+    let q = Query::parse(req.query_string());
+    let day = |key: &str| -> Result<chrono::NaiveDate, AppError> {
+        let v = q
+            .one(key)
+            .ok_or_else(|| AppError::BadRequest(format!("{key} (YYYY-MM-DD) is required")))?;
+        v.parse()
+            .map_err(|_| AppError::BadRequest(format!("{key} {v:?} is not a date (YYYY-MM-DD)")))
+    };
+    let (from, to) = (day("from")?, day("to")?);
+    let channel = settlement::channel(q.one("channel"))?;
+    let db = state.db.clone();
+    let id = id.into_inner();
+    Ok(ok(json(
+        &blocking(move || settlement::meter_days(&db, &id, channel, from, to)).await?,
+    )?))
+}
+
 /// Imports prices (CSV: `series, interval_start_utc, interval_end_utc, price` per MWh), for programs
 /// that pay energy at a series such as an LMP node. A price for an interval already stored replaces it.
 #[utoipa::path(tag = "settlement", request_body(content = String, content_type = "text/csv"),
@@ -109,9 +146,14 @@ pub async fn import_meter(
     responses((status = 201, body = PriceImport), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 413, body = Problem)))]
 #[post("/ops/prices")]
-pub async fn import_prices(state: Data<AppState>, who: Caller, body: Upload) -> Result<HttpResponse, AppError> {
+pub async fn import_prices(
+    state: Data<AppState>,
+    who: Caller,
+    req: HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, AppError> {
     writer(&who.0)?;
-    let body = body.0;
+    let body = read_upload(&req, payload.into_inner()).await?;
     let db = state.db.clone();
     let done = blocking(move || settlement::import_prices(&db, &body[..])).await?;
     Ok(created(json(&done)?))

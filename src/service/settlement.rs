@@ -13,15 +13,13 @@ use crate::error::AppError;
 use crate::settle::baseline::{EventWindow, Load, local_day};
 use crate::settle::engine::{self, Period, Prices, SiteInput};
 use crate::settle::export::{self, Statement, StatementKind};
-use crate::settle::meter::{
-    self, Channel, DayBlock, ImportCounts, LineError, MAX_LISTED_ERRORS, Quality, Reading, Source,
-};
+use crate::settle::meter::{self, Channel, DayBlock, ImportCounts, LineError, Problems, Quality, Reading, Source};
 use crate::settle::rules::Rules;
 use crate::settle::{Decimal, Direction};
 use crate::store::repo::{Page, from_naive, to_naive};
 use crate::store::settlement::{self as db, MeterDayRow, PriceRow, StatementFilter, StatementRow};
 use crate::store::{AnyConnection, Db, StoreError, StoreResult};
-use crate::wire::settlement::{MeterImport, PriceImport, RulesVersion, SettlementRun, StatementSummary};
+use crate::wire::settlement::{MeterDay, MeterImport, PriceImport, RulesVersion, SettlementRun, StatementSummary};
 
 /// Readings held before they are written: a site's readings are written together once this many wait.
 const FLUSH_READINGS: usize = 200_000;
@@ -73,22 +71,6 @@ pub struct ImportOptions<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Problems found while importing, and whether writing has stopped because of them.
-#[derive(Default)]
-struct Problems {
-    list: Vec<LineError>,
-    count: usize,
-}
-
-impl Problems {
-    fn push(&mut self, e: LineError) {
-        self.count += 1;
-        if self.list.len() < MAX_LISTED_ERRORS {
-            self.list.push(e);
-        }
-    }
-}
-
 /// Imports a meter-data file in one transaction: every reading, or nothing when any is bad. Revised
 /// readings become a new version of their day; repeated ones change nothing. `progress` hears the
 /// number of readings read so far.
@@ -127,12 +109,12 @@ pub fn import_meter(
                     pending.push(r);
                 });
                 for e in errors {
-                    problems.push(e);
+                    problems.add(e);
                 }
             }
             MeterFormat::GreenButton => {
                 let Some(site) = o.site else {
-                    problems.push(LineError::file(
+                    problems.add(LineError::file(
                         "a Green Button file names no site: say whose meter it is",
                     ));
                     return Err(StoreError::Invalid("rejected".into()));
@@ -146,7 +128,7 @@ pub fn import_meter(
                         counts.readings = rs.len() as u64;
                         pending = rs;
                     }
-                    Err((errors, _)) => errors.into_iter().for_each(|e| problems.push(e)),
+                    Err((errors, _)) => errors.into_iter().for_each(|e| problems.add(e)),
                 }
             }
         }
@@ -226,7 +208,7 @@ fn flush(
                 r.site = id;
                 readings.push(r);
             }
-            None => problems.push(LineError {
+            None => problems.add(LineError {
                 line: r.line,
                 message: format!("no site has the id or name {:?}", r.site),
             }),
@@ -235,7 +217,7 @@ fn flush(
     let groups = match meter::group(readings) {
         Ok(g) => g,
         Err(errors) => {
-            errors.into_iter().for_each(|e| problems.push(e));
+            errors.into_iter().for_each(|e| problems.add(e));
             return Ok(());
         }
     };
@@ -284,7 +266,7 @@ fn flush(
                     });
                 }
                 Ok(None) => {}
-                Err(e) => problems.push(e),
+                Err(e) => problems.add(e),
             }
         }
         i = j;
@@ -339,11 +321,12 @@ pub fn import_prices(db_: &Db, input: impl Read) -> Result<PriceImport, AppError
         ));
     };
     let mut rows = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                problems.push(LineError {
+                problems.add(LineError {
                     line: e.position().map_or(0, |p| p.line() as usize),
                     message: e.to_string(),
                 });
@@ -356,21 +339,25 @@ pub fn import_prices(db_: &Db, input: impl Read) -> Result<PriceImport, AppError
         let end = meter::parse_utc(field(cen));
         let price = field(cp).parse::<Decimal>().ok();
         match (field(cs), start, end, price) {
-            ("", ..) => problems.push(LineError {
+            ("", ..) => problems.add(LineError {
                 line,
                 message: "series is empty".into(),
             }),
-            (_, None, ..) | (_, _, None, _) => problems.push(LineError {
+            (_, None, ..) | (_, _, None, _) => problems.add(LineError {
                 line,
                 message: "interval times are not date-times".into(),
             }),
-            (_, Some(s), Some(e), _) if e <= s => problems.push(LineError {
+            (_, Some(s), Some(e), _) if e <= s => problems.add(LineError {
                 line,
                 message: "the interval ends before it starts".into(),
             }),
-            (_, _, _, None) => problems.push(LineError {
+            (_, _, _, None) => problems.add(LineError {
                 line,
                 message: format!("price `{}` is not a number", field(cp)),
+            }),
+            (series, Some(s), ..) if !seen.insert((series.to_owned(), s)) => problems.add(LineError {
+                line,
+                message: format!("a second price for {series} at {s}"),
             }),
             (series, Some(s), Some(e), Some(p)) => rows.push(PriceRow {
                 series: series.into(),
@@ -1002,6 +989,51 @@ pub fn chart(db_: &Db, id: &str, event_id: Option<&str>) -> Result<String, AppEr
             None => format!("statement {id:?} has no events to chart"),
         })),
     }
+}
+
+/// A site's stored meter data from `from` to `to` (UTC days, both included), every version of every day,
+/// newest first within a day: the audit view of revisions. At most 93 days at once.
+pub fn meter_days(
+    db_: &Db,
+    site_id: &str,
+    channel: Channel,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<MeterDay>, AppError> {
+    if to < from || (to - from).num_days() > 92 {
+        return Err(AppError::BadRequest(
+            "from..to must be a range of at most 93 days".into(),
+        ));
+    }
+    let rows = db_
+        .read_blocking(|c| {
+            crate::store::sites::get_site(c, site_id)?;
+            db::day_versions(c, site_id, channel.as_str(), &from.to_string(), &to.to_string())
+        })
+        .map_err(|e| AppError::from(e).with_not_found("site", site_id))?;
+    rows.into_iter()
+        .map(|r| {
+            let day: NaiveDate = r
+                .day
+                .parse()
+                .map_err(|_| AppError::Internal("stored meter day".into()))?;
+            let block = decode(&r, day).ok_or_else(|| AppError::Internal("stored meter day does not read".into()))?;
+            let kwh: Vec<Option<Decimal>> = block.slots.iter().map(|s| s.and_then(|s| s.kwh)).collect();
+            Ok(MeterDay {
+                day,
+                total_kwh: kwh.iter().flatten().copied().sum(),
+                kwh,
+                source: r.source,
+                channel: r.channel,
+                version: r.version,
+                interval_secs: r.interval_secs,
+                meter_id: r.meter_id,
+                import_id: r.import_id,
+                imported_date_time: from_naive(r.imported_at),
+                quality: r.quality,
+            })
+        })
+        .collect()
 }
 
 /// The meter channel named in a request.

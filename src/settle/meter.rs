@@ -144,17 +144,21 @@ pub const MAX_LISTED_ERRORS: usize = 100;
 
 /// Problems found in a file: the first [`MAX_LISTED_ERRORS`], and how many there were.
 #[derive(Debug, Default)]
-struct Problems {
-    list: Vec<LineError>,
-    count: usize,
+pub struct Problems {
+    pub list: Vec<LineError>,
+    pub count: usize,
 }
 
 impl Problems {
-    fn push(&mut self, line: usize, message: String) {
+    pub fn add(&mut self, e: LineError) {
         self.count += 1;
         if self.list.len() < MAX_LISTED_ERRORS {
-            self.list.push(LineError { line, message });
+            self.list.push(e);
         }
+    }
+
+    fn push(&mut self, line: usize, message: String) {
+        self.add(LineError { line, message });
     }
 }
 
@@ -912,6 +916,7 @@ mod tests {
              ,2026-07-01 16:30,s1,2026-07-01 16:15,M\n");
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(rs.len(), 2);
+        assert_eq!(rs.iter().filter_map(|r| r.kwh).sum::<Decimal>(), dec!(250.5));
         assert_eq!(
             (rs[0].secs, rs[0].kwh, rs[0].quality),
             (900, Some(dec!(250.5)), Quality::E)

@@ -108,3 +108,30 @@ pub struct SettlementRun {
     pub statements: Vec<StatementSummary>,
     pub created_date_time: DateTime<Utc>,
 }
+
+/// One stored version of one UTC day of a site's meter data (`GET /ops/sites/{id}/meter-data`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeterDay {
+    pub day: NaiveDate,
+    /// `revenue` or `telemetry`.
+    pub source: String,
+    pub channel: String,
+    /// 1 for the first import of the day; each revision adds one. Older versions stay.
+    pub version: i32,
+    pub interval_secs: i32,
+    #[serde(rename = "meterID", default, skip_serializing_if = "Option::is_none")]
+    pub meter_id: Option<String>,
+    #[serde(rename = "importID")]
+    pub import_id: String,
+    pub imported_date_time: DateTime<Utc>,
+    /// kWh per interval from 00:00 UTC (`null`: no reading).
+    #[schema(value_type = Vec<Option<String>>)]
+    pub kwh: Vec<Option<Decimal>>,
+    /// Quality per interval: A actual, E estimated, M missing, `.` no reading.
+    pub quality: String,
+    /// Sum of the day's kWh.
+    #[serde(rename = "totalKWh")]
+    #[schema(value_type = String)]
+    pub total_kwh: Decimal,
+}

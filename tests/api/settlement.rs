@@ -224,8 +224,23 @@ async fn revised_meter_data_issues_a_true_up_and_keeps_the_first_statement() {
     assert_eq!(tu["changedIntervals"].as_array().unwrap().len(), 1);
     assert_eq!(tu["changedIntervals"][0]["amount"], "18750");
     assert_eq!(v2.body["totals"]["total"], "259750");
-    // Version 1 is still there, unchanged.
+    // Version 1 is still there, unchanged; so is the first version of the meter day.
     assert_eq!(bl.get(&format!("/ops/statements/{v1}")).await.text, before);
+    let site = st["siteID"].as_str().unwrap();
+    let days = bl
+        .get(&format!("/ops/sites/{site}/meter-data?from=2026-07-01&to=2026-07-01"))
+        .await;
+    assert_eq!(days.status, 200, "{}", days.text);
+    let versions: Vec<(i64, &str)> = days
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["version"].as_i64().unwrap(), d["kwh"][65].as_str().unwrap()))
+        .collect();
+    // 16:15 is the day's 66th quarter hour: 5000 kWh now, 2500 before.
+    assert_eq!(versions, [(2, "5000"), (1, "2500")]);
+    assert_eq!(days.body[0]["totalKWh"], "13500");
     let list = bl.get(&format!("/ops/statements?programID={ers}")).await;
     let versions: Vec<i64> = list
         .body
@@ -341,6 +356,10 @@ async fn settlement_needs_rules_that_make_sense_and_is_for_operators_only() {
     ven.post_raw("/ops/meter-data", "text/csv", "site_id\n")
         .await
         .assert_problem(403);
+    let twice = format!("{PRICES}HB_NORTH,2026-07-01T16:00:00Z,2026-07-01T16:15:00Z,99\n");
+    let r = bl.post_raw("/ops/prices", "text/csv", twice).await;
+    r.assert_problem(400);
+    assert_eq!(r.body["errors"][0]["line"], 6, "{}", r.text);
     bl.get("/ops/statements/nope").await.assert_problem(404);
 }
 

@@ -244,14 +244,14 @@ pub fn settle(
         lines.push(settle_event(rules, &ctx, site.load, ev, prices)?);
     }
     let shed = lines.iter().filter(|e| e.direction == Direction::Shed);
-    let committed_mwh: Decimal = shed.clone().map(|e| e.committed_mwh).sum();
-    let credited_mwh: Decimal = shed.map(|e| e.credited_mwh).sum();
+    let committed_mwh = shed.clone().map(|e| e.committed_mwh).sum::<Decimal>().normalize();
+    let credited_mwh = shed.map(|e| e.credited_mwh).sum::<Decimal>().normalize();
     let pf = if committed_mwh.is_zero() {
         Decimal::ONE
     } else {
         factor(credited_mwh / committed_mwh)
     };
-    let energy_amount: Decimal = lines.iter().map(|e| e.energy_amount).sum();
+    let energy_amount = money(lines.iter().map(|e| e.energy_amount).sum());
     let months = period.months();
     let full_capacity = site.shed_mw * rules.capacity_rate_per_mw_month * months;
     let (capacity_amount, penalty_amount) = match &rules.shortfall {
@@ -353,11 +353,11 @@ fn settle_event(
             committed_mwh,
             credited_mwh,
             price_per_mwh: price,
-            amount: price.map_or(Decimal::ZERO, |p| money(credited_mwh * p)),
+            amount: money(price.map_or(Decimal::ZERO, |p| credited_mwh * p)),
         });
     }
-    let committed_mwh: Decimal = intervals.iter().map(|l| l.committed_mwh).sum();
-    let credited_mwh: Decimal = intervals.iter().map(|l| l.credited_mwh).sum();
+    let committed_mwh = intervals.iter().map(|l| l.committed_mwh).sum::<Decimal>().normalize();
+    let credited_mwh = intervals.iter().map(|l| l.credited_mwh).sum::<Decimal>().normalize();
     Ok(EventLine {
         event_id: ev.event_id.clone(),
         dispatch_id: ev.dispatch_id.clone(),
@@ -367,7 +367,7 @@ fn settle_event(
         end: ev.end,
         committed_mw: ev.committed_mw.normalize(),
         baseline: baselined.trace,
-        energy_amount: intervals.iter().map(|l| l.amount).sum(),
+        energy_amount: money(intervals.iter().map(|l| l.amount).sum()),
         performance_factor: if committed_mwh.is_zero() {
             Decimal::ONE
         } else {

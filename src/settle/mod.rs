@@ -25,7 +25,7 @@ pub const MONEY_DP: u32 = 2;
 
 /// The one rounding rule, in words, for statements and the documentation.
 pub const ROUNDING_RULE: &str = "exact decimal arithmetic; shown values rounded half away from zero: MW and MWh \
-     to 6 places, factors to 6, money to 2 per line; totals are exact sums of the rounded lines";
+     to 6 places, factors to 6, money to 2 (cents always written) per line; totals are exact sums of the rounded lines";
 
 pub fn qty(d: Decimal) -> Decimal {
     round(d, QTY_DP)
@@ -35,8 +35,11 @@ pub fn factor(d: Decimal) -> Decimal {
     round(d, FACTOR_DP)
 }
 
+/// Money, always with its cents written (`950.00`), as billing systems expect.
 pub fn money(d: Decimal) -> Decimal {
-    round(d, MONEY_DP)
+    let mut m = d.round_dp_with_strategy(MONEY_DP, RoundingStrategy::MidpointAwayFromZero);
+    m.rescale(MONEY_DP);
+    m
 }
 
 fn round(d: Decimal, dp: u32) -> Decimal {
@@ -70,6 +73,7 @@ mod tests {
     #[test]
     fn rounding_is_half_away_from_zero_at_the_stated_places() {
         assert_eq!(money(dec!(0.125)), dec!(0.13));
+        assert_eq!(money(dec!(950)).to_string(), "950.00");
         assert_eq!(money(dec!(-0.125)), dec!(-0.13));
         assert_eq!(qty(dec!(50.25)), dec!(50.25));
         assert_eq!(qty(dec!(1) / dec!(3)), dec!(0.333333));

@@ -116,7 +116,7 @@ async fn an_analyst_imports_meter_data_settles_and_exports_the_worked_example() 
 
     let run = settle(&bl, &ers).await;
     assert_eq!((run["sites"].as_i64(), run["issued"].as_i64()), (Some(1), Some(1)));
-    assert_eq!(run["total"], "278500");
+    assert_eq!(run["total"], "278500.00");
     let id = run["statements"][0]["statementID"].as_str().unwrap().to_owned();
     assert_eq!(run["statements"][0]["siteID"], site.as_str());
 
@@ -130,9 +130,9 @@ async fn an_analyst_imports_meter_data_settles_and_exports_the_worked_example() 
         .map(|l| l["creditedMWh"].as_str().unwrap())
         .collect();
     assert_eq!(credited, ["9.5", "10", "10", "9.5"]);
-    assert_eq!(ev["energyAmount"], "83500");
+    assert_eq!(ev["energyAmount"], "83500.00");
     assert_eq!(ev["performanceFactor"], "0.975");
-    assert_eq!(s.body["totals"]["capacityAmount"], "195000");
+    assert_eq!(s.body["totals"]["capacityAmount"], "195000.00");
     assert_eq!(s.body["kind"], "INITIAL");
     assert_eq!(s.body["meterID"], "M-1");
 
@@ -141,9 +141,9 @@ async fn an_analyst_imports_meter_data_settles_and_exports_the_worked_example() 
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
     assert!(csv.header("content-disposition").unwrap().contains(".csv"));
     let total_row = csv.text.lines().find(|l| l.contains(",TOTAL,")).unwrap();
-    assert!(total_row.ends_with(",278500"), "{total_row}");
+    assert!(total_row.ends_with(",278500.00"), "{total_row}");
     let xml = bl.get(&format!("/ops/statements/{id}?format=xml")).await;
-    assert!(xml.text.contains("total=\"278500\""), "{}", xml.text);
+    assert!(xml.text.contains("total=\"278500.00\""), "{}", xml.text);
     let chart = bl.get(&format!("/ops/statements/{id}/chart")).await;
     assert_eq!(chart.status, 200);
     assert_eq!(chart.header("content-type"), Some("image/svg+xml"));
@@ -219,11 +219,11 @@ async fn revised_meter_data_issues_a_true_up_and_keeps_the_first_statement() {
     // 16:15 now credits 30 MW × 0.25 h = 7.5 MWh × 2500 = 18,750 (was 25,000); PF 36.5/40 = 0.9125 →
     // capacity 182,500 (was 195,000): 18,750 less in all.
     let tu = &v2.body["trueUp"];
-    assert_eq!(tu["deltaTotal"], "-18750");
-    assert_eq!(tu["previousTotal"], "278500");
+    assert_eq!(tu["deltaTotal"], "-18750.00");
+    assert_eq!(tu["previousTotal"], "278500.00");
     assert_eq!(tu["changedIntervals"].as_array().unwrap().len(), 1);
-    assert_eq!(tu["changedIntervals"][0]["amount"], "18750");
-    assert_eq!(v2.body["totals"]["total"], "259750");
+    assert_eq!(tu["changedIntervals"][0]["amount"], "18750.00");
+    assert_eq!(v2.body["totals"]["total"], "259750.00");
     // Version 1 is still there, unchanged; so is the first version of the meter day.
     assert_eq!(bl.get(&format!("/ops/statements/{v1}")).await.text, before);
     let site = st["siteID"].as_str().unwrap();

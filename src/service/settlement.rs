@@ -785,8 +785,9 @@ fn add_reports(
                     .into_iter()
                     .filter_map(|(t, v)| Decimal::try_from(v).ok().map(|v| (from_naive(t), v))),
             );
-            load.reported.sort_by_key(|(t, _)| *t);
-            load.reported.dedup_by_key(|(t, _)| *t);
+            // Windows of nearby events overlap: the same point may have been read twice.
+            load.reported.sort();
+            load.reported.dedup();
         }
     }
     Ok(())

@@ -441,23 +441,36 @@ pub fn program_by_id_or_name(c: &mut AnyConnection, key: &str) -> StoreResult<Op
         .optional()?)
 }
 
-/// A site's DEMAND telemetry (MW) starting in `[from, to)`: what stands in for missing meter data.
+/// A site's power telemetry starting in `[from, to)`, in MW: DEMAND as reported, and USAGE (MWh over its
+/// interval) as the mean power of its interval. What stands in for missing meter data.
 pub fn demand_points(
     c: &mut AnyConnection,
     site_id: &str,
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> StoreResult<Vec<(NaiveDateTime, f64)>> {
-    let rows: Vec<(NaiveDateTime, Option<f64>)> = telemetry::table
+    let rows: Vec<(NaiveDateTime, Option<NaiveDateTime>, Option<f64>, String)> = telemetry::table
         .filter(telemetry::site_id.eq(site_id))
-        .filter(telemetry::payload_type.eq("DEMAND"))
+        .filter(telemetry::payload_type.eq_any(["DEMAND", "USAGE"]))
         .filter(telemetry::start_at.ge(from))
         .filter(telemetry::start_at.lt(to))
         .order(telemetry::start_at)
-        .select((telemetry::start_at, telemetry::value))
+        .select((
+            telemetry::start_at,
+            telemetry::end_at,
+            telemetry::value,
+            telemetry::payload_type,
+        ))
         .load(c)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(t, v)| v.filter(|v| v.is_finite()).map(|v| (t, v)))
+        .filter_map(|(start, end, value, kind)| {
+            let v = value.filter(|v| v.is_finite())?;
+            if kind == "DEMAND" {
+                return Some((start, v));
+            }
+            let hours = (end? - start).num_seconds() as f64 / 3600.0;
+            (hours > 0.0).then(|| (start, v / hours))
+        })
         .collect())
 }

@@ -370,7 +370,7 @@ async fn where_meter_data_is_missing_the_sites_own_reports_stand_in_flagged_esti
     let (ers, _, ven) = example_site_and_ven(&app, &bl).await;
     let plan = dispatch(&bl, &ers).await;
     let event = plan["sites"][0]["eventID"].as_str().unwrap().to_owned();
-    // The meter gave only the first half hour; the site reported DEMAND through the whole event.
+    // The meter gave only the first half hour; the site reported its power for the rest of the event.
     assert_eq!(
         bl.post_raw("/ops/meter-data", "text/csv", meter_csv("mine-1", &["12", "10"]))
             .await
@@ -382,11 +382,19 @@ async fn where_meter_data_is_missing_the_sites_own_reports_stand_in_flagged_esti
         "payloadDescriptors": [{"payloadType": "DEMAND", "units": "MW"}],
         "resources": [{"resourceName": "SITE", "intervals": [
             {"id": 0, "intervalPeriod": {"start": "2026-07-01T16:30:00Z", "duration": "PT15M"},
-             "payloads": [{"type": "DEMAND", "values": [10.0]}]},
-            {"id": 1, "intervalPeriod": {"start": "2026-07-01T16:45:00Z", "duration": "PT15M"},
-             "payloads": [{"type": "DEMAND", "values": [12.0]}]}
+             "payloads": [{"type": "DEMAND", "values": [10.0]}]}
         ]}]
     });
+    // 16:45 is reported as energy: 3 MWh in the quarter hour is 12 MW.
+    let usage = json!({
+        "eventID": event, "clientName": "mine-1",
+        "payloadDescriptors": [{"payloadType": "USAGE", "units": "MWH"}],
+        "resources": [{"resourceName": "SITE", "intervals": [
+            {"id": 0, "intervalPeriod": {"start": "2026-07-01T16:45:00Z", "duration": "PT15M"},
+             "payloads": [{"type": "USAGE", "values": [3.0]}]}
+        ]}]
+    });
+    assert_eq!(ven.post("/reports", &usage).await.status, 201);
     let r = ven.post("/reports", &report).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let mut fixed = rules();

@@ -25,13 +25,15 @@ impl TestDb {
     pub fn new() -> Self {
         match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
             Some(admin) => {
+                let admin = without_tls(&admin);
                 let name = format!("sluice_t_{}", uuid::Uuid::new_v4().simple());
                 let mut c = diesel::PgConnection::establish(&admin).expect("TEST_DATABASE_URL must reach PostgreSQL");
                 c.batch_execute(&format!("CREATE DATABASE {name}"))
                     .expect("create test database");
-                let url = match admin.rfind('/') {
-                    Some(i) if i > "postgres://".len() => format!("{}/{name}", &admin[..i]),
-                    _ => format!("{admin}/{name}"),
+                let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+                let url = match base.rfind('/') {
+                    Some(i) if i > "postgres://".len() => format!("{}/{name}?{query}", &base[..i]),
+                    _ => format!("{base}/{name}?{query}"),
                 };
                 TestDb {
                     url,
@@ -50,6 +52,18 @@ impl TestDb {
             }
         }
     }
+}
+
+/// The tests reach PostgreSQL on loopback without TLS (unless the URL says otherwise). With TLS, libpq
+/// sets up OpenSSL, whose exit handlers free its state while other threads of the test binary may still
+/// be inside libpq (r2d2 re-establishing connections of pools whose test database is already dropped):
+/// the binary then dies at exit ("malloc_consolidate(): invalid chunk size") after every test passed.
+fn without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}sslmode=disable&gssencmode=disable")
 }
 
 impl Drop for TestDb {

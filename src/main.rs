@@ -151,6 +151,17 @@ enum ExportAction {
         #[command(flatten)]
         common: Common,
     },
+    /// Every statement a settlement run issued, in one file (CSV rows under one header, a JSON array, or
+    /// XML), for billing imports.
+    Run {
+        id: String,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json", "xml"])]
+        format: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// An SVG chart of an event of a statement: baseline, actual and the committed level.
     Chart {
         id: String,
@@ -594,7 +605,9 @@ fn rules(action: RulesAction, clock: &SharedClock) -> anyhow::Result<()> {
 
 fn export(action: ExportAction) -> anyhow::Result<()> {
     let (common, out) = match &action {
-        ExportAction::Statement { common, out, .. } | ExportAction::Chart { common, out, .. } => (common, out),
+        ExportAction::Statement { common, out, .. }
+        | ExportAction::Run { common, out, .. }
+        | ExportAction::Chart { common, out, .. } => (common, out),
     };
     let s = settings(common, None)?;
     let db = open_db(&s, true)?;
@@ -603,6 +616,11 @@ fn export(action: ExportAction) -> anyhow::Result<()> {
             let statement = settlement::get_statement(&db, id).map_err(|e| anyhow::anyhow!("{e}"))?;
             let format = sluice::settle::export::Format::parse(format).unwrap_or(sluice::settle::export::Format::Json);
             sluice::settle::export::render(&statement, format)
+        }
+        ExportAction::Run { id, format, .. } => {
+            let statements = settlement::run_statements(&db, id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let format = sluice::settle::export::Format::parse(format).unwrap_or(sluice::settle::export::Format::Csv);
+            sluice::settle::export::render_many(&statements, format)
         }
         ExportAction::Chart { id, event, .. } => {
             settlement::chart(&db, id, event.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?

@@ -120,6 +120,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(settlement::put_rules)
         .service(settlement::settle)
         .service(settlement::get_run)
+        .service(settlement::run_statements)
         .service(settlement::list_statements)
         .service(settlement::get_statement)
         .service(settlement::statement_chart)

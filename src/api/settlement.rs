@@ -221,6 +221,52 @@ pub async fn get_run(state: Data<AppState>, who: Caller, id: Path<String>) -> Re
     Ok(ok(json(&blocking(move || settlement::get_run(&db, &id)).await?)?))
 }
 
+/// The statements a run issued (initial statements and true-ups) in one file: JSON array (default), CSV
+/// (one header, every statement's rows) or XML (`<statements>`), for billing imports.
+#[utoipa::path(tag = "settlement",
+    params(("runID" = String, Path), ("format" = Option<String>, Query, description = "json (default), csv or xml")),
+    security(("bearerAuth" = ["read_all"])),
+    responses((status = 200, body = [Statement], content_type = "application/json"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[get("/ops/settlements/{runID}/statements")]
+pub async fn run_statements(
+    state: Data<AppState>,
+    who: Caller,
+    id: Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    reader(&who.0)?;
+    let format = format_param(&Query::parse(req.query_string()))?;
+    let db = state.db.clone();
+    let id = id.into_inner();
+    let name = format!("settlement-{id}");
+    let statements = blocking(move || settlement::run_statements(&db, &id)).await?;
+    Ok(file(format, &name, export::render_many(&statements, format)))
+}
+
+/// `format=json|csv|xml` (default json).
+fn format_param(q: &Query) -> Result<Format, AppError> {
+    match q.one("format") {
+        None => Ok(Format::Json),
+        Some(f) => {
+            Format::parse(f).ok_or_else(|| AppError::BadRequest(format!("format {f:?} is not json, csv or xml")))
+        }
+    }
+}
+
+/// An export: JSON inline, CSV and XML as a named attachment.
+fn file(format: Format, name: &str, body: String) -> HttpResponse {
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(format.content_type());
+    if format != Format::Json {
+        resp.insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.{}\"", format.extension()),
+        ));
+    }
+    resp.body(body)
+}
+
 /// Statements, newest period first, every version.
 #[utoipa::path(tag = "settlement",
     params(("programID" = Option<String>, Query), ("siteID" = Option<String>, Query), ("runID" = Option<String>, Query),
@@ -258,30 +304,12 @@ pub async fn get_statement(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     reader(&who.0)?;
-    let q = Query::parse(req.query_string());
-    let format = match q.one("format") {
-        None => Format::Json,
-        Some(f) => {
-            Format::parse(f).ok_or_else(|| AppError::BadRequest(format!("format {f:?} is not json, csv or xml")))?
-        }
-    };
+    let format = format_param(&Query::parse(req.query_string()))?;
     let db = state.db.clone();
     let id = id.into_inner();
     let s = blocking(move || settlement::get_statement(&db, &id)).await?;
-    let mut resp = HttpResponse::Ok();
-    resp.content_type(format.content_type());
-    if format != Format::Json {
-        resp.insert_header((
-            header::CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"statement-{}-v{}.{}\"",
-                s.statement_id,
-                s.version,
-                format.extension()
-            ),
-        ));
-    }
-    Ok(resp.body(export::render(&s, format)))
+    let name = format!("statement-{}-v{}", s.statement_id, s.version);
+    Ok(file(format, &name, export::render(&s, format)))
 }
 
 /// A chart of one event of a statement (SVG): baseline, actual and the level committed, per interval.

@@ -976,6 +976,19 @@ pub fn get_statement(db_: &Db, id: &str) -> Result<Statement, AppError> {
     serde_json::from_str(&row.body).map_err(|e| AppError::Internal(format!("stored statement: {e}")))
 }
 
+/// The statements a run issued (initial statements and true-ups), whole: what billing imports.
+pub fn run_statements(db_: &Db, run_id: &str) -> Result<Vec<Statement>, AppError> {
+    let rows = db_
+        .read_blocking(|c| {
+            db::get_run(c, run_id)?;
+            db::statements_of_run(c, run_id)
+        })
+        .map_err(|e| AppError::from(e).with_not_found("settlement run", run_id))?;
+    rows.iter()
+        .map(|r| serde_json::from_str(&r.body).map_err(|e| AppError::Internal(format!("stored statement: {e}"))))
+        .collect()
+}
+
 /// The chart of one event of a statement (the first event when none is named).
 pub fn chart(db_: &Db, id: &str, event_id: Option<&str>) -> Result<String, AppError> {
     let s = get_statement(db_, id)?;

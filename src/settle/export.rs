@@ -291,6 +291,13 @@ fn csv_field(s: &str) -> String {
 pub fn to_xml(s: &Statement) -> String {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    write_xml(&mut w, s);
+    let mut out = String::from_utf8(w.into_inner()).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+fn write_xml(w: &mut Writer<Vec<u8>>, s: &Statement) {
     let st = &s.settlement;
     let mut root = BytesStart::new("statement");
     let kind = serde_json::to_value(s.kind)
@@ -463,9 +470,37 @@ pub fn to_xml(s: &Statement) -> String {
         let _ = w.write_event(Event::End(BytesEnd::new("trueUp")));
     }
     let _ = w.write_event(Event::End(BytesEnd::new("statement")));
-    let mut out = String::from_utf8(w.into_inner()).unwrap_or_default();
-    out.push('\n');
-    out
+}
+
+/// Several statements (a settlement run's) in one file: CSV rows under one header, a JSON array, or
+/// `<statements>` holding each `<statement>`.
+pub fn render_many(statements: &[Statement], format: Format) -> String {
+    match format {
+        Format::Json => serde_json::to_string_pretty(statements).unwrap_or_default() + "\n",
+        Format::Csv => {
+            let mut out = format!("{CSV_HEADER}\n");
+            for s in statements {
+                let one = to_csv(s);
+                out.push_str(one.split_once('\n').map_or("", |(_, rows)| rows));
+            }
+            out
+        }
+        Format::Xml => {
+            let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+            let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+            let mut root = BytesStart::new("statements");
+            let count = statements.len().to_string();
+            root.push_attribute(("count", count.as_str()));
+            let _ = w.write_event(Event::Start(root));
+            for s in statements {
+                write_xml(&mut w, s);
+            }
+            let _ = w.write_event(Event::End(BytesEnd::new("statements")));
+            let mut out = String::from_utf8(w.into_inner()).unwrap_or_default();
+            out.push('\n');
+            out
+        }
+    }
 }
 
 /// An SVG chart of one event: baseline, actual, and the level the commitment asked for, per interval.
@@ -753,6 +788,24 @@ mod tests {
         }
         assert_eq!(amounts, dec!(83500));
         assert_eq!(total, Some(dec!(278500)));
+    }
+
+    #[test]
+    fn a_runs_statements_export_as_one_file_in_each_format() {
+        let a = sample();
+        let mut b = sample();
+        b.statement_id = "st-2".into();
+        let both = [a, b];
+        let csv = render_many(&both, Format::Csv);
+        assert_eq!(csv.matches(CSV_HEADER).count(), 1);
+        assert_eq!(csv.lines().filter(|l| l.contains(",TOTAL,")).count(), 2);
+        assert!(csv.lines().any(|l| l.starts_with("st-2,")));
+        let back: Vec<Statement> = serde_json::from_str(&render_many(&both, Format::Json)).unwrap();
+        assert_eq!(back, both);
+        let xml = render_many(&both, Format::Xml);
+        assert!(xml.contains("<statements count=\"2\">"));
+        assert_eq!(xml.matches("<statement ").count(), 2);
+        assert_eq!(xml.matches("<?xml").count(), 1);
     }
 
     #[test]

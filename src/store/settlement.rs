@@ -474,3 +474,12 @@ pub fn demand_points(
         })
         .collect())
 }
+
+/// The statements a run issued, whole, by site.
+pub fn statements_of_run(c: &mut AnyConnection, run_id: &str) -> StoreResult<Vec<StatementRow>> {
+    Ok(statements::table
+        .filter(statements::run_id.eq(run_id))
+        .order((statements::site_id, statements::version))
+        .select(statements::all_columns)
+        .load(c)?)
+}

@@ -149,6 +149,16 @@ async fn an_analyst_imports_meter_data_settles_and_exports_the_worked_example() 
     assert_eq!(chart.header("content-type"), Some("image/svg+xml"));
     assert!(chart.text.starts_with("<svg"));
 
+    // The run's statements in one file, as billing imports them.
+    let run_id = run["runID"].as_str().unwrap();
+    let all = bl
+        .get(&format!("/ops/settlements/{run_id}/statements?format=csv"))
+        .await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    assert_eq!(all.text.lines().filter(|l| l.contains(",TOTAL,")).count(), 1);
+    assert_eq!(all.text.lines().next(), csv.text.lines().next());
+    bl.get("/ops/settlements/nope/statements").await.assert_problem(404);
+
     // Same inputs, same statement: nothing new is issued.
     let again = settle(&bl, &ers).await;
     assert_eq!(

@@ -475,6 +475,20 @@ pub(crate) mod tests {
         }
     }
 
+    /// PJM's day selection alone, to test it without the same-day adjustment.
+    fn pjm_without_adjustment() -> Baseline {
+        Baseline::PjmHigh4Of5(XOfYParams {
+            adjustment: Some(crate::settle::rules::AdjustmentRule {
+                kind: AdjustmentKind::None,
+                from_minutes_before: 0,
+                to_minutes_before: 0,
+                min_factor: None,
+                max_factor: None,
+            }),
+            ..XOfYParams::default()
+        })
+    }
+
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
     }
@@ -657,17 +671,7 @@ pub(crate) mod tests {
         let mut c = ctx(&none, &hol, 3600);
         c.tz = tz;
         let ev = event("2026-03-10T19:00:00Z", "2026-03-10T20:00:00Z", dec!(30));
-        let x = XOfYParams {
-            adjustment: Some(crate::settle::rules::AdjustmentRule {
-                kind: AdjustmentKind::None,
-                from_minutes_before: 0,
-                to_minutes_before: 0,
-                min_factor: None,
-                max_factor: None,
-            }),
-            ..XOfYParams::default()
-        };
-        let b = compute(&Baseline::PjmHigh4Of5(x), &c, &load, &ev);
+        let b = compute(&pjm_without_adjustment(), &c, &load, &ev);
         let days: Vec<String> = b.trace.selected_days.iter().map(|d| d.day.to_string()).collect();
         assert_eq!(days.len(), 4, "{:?}", b.trace);
         assert!(days.contains(&"2026-03-09".to_owned()) && days.contains(&"2026-03-06".to_owned()));
@@ -690,17 +694,7 @@ pub(crate) mod tests {
         c.tz = chrono_tz::UTC;
         // Wednesday 15 July 23:00 to Thursday 01:00.
         let ev = event("2026-07-15T23:00:00Z", "2026-07-16T01:00:00Z", dec!(10));
-        let x = XOfYParams {
-            adjustment: Some(crate::settle::rules::AdjustmentRule {
-                kind: AdjustmentKind::None,
-                from_minutes_before: 0,
-                to_minutes_before: 0,
-                min_factor: None,
-                max_factor: None,
-            }),
-            ..XOfYParams::default()
-        };
-        let b = compute(&Baseline::PjmHigh4Of5(x), &c, &load, &ev);
+        let b = compute(&pjm_without_adjustment(), &c, &load, &ev);
         assert_eq!(b.values, vec![Some(dec!(36)), Some(dec!(24))]);
     }
 }

@@ -15,6 +15,7 @@ use crate::service::settlement::{self, ImportOptions, MeterFormat};
 use crate::settle::engine::Period;
 use crate::settle::export::{self, Format, Statement};
 use crate::settle::rules::Rules;
+use crate::store::Db;
 use crate::store::settlement::StatementFilter;
 use crate::wire::Problem;
 use crate::wire::settlement::{
@@ -34,9 +35,13 @@ fn writer(who: &Principal) -> Result<(), AppError> {
     who.require(Scope::WritePrograms)
 }
 
-/// Runs blocking settlement work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, AppError> + Send + 'static) -> Result<T, AppError> {
-    actix_web::web::block(f)
+/// Runs blocking settlement work on the database off the async threads.
+async fn on_db<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let db = state.db.clone();
+    actix_web::web::block(move || f(&db))
         .await
         .map_err(|e| AppError::Internal(format!("settlement task failed: {e}")))?
 }
@@ -90,8 +95,8 @@ pub async fn import_meter(
     let site = q.one("site").map(str::to_owned);
     let file_name = q.one("fileName").map(str::to_owned);
     let body = read_upload(&req, payload.into_inner()).await?;
-    let (db, now, by) = (state.db.clone(), state.clock.now(), who.0.client_id.clone());
-    let done = blocking(move || {
+    let (now, by) = (state.clock.now(), who.0.client_id.clone());
+    let done = on_db(&state, move |db| {
         let o = ImportOptions {
             format,
             file_name,
@@ -99,7 +104,7 @@ pub async fn import_meter(
             by: &by,
             now,
         };
-        settlement::import_meter(&db, &body[..], &o, &mut |_| {})
+        settlement::import_meter(db, &body[..], &o, &mut |_| {})
     })
     .await?;
     Ok(created(json(&done)?))
@@ -132,10 +137,9 @@ pub async fn meter_days(
     };
     let (from, to) = (day("from")?, day("to")?);
     let channel = settlement::channel(q.one("channel"))?;
-    let db = state.db.clone();
     let id = id.into_inner();
     Ok(ok(json(
-        &blocking(move || settlement::meter_days(&db, &id, channel, from, to)).await?,
+        &on_db(&state, move |db| settlement::meter_days(db, &id, channel, from, to)).await?,
     )?))
 }
 
@@ -154,8 +158,7 @@ pub async fn import_prices(
 ) -> Result<HttpResponse, AppError> {
     writer(&who.0)?;
     let body = read_upload(&req, payload.into_inner()).await?;
-    let db = state.db.clone();
-    let done = blocking(move || settlement::import_prices(&db, &body[..])).await?;
+    let done = on_db(&state, move |db| settlement::import_prices(db, &body[..])).await?;
     Ok(created(json(&done)?))
 }
 
@@ -165,9 +168,10 @@ pub async fn import_prices(
 #[get("/ops/programs/{programID}/settlement-rules")]
 pub async fn get_rules(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
     reader(&who.0)?;
-    let db = state.db.clone();
     let id = id.into_inner();
-    Ok(ok(json(&blocking(move || settlement::get_rules(&db, &id)).await?)?))
+    Ok(ok(json(
+        &on_db(&state, move |db| settlement::get_rules(db, &id)).await?,
+    )?))
 }
 
 /// Sets a program's settlement rules: a new version, every default written out. Statements name the
@@ -184,9 +188,9 @@ pub async fn put_rules(
     body: JsonBody<Rules>,
 ) -> Result<HttpResponse, AppError> {
     writer(&who.0)?;
-    let (db, now, by) = (state.db.clone(), state.clock.now(), who.0.client_id.clone());
+    let (now, by) = (state.clock.now(), who.0.client_id.clone());
     let id = id.into_inner();
-    let v = blocking(move || settlement::put_rules(&db, &id, body.0, &by, now)).await?;
+    let v = on_db(&state, move |db| settlement::put_rules(db, &id, body.0, &by, now)).await?;
     Ok(created(json(&v)?))
 }
 
@@ -203,10 +207,13 @@ pub async fn settle(
     body: JsonBody<SettleRequest>,
 ) -> Result<HttpResponse, AppError> {
     writer(&who.0)?;
-    let (db, now, by) = (state.db.clone(), state.clock.now(), who.0.client_id.clone());
+    let (now, by) = (state.clock.now(), who.0.client_id.clone());
     let r = body.0;
     let period = Period { from: r.from, to: r.to };
-    let run = blocking(move || settlement::settle(&db, &r.program_id, period, &by, now, &mut |_, _| {})).await?;
+    let run = on_db(&state, move |db| {
+        settlement::settle(db, &r.program_id, period, &by, now, &mut |_, _| {})
+    })
+    .await?;
     Ok(created(json(&run)?))
 }
 
@@ -216,9 +223,8 @@ pub async fn settle(
 #[get("/ops/settlements/{runID}")]
 pub async fn get_run(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
     reader(&who.0)?;
-    let db = state.db.clone();
     let id = id.into_inner();
-    Ok(ok(json(&blocking(move || settlement::get_run(&db, &id)).await?)?))
+    Ok(ok(json(&on_db(&state, move |db| settlement::get_run(db, &id)).await?)?))
 }
 
 /// The statements a run issued (initial statements and true-ups) in one file: JSON array (default), CSV
@@ -237,10 +243,9 @@ pub async fn run_statements(
 ) -> Result<HttpResponse, AppError> {
     reader(&who.0)?;
     let format = format_param(&Query::parse(req.query_string()))?;
-    let db = state.db.clone();
     let id = id.into_inner();
     let name = format!("settlement-{id}");
-    let statements = blocking(move || settlement::run_statements(&db, &id)).await?;
+    let statements = on_db(&state, move |db| settlement::run_statements(db, &id)).await?;
     Ok(file(format, &name, export::render_many(&statements, format)))
 }
 
@@ -283,9 +288,8 @@ pub async fn list_statements(state: Data<AppState>, who: Caller, req: HttpReques
         run_id: q.object_id("runID")?,
     };
     let page = q.long_page(1000)?;
-    let db = state.db.clone();
     Ok(ok(json(
-        &blocking(move || settlement::list_statements(&db, &f, page)).await?,
+        &on_db(&state, move |db| settlement::list_statements(db, &f, page)).await?,
     )?))
 }
 
@@ -305,9 +309,8 @@ pub async fn get_statement(
 ) -> Result<HttpResponse, AppError> {
     reader(&who.0)?;
     let format = format_param(&Query::parse(req.query_string()))?;
-    let db = state.db.clone();
     let id = id.into_inner();
-    let s = blocking(move || settlement::get_statement(&db, &id)).await?;
+    let s = on_db(&state, move |db| settlement::get_statement(db, &id)).await?;
     let name = format!("statement-{}-v{}", s.statement_id, s.version);
     Ok(file(format, &name, export::render(&s, format)))
 }
@@ -328,8 +331,7 @@ pub async fn statement_chart(
     reader(&who.0)?;
     let q = Query::parse(req.query_string());
     let event = q.one("eventID").map(str::to_owned);
-    let db = state.db.clone();
     let id = id.into_inner();
-    let svg = blocking(move || settlement::chart(&db, &id, event.as_deref())).await?;
+    let svg = on_db(&state, move |db| settlement::chart(db, &id, event.as_deref())).await?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::error::AppError;
+use crate::service::sites::parse_decimal;
 use crate::settle::baseline::{EventWindow, Load, local_day};
 use crate::settle::engine::{self, Period, Prices, SiteInput};
 use crate::settle::export::{self, Statement, StatementKind};
@@ -599,7 +600,7 @@ pub fn settle(
                 db_.read_blocking(|c| db::prices_between(c, series, to_naive(period.start()), to_naive(period.end())))?;
             let mut map = BTreeMap::new();
             for r in rows {
-                let p: Decimal = crate::service::sites::parse_decimal(&r.price)?;
+                let p: Decimal = parse_decimal(&r.price)?;
                 map.insert(from_naive(r.start_at), (from_naive(r.end_at), p));
             }
             Box::new(SeriesPrices(map))
@@ -654,14 +655,12 @@ pub fn settle(
                 i64::from(rules.interval_minutes) * 60,
             )?;
         }
+        // A stored quantity that does not read is an error, never a zero on a statement.
         let inputs: Vec<(String, SiteInputParts)> = chunk
             .iter()
-            .filter_map(|id| {
-                by_site
-                    .get(id)
-                    .map(|(e, s)| (id.clone(), parts(e, s, events.get(id.as_str()), program_id, period)))
-            })
-            .collect();
+            .filter_map(|id| by_site.get(id).map(|(e, s)| (id, e, s)))
+            .map(|(id, e, s)| Ok((id.clone(), parts(e, s, events.get(id.as_str()), program_id, period)?)))
+            .collect::<StoreResult<_>>()?;
         let empty = SiteLoad::default();
         let results = compute_parallel(&inputs, &loads, &empty, &rules, period, prices.as_ref())?;
         settled.extend(results);
@@ -811,7 +810,7 @@ fn parts(
     dispatched: Option<&Vec<&db::DispatchedRow>>,
     program_id: &str,
     period: Period,
-) -> SiteInputParts {
+) -> StoreResult<SiteInputParts> {
     let tz: Tz = s.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let mut events = Vec::new();
     let mut event_days = BTreeSet::new();
@@ -827,20 +826,20 @@ fn parts(
                 notice: from_naive(d.created_date_time),
                 start,
                 end,
-                committed_mw: d.allocated_mw.parse().unwrap_or_default(),
+                committed_mw: parse_decimal(&d.allocated_mw)?,
             });
         }
     }
-    SiteInputParts {
+    Ok(SiteInputParts {
         site_name: s.site_name.clone(),
         ven_id: s.ven_id.clone(),
         meter_id: s.meter_id.clone(),
         tz,
-        shed_mw: e.shed_mw.parse().unwrap_or_default(),
-        fsl_mw: e.firm_service_level_mw.as_deref().and_then(|f| f.parse().ok()),
+        shed_mw: parse_decimal(&e.shed_mw)?,
+        fsl_mw: e.firm_service_level_mw.as_deref().map(parse_decimal).transpose()?,
         events,
         event_days,
-    }
+    })
 }
 
 /// Settles sites on every core; results in the input order.

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -855,11 +855,6 @@ pub fn group(readings: Vec<Reading>) -> Result<Vec<DayGroup>, Vec<LineError>> {
         out.push((key, day, rs));
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
-}
-
-/// A day's end, for ranges.
-pub fn next_day(day: NaiveDate) -> NaiveDate {
-    day + TimeDelta::days(1)
 }
 
 #[cfg(test)]

@@ -76,6 +76,17 @@ async fn settle(bl: &As, program: &str) -> Value {
     r.body
 }
 
+/// Sets the program's rules, settles July and returns the one site's statement.
+async fn settled_with(bl: &As, program: &str, rules: &Value) -> crate::support::Resp {
+    let r = bl
+        .put(&format!("/ops/programs/{program}/settlement-rules"), rules)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let run = settle(bl, program).await;
+    let id = run["statements"][0]["statementID"].as_str().unwrap();
+    bl.get(&format!("/ops/statements/{id}")).await
+}
+
 /// Dispatches the site for 16:00–17:00 on 1 July (the clock is at 12:00); returns the plan.
 async fn dispatch(bl: &As, program: &str) -> Value {
     let r = bl
@@ -409,15 +420,7 @@ async fn where_meter_data_is_missing_the_sites_own_reports_stand_in_flagged_esti
     assert_eq!(r.status, 201, "{}", r.text);
     let mut fixed = rules();
     fixed["energyPrice"] = json!({"fixedPerMWh": "100"});
-    assert_eq!(
-        bl.put(&format!("/ops/programs/{ers}/settlement-rules"), &fixed)
-            .await
-            .status,
-        201
-    );
-    let run = settle(&bl, &ers).await;
-    let id = run["statements"][0]["statementID"].as_str().unwrap();
-    let s = bl.get(&format!("/ops/statements/{id}")).await;
+    let s = settled_with(&bl, &ers, &fixed).await;
     let lines = s.body["events"][0]["intervals"].as_array().unwrap().clone();
     let got: Vec<(&str, &str)> = lines
         .iter()
@@ -432,15 +435,7 @@ async fn where_meter_data_is_missing_the_sites_own_reports_stand_in_flagged_esti
 
     // Without the fallback, the gap is missing and earns nothing.
     fixed["telemetryFallback"] = json!(false);
-    assert_eq!(
-        bl.put(&format!("/ops/programs/{ers}/settlement-rules"), &fixed)
-            .await
-            .status,
-        201
-    );
-    let run = settle(&bl, &ers).await;
-    let id = run["statements"][0]["statementID"].as_str().unwrap();
-    let s = bl.get(&format!("/ops/statements/{id}")).await;
+    let s = settled_with(&bl, &ers, &fixed).await;
     assert_eq!(s.body["events"][0]["intervals"][2]["quality"], "M");
     assert_eq!(s.body["events"][0]["intervals"][2]["creditedMWh"], "0");
     assert_eq!(s.body["ruleVersion"], 2);

@@ -109,7 +109,8 @@ pub async fn run(state: AppState, settings: LatencySettings) {
 pub struct Watermark {
     /// Highest telemetry `seq` seen (`None` before the first pass, which recomputes every open row).
     telemetry: Option<i64>,
-    /// When the previous pass looked for new events.
+    /// When the previous pass looked for new events, by the wall clock that mints event ids (UUIDv7): the
+    /// look is by id, not by the injectable clock's `createdDateTime`.
     events: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -123,18 +124,16 @@ pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Watermar
     let now = state.clock.now();
     // Events are looked for a minute back from the last look (commits land out of creation order), or a
     // day back on the first pass.
+    let minted_now = chrono::Utc::now();
     let look_from = watermark
         .events
-        .map_or(now - Duration::days(1), |t| t - Duration::minutes(1));
-    let tracked = state
-        .db
-        .read(move |c| rows_for_new_events(c, to_naive(look_from), now))
-        .await?;
+        .map_or(minted_now - Duration::days(1), |t| t - Duration::minutes(1));
+    let tracked = state.db.read(move |c| rows_for_new_events(c, look_from, now)).await?;
     if !tracked.is_empty() {
         state.db.write(move |c| db::insert_latency(c, &tracked)).await?;
         state.views.invalidate();
     }
-    watermark.events = Some(now);
+    watermark.events = Some(minted_now);
     let th2 = th.clone();
     let since = watermark.telemetry;
     let (rows, high) = state
@@ -181,12 +180,12 @@ pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Watermar
     Ok(n)
 }
 
-/// Latency rows for events created since `since` that reach enrolled sites of their program and are not a
+/// Latency rows for events minted since `since` that reach enrolled sites of their program and are not a
 /// dispatch's (those have rows already): one per site whose ven may read the event, committed to its
 /// enrollment's shed MW. Events without a start (report-only) measure nothing and are left out.
 fn rows_for_new_events(
     c: &mut AnyConnection,
-    since: NaiveDateTime,
+    since: chrono::DateTime<chrono::Utc>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> StoreResult<Vec<LatencyRow>> {
     use crate::store::sites::{self as sites_db, EnrollmentFilter};

@@ -483,18 +483,27 @@ pub fn event_latency_rows(c: &mut AnyConnection, event_id: &str) -> StoreResult<
 /// An event as the latency pass reads it: (id, program, body, targets JSON).
 pub type NewEvent = (String, String, String, Option<String>);
 
-/// Events created at or after `since` that have not ended before `ended_after`.
+/// Events of programs with enrolled sites whose id was minted at or after `since` (wall clock; ids are
+/// UUIDv7, so this walks the primary key instead of scanning the table) and that have not ended before
+/// `ended_after`. Events of programs nobody is enrolled in are never read.
 pub fn events_created_since(
     c: &mut AnyConnection,
-    since: NaiveDateTime,
+    since: chrono::DateTime<chrono::Utc>,
     ended_after: NaiveDateTime,
 ) -> StoreResult<Vec<NewEvent>> {
     Ok(events::table
-        .filter(events::created_date_time.ge(since))
+        .filter(events::id.ge(uuid_v7_floor(since)))
+        .filter(events::program_id.eq_any(enrollments::table.select(enrollments::program_id)))
         .filter(events::ends_at.is_null().or(events::ends_at.ge(ended_after)))
         .order(events::id)
         .select((events::id, events::program_id, events::body, events::targets))
         .load(c)?)
+}
+
+/// The smallest UUIDv7 string minted at `t`: v7 ids sort by their millisecond timestamp as text.
+fn uuid_v7_floor(t: chrono::DateTime<chrono::Utc>) -> String {
+    let ms = u64::try_from(t.timestamp_millis()).unwrap_or(0);
+    format!("{:08x}-{:04x}-0000-0000-000000000000", ms >> 16, ms & 0xffff)
 }
 
 /// Whether an event already has latency rows (a dispatch's, or tracked before).
@@ -520,4 +529,32 @@ pub fn insert_latency(c: &mut AnyConnection, rows: &[LatencyRow]) -> StoreResult
         };
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uuid_v7_floor;
+
+    #[test]
+    fn the_v7_floor_of_a_moment_sorts_between_ids_minted_before_and_after_it() {
+        let at = |ms: u64| {
+            let ts = uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                ms / 1000,
+                u32::try_from(ms % 1000).unwrap() * 1_000_000,
+            );
+            uuid::Uuid::new_v7(ts).to_string()
+        };
+        let t = chrono::DateTime::from_timestamp_millis(1_798_000_000_123).unwrap();
+        let floor = uuid_v7_floor(t);
+        assert!(
+            at(1_798_000_000_122) < floor,
+            "an id of the millisecond before sorts below"
+        );
+        assert!(
+            floor <= at(1_798_000_000_123),
+            "an id of that millisecond sorts at or above"
+        );
+        assert!(floor < at(1_798_000_000_124));
+    }
 }

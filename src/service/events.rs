@@ -111,6 +111,15 @@ impl Prepared {
         dialect::insert_event_announced(c, &self.w, &self.cols, CHANGE_CHANNEL)
     }
 
+    /// [`Prepared::insert`] as a write PostgreSQL inserts together with the other events of its batch.
+    pub(crate) fn batchable(self) -> dialect::EventInsert {
+        dialect::EventInsert {
+            write: self.w,
+            columns: self.cols,
+            channel: CHANGE_CHANNEL,
+        }
+    }
+
     /// Replaces the stored event and records the change (inside a `write_listed`).
     pub(crate) fn update(&self, c: &mut AnyConnection) -> StoreResult<StoredObject> {
         let o = repo::update_event(c, &self.w, &self.cols)?;
@@ -131,9 +140,9 @@ pub async fn create(state: &AppState, who: &Principal, req: EventRequest) -> Res
     who.require(Scope::WriteEvents)?;
     let event = Prepared::new(state, ObjectId::generate().into_string(), &req)?;
     let program = req.program_id.into_string();
-    // One statement on PostgreSQL (event, targets, outbox change and the change notice), then a new
-    // cache generation.
-    let created = state.write(move |c| event.insert(c)).await;
+    // One statement on PostgreSQL (event, targets, outbox change and the change notice) for all the events
+    // of a group-commit batch, then a new cache generation.
+    let created = state.write_batchable(event.batchable()).await;
     state.cache.invalidate();
     created.map_err(|e| missing_program(e, &program))
 }

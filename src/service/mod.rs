@@ -74,6 +74,16 @@ impl AppState {
         r
     }
 
+    /// [`AppState::write`] for a write of a batchable kind (on PostgreSQL those queued together are one
+    /// statement).
+    pub async fn write_batchable<B: crate::store::conn::Batchable>(&self, item: B) -> StoreResult<B::Output> {
+        let r = self.db.write_batchable(item).await;
+        if r.is_ok() {
+            self.notifier.wake();
+        }
+        r
+    }
+
     /// A write that can change program or event lists or a VEN's grants (programs, events, vens, resources):
     /// one transaction that also tells other instances (PostgreSQL `NOTIFY`), then this instance's caches
     /// start a new generation.

@@ -1,5 +1,6 @@
 //! One connection type for both backends, the pool, and the blocking-thread bridge.
 
+use std::any::{Any, TypeId};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -149,6 +150,90 @@ trait Job: Send {
     fn run(&mut self, c: &mut AnyConnection, savepoint: bool) -> bool;
     /// Hands the kept result to the waiting caller once the batch's commit is known.
     fn finish(self: Box<Self>, commit: Result<(), String>);
+    /// For writes of a [`Batchable`] kind: the kind, and what runs several of them as one statement.
+    fn together(&self) -> Option<(TypeId, Together)> {
+        None
+    }
+    fn as_any(&mut self) -> Option<&mut dyn Any> {
+        None
+    }
+}
+
+/// Runs the queued writes of one [`Batchable`] kind together; false when the batch must be undone.
+type Together = fn(&mut AnyConnection, Vec<&mut dyn Any>) -> bool;
+
+/// A write of which PostgreSQL runs all those queued together as one statement (the hottest inserts):
+/// one round trip and one execution for a whole group-commit batch instead of one per write.
+pub trait Batchable: Send + Sized + 'static {
+    type Output: Send + 'static;
+    /// This write alone: SQLite, a batch with one of its kind, and the retry after a combined run failed.
+    fn run_one(&mut self, c: &mut AnyConnection) -> StoreResult<Self::Output>;
+    /// Several at once, one result per write in order. A write refused by a result of its own (`Err` in
+    /// the list) must leave the transaction usable; an `Err` of the whole call undoes the batch, which then
+    /// runs again one write at a time.
+    fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<Self::Output>>>;
+}
+
+struct BatchJob<B: Batchable> {
+    item: B,
+    result: Option<StoreResult<B::Output>>,
+    tx: tokio::sync::oneshot::Sender<StoreResult<B::Output>>,
+}
+
+impl<B: Batchable> Job for BatchJob<B> {
+    fn run(&mut self, c: &mut AnyConnection, savepoint: bool) -> bool {
+        let item = &mut self.item;
+        let r = if savepoint {
+            c.transaction(|c| item.run_one(c))
+        } else {
+            item.run_one(c)
+        };
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        deliver(self.result, commit, self.tx);
+    }
+
+    fn together(&self) -> Option<(TypeId, Together)> {
+        Some((TypeId::of::<B>(), run_together::<B>))
+    }
+
+    fn as_any(&mut self) -> Option<&mut dyn Any> {
+        Some(self)
+    }
+}
+
+fn run_together<B: Batchable>(c: &mut AnyConnection, jobs: Vec<&mut dyn Any>) -> bool {
+    let mut jobs: Vec<&mut BatchJob<B>> = jobs.into_iter().filter_map(|j| j.downcast_mut()).collect();
+    let results = {
+        let mut items: Vec<&mut B> = jobs.iter_mut().map(|j| &mut j.item).collect();
+        B::run_many(c, &mut items)
+    };
+    match results {
+        Ok(results) if results.len() == jobs.len() => {
+            for (job, r) in jobs.into_iter().zip(results) {
+                job.result = Some(r);
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Sends a write's result once its batch's commit is known.
+fn deliver<T>(
+    result: Option<StoreResult<T>>,
+    commit: Result<(), String>,
+    tx: tokio::sync::oneshot::Sender<StoreResult<T>>,
+) {
+    let result = result.unwrap_or_else(|| Err(StoreError::Unavailable("the write did not run".into())));
+    let _ = tx.send(match commit {
+        Ok(()) => result,
+        Err(e) => Err(result.err().unwrap_or(StoreError::Unavailable(e))),
+    });
 }
 
 struct TypedJob<T, F> {
@@ -174,13 +259,7 @@ where
     }
 
     fn finish(self: Box<Self>, commit: Result<(), String>) {
-        let result = self
-            .result
-            .unwrap_or_else(|| Err(StoreError::Unavailable("the write did not run".into())));
-        let _ = self.tx.send(match commit {
-            Ok(()) => result,
-            Err(e) => Err(result.err().unwrap_or(StoreError::Unavailable(e))),
-        });
+        deliver(self.result, commit, self.tx);
     }
 }
 
@@ -309,6 +388,25 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
     }
 
+    /// A write of a [`Batchable`] kind, through the group-commit writers like [`Db::write`]: on PostgreSQL
+    /// those of its kind queued together run as one statement.
+    pub async fn write_batchable<B: Batchable>(&self, mut item: B) -> StoreResult<B::Output> {
+        if let Some(queue) = &self.group {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let job: Box<dyn Job> = Box::new(BatchJob { item, result: None, tx });
+            queue
+                .send(job)
+                .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
+            return rx
+                .await
+                .map_err(|_| StoreError::Unavailable("the database writer failed".into()))?;
+        }
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.write_blocking(|c| item.run_one(c)))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
     /// Runs `f` in a transaction of its own on a pooled connection, outside the group-commit writers
     /// (long background work that must not delay request writes; PostgreSQL).
     pub async fn transaction<T, F>(&self, f: F) -> StoreResult<T>
@@ -395,7 +493,25 @@ fn run_batch(pool: &r2d2::Pool<Manager>, lock: Option<&Mutex<()>>, mut jobs: Vec
     let optimistic = matches!(*conn, AnyConnection::Postgresql(_)) && jobs.len() > 1;
     let mut run = |savepoints: bool, jobs: &mut Vec<Box<dyn Job>>| {
         AnyConnection::transaction::<_, diesel::result::Error, _>(&mut conn, |c| {
+            // Without savepoints (PostgreSQL's first try), writes of a batchable kind go together.
+            let together = if savepoints { Vec::new() } else { kinds_together(jobs) };
+            for (kind, run_kind) in &together {
+                let of_kind = jobs
+                    .iter_mut()
+                    .filter(|j| j.together().is_some_and(|(k, _)| k == *kind))
+                    .filter_map(|j| j.as_any())
+                    .collect();
+                if !run_kind(c, of_kind) {
+                    return Err(diesel::result::Error::RollbackTransaction);
+                }
+            }
             for job in jobs.iter_mut() {
+                if job
+                    .together()
+                    .is_some_and(|(k, _)| together.iter().any(|(t, _)| *t == k))
+                {
+                    continue;
+                }
                 match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(c, savepoints))) {
                     Ok(true) => {}
                     // Without savepoints one failure spoils the whole transaction.
@@ -420,4 +536,20 @@ fn run_batch(pool: &r2d2::Pool<Manager>, lock: Option<&Mutex<()>>, mut jobs: Vec
     for job in jobs {
         job.finish(outcome.clone());
     }
+}
+
+/// The batchable kinds of which a batch holds more than one write.
+fn kinds_together(jobs: &[Box<dyn Job>]) -> Vec<(TypeId, Together)> {
+    let mut kinds: Vec<(TypeId, Together, usize)> = Vec::new();
+    for (kind, run) in jobs.iter().filter_map(|j| j.together()) {
+        match kinds.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some((_, _, n)) => *n += 1,
+            None => kinds.push((kind, run, 1)),
+        }
+    }
+    kinds
+        .into_iter()
+        .filter(|(_, _, n)| *n > 1)
+        .map(|(k, r, _)| (k, r))
+        .collect()
 }

@@ -6,10 +6,10 @@
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
-use super::conn::AnyConnection;
+use super::conn::{AnyConnection, Batchable};
 use super::error::{StoreError, StoreResult};
 use super::outbox::{self, Change};
 use super::repo::{self, EventColumns, ObjectWrite, ReportColumns, TargetFilter, to_naive};
@@ -24,6 +24,12 @@ enum Bind {
     Timestamp(NaiveDateTime),
     NullableTimestamp(Option<NaiveDateTime>),
     TextArray(Vec<String>),
+    NullableTextArray(Vec<Option<String>>),
+    BoolArray(Vec<bool>),
+    IntArray(Vec<i32>),
+    NullableBigIntArray(Vec<Option<i64>>),
+    TimestampArray(Vec<NaiveDateTime>),
+    NullableTimestampArray(Vec<Option<NaiveDateTime>>),
 }
 
 /// Static SQL with `?` placeholders filled in order from `binds`. Unlike `sql_query`, diesel may keep it as
@@ -51,6 +57,12 @@ impl QueryFragment<Pg> for Prepared {
                 Bind::Timestamp(v) => out.push_bind_param::<Timestamp, _>(v)?,
                 Bind::NullableTimestamp(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
                 Bind::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+                Bind::NullableTextArray(v) => out.push_bind_param::<Array<Nullable<Text>>, _>(v)?,
+                Bind::BoolArray(v) => out.push_bind_param::<Array<Bool>, _>(v)?,
+                Bind::IntArray(v) => out.push_bind_param::<Array<Integer>, _>(v)?,
+                Bind::NullableBigIntArray(v) => out.push_bind_param::<Array<Nullable<BigInt>>, _>(v)?,
+                Bind::TimestampArray(v) => out.push_bind_param::<Array<Timestamp>, _>(v)?,
+                Bind::NullableTimestampArray(v) => out.push_bind_param::<Array<Nullable<Timestamp>>, _>(v)?,
             }
             out.push_sql(part);
         }
@@ -59,6 +71,17 @@ impl QueryFragment<Pg> for Prepared {
 }
 
 impl RunQueryDsl<diesel::PgConnection> for Prepared {}
+
+/// Rows are read by column name ([`diesel::QueryableByName`]).
+impl diesel::query_builder::Query for Prepared {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Inserted {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
 
 const INSERT_EVENT: &str = "\
 WITH event AS (
@@ -128,6 +151,99 @@ pub fn insert_event_announced(
         }
     }
 }
+
+/// A new event: [`insert_event_announced`], and on PostgreSQL all those queued together in one statement.
+pub struct EventInsert {
+    pub write: ObjectWrite,
+    pub columns: EventColumns,
+    pub channel: &'static str,
+}
+
+impl Batchable for EventInsert {
+    type Output = StoredObject;
+
+    fn run_one(&mut self, c: &mut AnyConnection) -> StoreResult<StoredObject> {
+        insert_event_announced(c, &self.write, &self.columns, self.channel)
+    }
+
+    fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<StoredObject>>> {
+        let AnyConnection::Postgresql(pg) = c else {
+            return Ok(items.iter_mut().map(|i| i.run_one(c)).collect());
+        };
+        let n = items.len();
+        let mut id = Vec::with_capacity(n);
+        let mut program_id = Vec::with_capacity(n);
+        let mut event_name = Vec::with_capacity(n);
+        let mut priority = Vec::with_capacity(n);
+        let mut body = Vec::with_capacity(n);
+        let mut targets = Vec::with_capacity(n);
+        let mut targeted = Vec::with_capacity(n);
+        let mut ends_at = Vec::with_capacity(n);
+        let mut at = Vec::with_capacity(n);
+        let (mut target_event, mut target) = (Vec::new(), Vec::new());
+        for item in items.iter() {
+            let (w, e) = (&item.write, &item.columns);
+            id.push(w.id.clone());
+            program_id.push(e.program_id.clone());
+            event_name.push(e.event_name.clone());
+            priority.push(e.priority);
+            body.push(w.body.clone());
+            targets.push(w.targets_json()?);
+            targeted.push(w.targeted());
+            ends_at.push(e.ends_at.map(to_naive));
+            at.push(to_naive(w.now));
+            for t in w.distinct_targets() {
+                target_event.push(w.id.clone());
+                target.push(t);
+            }
+        }
+        let channel = items.first().map_or(String::new(), |i| i.channel.to_owned());
+        Prepared {
+            sql: INSERT_EVENTS,
+            binds: vec![
+                Bind::TextArray(id),
+                Bind::TextArray(program_id),
+                Bind::NullableTextArray(event_name),
+                Bind::NullableBigIntArray(priority),
+                Bind::TextArray(body),
+                Bind::NullableTextArray(targets),
+                Bind::BoolArray(targeted),
+                Bind::NullableTimestampArray(ends_at),
+                Bind::TimestampArray(at),
+                Bind::TextArray(target_event),
+                Bind::TextArray(target),
+                Bind::Bool(outbox::records_every_change()),
+                Bind::Text(channel),
+            ],
+        }
+        .execute(pg)?;
+        Ok(items
+            .iter()
+            .map(|i| Ok(i.write.stored(ObjectType::Event, i.write.now)))
+            .collect())
+    }
+}
+
+/// [`INSERT_EVENT`] for many events. A missing program fails the whole statement, and the batch then runs
+/// one event at a time.
+const INSERT_EVENTS: &str = "\
+WITH input AS (
+    SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bool[],
+                         ?::timestamp[], ?::timestamp[])
+        AS i(id, program_id, event_name, priority, body, targets, targeted, ends_at, at)
+), event AS (
+    INSERT INTO events (id, program_id, event_name, priority, body, targets, targeted, ends_at,
+                        created_date_time, modification_date_time)
+    SELECT id, program_id, event_name, priority, body, targets, targeted, ends_at, at, at FROM input
+), targets AS (
+    INSERT INTO event_targets (event_id, target) SELECT * FROM unnest(?::text[], ?::text[])
+), change AS (
+    INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
+                         created_date_time, modification_date_time, recorded_at)
+    SELECT 'EVENT', 'CREATE', id, program_id, id, NULL, body, targets, at, at, at FROM input
+    WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'EVENT')
+)
+SELECT pg_notify(?, '')";
 
 const INSERT_REPORT: &str = "\
 WITH report AS (
@@ -212,5 +328,166 @@ pub fn insert_report_checked(
             outbox::record(c, &change, w.now)?;
             Ok(o)
         }
+    }
+}
+
+/// A VEN's new report, checked against what the VEN may see: [`insert_report_checked`], and on PostgreSQL
+/// all those queued together in one statement. `then` runs after the insert in the same transaction (a
+/// site's telemetry), given the report's id.
+pub struct ReportInsert {
+    pub write: ObjectWrite,
+    pub columns: ReportColumns,
+    pub visible: TargetFilter,
+    pub not_visible: &'static str,
+    #[allow(clippy::type_complexity)]
+    pub then: Option<Box<dyn Fn(&mut AnyConnection, &str) -> StoreResult<()> + Send>>,
+}
+
+impl Batchable for ReportInsert {
+    type Output = StoredObject;
+
+    fn run_one(&mut self, c: &mut AnyConnection) -> StoreResult<StoredObject> {
+        let o = insert_report_checked(c, &self.write, &self.columns, &self.visible, self.not_visible)?;
+        if let Some(then) = &self.then {
+            then(c, &o.id)?;
+        }
+        Ok(o)
+    }
+
+    fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<StoredObject>>> {
+        let AnyConnection::Postgresql(pg) = c else {
+            return Ok(items.iter_mut().map(|i| i.run_one(c)).collect());
+        };
+        let n = items.len();
+        let mut cols = ReportArrays::with_capacity(n);
+        for (ord, item) in items.iter().enumerate() {
+            cols.push(ord, item)?;
+        }
+        let inserted: Vec<Inserted> = Prepared {
+            sql: INSERT_REPORTS,
+            binds: cols.into_binds(),
+        }
+        .load(pg)?;
+        let inserted: std::collections::HashSet<String> = inserted.into_iter().map(|r| r.id).collect();
+        let mut out = Vec::with_capacity(n);
+        for item in items.iter() {
+            if !inserted.contains(&item.write.id) {
+                out.push(Err(StoreError::ForeignKey(item.not_visible.to_owned())));
+                continue;
+            }
+            if let Some(then) = &item.then {
+                // An error here is the whole batch's: it runs again one report at a time.
+                then(c, &item.write.id)?;
+            }
+            out.push(Ok(item.write.stored(ObjectType::Report, item.write.now)));
+        }
+        Ok(out)
+    }
+}
+
+/// [`INSERT_REPORT`] for many reports: one row of `input` per report, its reader's granted targets in
+/// `grants` by ordinal. Reports whose event the reader may not see are left out of `RETURNING`.
+const INSERT_REPORTS: &str = "\
+WITH input AS (
+    SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamp[],
+                         ?::bool[], ?::bool[], ?::int[])
+        AS i(id, event_id, client_id, client_name, report_name, body, at, see_all, see_untargeted, ord)
+), grants AS (
+    SELECT * FROM unnest(?::int[], ?::text[]) AS g(ord, target)
+), report AS (
+    INSERT INTO reports (id, event_id, client_id, client_name, report_name, body, created_date_time,
+                         modification_date_time)
+    SELECT i.id, e.id, i.client_id, i.client_name, i.report_name, i.body, i.at, i.at
+    FROM input i
+    -- LIMIT keeps each event a primary-key lookup: a join would hash the whole events table per batch.
+    CROSS JOIN LATERAL (SELECT id, targeted FROM events WHERE id = i.event_id LIMIT 1) e
+    WHERE i.see_all OR (NOT e.targeted AND i.see_untargeted)
+        OR EXISTS (SELECT 1 FROM event_targets t JOIN grants g ON g.target = t.target
+                   WHERE t.event_id = e.id AND g.ord = i.ord)
+    RETURNING id, event_id, client_id, body, created_date_time
+), change AS (
+    INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
+                         created_date_time, modification_date_time, recorded_at)
+    SELECT 'REPORT', 'CREATE', r.id, e.program_id, r.event_id, r.client_id, r.body, NULL, r.created_date_time,
+           r.created_date_time, r.created_date_time
+    FROM report r CROSS JOIN LATERAL (SELECT program_id FROM events WHERE id = r.event_id LIMIT 1) e
+    WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'REPORT')
+)
+SELECT id FROM report";
+
+/// The columns of [`INSERT_REPORTS`], one entry per report.
+struct ReportArrays {
+    id: Vec<String>,
+    event_id: Vec<String>,
+    client_id: Vec<String>,
+    client_name: Vec<String>,
+    report_name: Vec<Option<String>>,
+    body: Vec<String>,
+    at: Vec<NaiveDateTime>,
+    see_all: Vec<bool>,
+    see_untargeted: Vec<bool>,
+    ord: Vec<i32>,
+    grant_ord: Vec<i32>,
+    grant_target: Vec<String>,
+}
+
+impl ReportArrays {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            id: Vec::with_capacity(n),
+            event_id: Vec::with_capacity(n),
+            client_id: Vec::with_capacity(n),
+            client_name: Vec::with_capacity(n),
+            report_name: Vec::with_capacity(n),
+            body: Vec::with_capacity(n),
+            at: Vec::with_capacity(n),
+            see_all: Vec::with_capacity(n),
+            see_untargeted: Vec::with_capacity(n),
+            ord: Vec::with_capacity(n),
+            grant_ord: Vec::new(),
+            grant_target: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, ord: usize, r: &ReportInsert) -> StoreResult<()> {
+        let ord = i32::try_from(ord).map_err(|_| StoreError::Unavailable("batch too large".into()))?;
+        let (all, untargeted, targets) = match &r.visible {
+            TargetFilter::All => (true, true, &[][..]),
+            TargetFilter::UntargetedOr(t) => (false, true, &t[..]),
+            TargetFilter::AnyOf(t) => (false, false, &t[..]),
+        };
+        self.id.push(r.write.id.clone());
+        self.event_id.push(r.columns.event_id.clone());
+        self.client_id.push(r.columns.client_id.clone());
+        self.client_name.push(r.columns.client_name.clone());
+        self.report_name.push(r.columns.report_name.clone());
+        self.body.push(r.write.body.clone());
+        self.at.push(to_naive(r.write.now));
+        self.see_all.push(all);
+        self.see_untargeted.push(untargeted);
+        self.ord.push(ord);
+        for t in targets {
+            self.grant_ord.push(ord);
+            self.grant_target.push(t.clone());
+        }
+        Ok(())
+    }
+
+    fn into_binds(self) -> Vec<Bind> {
+        vec![
+            Bind::TextArray(self.id),
+            Bind::TextArray(self.event_id),
+            Bind::TextArray(self.client_id),
+            Bind::TextArray(self.client_name),
+            Bind::NullableTextArray(self.report_name),
+            Bind::TextArray(self.body),
+            Bind::TimestampArray(self.at),
+            Bind::BoolArray(self.see_all),
+            Bind::BoolArray(self.see_untargeted),
+            Bind::IntArray(self.ord),
+            Bind::IntArray(self.grant_ord),
+            Bind::TextArray(self.grant_target),
+            Bind::Bool(outbox::records_every_change()),
+        ]
     }
 }

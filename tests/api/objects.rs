@@ -469,3 +469,43 @@ async fn ven_resources_default_to_the_callers_ven_and_names_are_unique_per_ven()
     .await
     .assert_problem(409);
 }
+
+/// Events posted at the same moment are inserted together (one statement per group-commit batch on
+/// PostgreSQL): each keeps its own program and targets, and one naming no program is refused alone
+/// (checklist 24) without taking the others with it.
+#[actix_rt::test]
+async fn events_posted_together_keep_their_targets_and_a_bad_one_fails_alone() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let (p, q) = (program(&bl, "p", &[]).await, program(&bl, "q", &[]).await);
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    ven_object(&bl, &a, "site-a", &["group-a"]).await;
+    ven_object(&bl, &b, "site-b", &["group-b"]).await;
+    let missing = "no-such-program".to_owned();
+    let mut posts = Vec::new();
+    for i in 0..8 {
+        for (program, group) in [(&p, "group-a"), (&q, "group-b"), (&missing, "group-a")] {
+            let body = json!({"programID": program, "eventName": format!("{group}-{i}"), "targets": [group],
+                              "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [i]}]}]});
+            let (bl, bad) = (&bl, program == &missing);
+            posts.push(async move { (bad, bl.post("/events", &body).await) });
+        }
+    }
+    for (bad, r) in futures_util::future::join_all(posts).await {
+        assert_eq!(r.status, if bad { 409 } else { 201 }, "{}", r.text);
+    }
+    for (ven, group, program) in [(&a, "group-a", &p), (&b, "group-b", &q)] {
+        let seen = ven.get("/events?limit=50").await;
+        assert_eq!(seen.ids().len(), 8, "{group}: its eight events only");
+        for e in seen.body.as_array().unwrap() {
+            assert_eq!(e["programID"], program.as_str());
+            assert!(e["eventName"].as_str().unwrap().starts_with(group), "{e}");
+        }
+    }
+    let all = bl.get("/events?limit=50").await;
+    assert_eq!(all.ids().len(), 16);
+    for e in all.body.as_array().unwrap() {
+        let group = e["eventName"].as_str().unwrap().rsplit_once('-').unwrap().0;
+        assert_eq!(e["targets"], json!([group]), "{e}");
+    }
+}

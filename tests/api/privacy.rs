@@ -198,3 +198,51 @@ async fn checklist_58_vens_see_only_their_granted_targets() {
         json!(["g1", "secret"])
     );
 }
+
+/// Reports posted at the same moment are inserted together (one statement per group-commit batch on
+/// PostgreSQL), yet each is still checked against what its own VEN may see (checklist 50–52).
+#[actix_rt::test]
+async fn reports_posted_together_are_each_checked_against_their_own_vens_grants() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    let (ea, eb, open) = (
+        event(&bl, &p, &["group-a"]).await,
+        event(&bl, &p, &["group-b"]).await,
+        event(&bl, &p, &[]).await,
+    );
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    ven_object(&bl, &a, "site-a", &["group-a"]).await;
+    ven_object(&bl, &b, "site-b", &["group-b"]).await;
+    let missing = "no-such-event".to_owned();
+    let mut posts = Vec::new();
+    for i in 0..6 {
+        for (ven, name) in [(&a, "a"), (&b, "b")] {
+            for e in [&ea, &eb, &open, &missing] {
+                posts.push(async move {
+                    let body =
+                        json!({"eventID": e, "clientName": name, "reportName": format!("{name}-{i}"), "resources": []});
+                    (name, e.clone(), ven.post("/reports", &body).await.status)
+                });
+            }
+        }
+    }
+    let results = futures_util::future::join_all(posts).await;
+    for (name, e, status) in &results {
+        let may_see = *e == open || (*name == "a" && *e == ea) || (*name == "b" && *e == eb);
+        assert_eq!(*status, if may_see { 201 } else { 409 }, "{name} reporting on {e}");
+    }
+    for (ven, name, own) in [(&a, "a", &ea), (&b, "b", &eb)] {
+        let mine = ven.get("/reports?limit=50").await;
+        assert_eq!(
+            mine.ids().len(),
+            12,
+            "{name}: six on its own event and six on the open one"
+        );
+        for r in mine.body.as_array().unwrap() {
+            assert_eq!(r["clientName"], name);
+            assert!(r["eventID"] == own.as_str() || r["eventID"] == open.as_str(), "{r}");
+        }
+    }
+    assert_eq!(bl.get("/reports?limit=50").await.ids().len(), 24);
+}

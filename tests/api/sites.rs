@@ -269,6 +269,54 @@ async fn a_sites_reports_become_its_telemetry_in_megawatts() {
     assert_eq!(all.body["points"].as_array().unwrap().len(), 1, "{}", all.text);
 }
 
+/// Sites reporting at the same moment have their reports inserted together (one statement per batch on
+/// PostgreSQL): each report still becomes its own site's telemetry, and one refused becomes none.
+#[actix_rt::test]
+async fn reports_of_several_sites_posted_together_each_become_their_own_sites_telemetry() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "p", &[]).await;
+    let e = event(&bl, &p, &[]).await;
+    let hidden = event(&bl, &p, &["elsewhere"]).await;
+    let mut sites = Vec::new();
+    for (name, mw) in [("s1", 10), ("s2", 20), ("s3", 30)] {
+        let (id, ven) = site(&app, &bl, name, "50").await;
+        sites.push((id, ven, name, mw));
+    }
+    let mut posts = Vec::new();
+    for (_, ven, name, mw) in &sites {
+        for minute in 0..6 {
+            for event in [&e, &hidden] {
+                let report = json!({
+                    "eventID": event, "clientName": name,
+                    "resources": [{"resourceName": "MINERS",
+                        "intervalPeriod": {"start": format!("2026-07-01T14:0{minute}:00Z"), "duration": "PT1M"},
+                        "intervals": [{"id": 0, "payloads": [{"type": "DEMAND", "values": [mw * 1000 + minute]}]}]}]
+                });
+                let visible = event == &e;
+                posts.push(async move { (visible, ven.post("/reports", &report).await.status) });
+            }
+        }
+    }
+    for (visible, status) in futures_util::future::join_all(posts).await {
+        assert_eq!(status, if visible { 201 } else { 409 });
+    }
+    for (id, _, name, mw) in &sites {
+        let t = bl.get(&format!("/ops/sites/{id}/telemetry?payloadType=DEMAND")).await;
+        let values: Vec<f64> = t.body["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_f64().unwrap())
+            .collect();
+        let want: Vec<f64> = (0..6).map(|m| f64::from(mw * 1000 + m) / 1000.0).collect();
+        assert_eq!(
+            values, want,
+            "{name}: its own six points, none from the refused reports"
+        );
+    }
+}
+
 #[actix_rt::test]
 async fn reports_of_clients_that_are_not_sites_are_not_telemetry() {
     let app = TestApp::new().await;

@@ -223,6 +223,19 @@ fn run_together<B: Batchable>(c: &mut AnyConnection, jobs: Vec<&mut dyn Any>) ->
     }
 }
 
+/// Queues a write for the group-commit writers and waits for its committed result.
+async fn enqueue<T>(
+    queue: &mpsc::Sender<Box<dyn Job>>,
+    job: impl FnOnce(tokio::sync::oneshot::Sender<StoreResult<T>>) -> Box<dyn Job>,
+) -> StoreResult<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    queue
+        .send(job(tx))
+        .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
+    rx.await
+        .map_err(|_| StoreError::Unavailable("the database writer failed".into()))?
+}
+
 /// Sends a write's result once its batch's commit is known.
 fn deliver<T>(
     result: Option<StoreResult<T>>,
@@ -368,22 +381,16 @@ impl Db {
     ///
     /// Writes go to writer threads that commit whatever is queued together (group commit): a failing write
     /// undoes only itself (its own savepoint), and all writes of a batch share one durable commit instead
-    /// of paying one each. SQLite has one writer thread; PostgreSQL one per four pooled connections (at most four), each batch on its own
-    /// pooled connection. `f` may run twice on PostgreSQL (see [`Job`]): it must only touch the database.
+    /// of paying one each. SQLite has one writer thread; PostgreSQL one per four pooled connections (at
+    /// most four), each batch on its own pooled connection. `f` may run twice on PostgreSQL (see [`Job`]):
+    /// it must only touch the database.
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
     {
         if let Some(queue) = &self.group {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let job: Box<dyn Job> = Box::new(TypedJob { f, result: None, tx });
-            queue
-                .send(job)
-                .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-            return rx
-                .await
-                .map_err(|_| StoreError::Unavailable("the database writer failed".into()))?;
+            return enqueue(queue, |tx| Box::new(TypedJob { f, result: None, tx })).await;
         }
         let db = self.clone();
         tokio::task::spawn_blocking(move || db.write_blocking(f))
@@ -395,14 +402,7 @@ impl Db {
     /// those of its kind queued together run as one statement.
     pub async fn write_batchable<B: Batchable>(&self, mut item: B) -> StoreResult<B::Output> {
         if let Some(queue) = &self.group {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let job: Box<dyn Job> = Box::new(BatchJob { item, result: None, tx });
-            queue
-                .send(job)
-                .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-            return rx
-                .await
-                .map_err(|_| StoreError::Unavailable("the database writer failed".into()))?;
+            return enqueue(queue, |tx| Box::new(BatchJob { item, result: None, tx })).await;
         }
         let db = self.clone();
         tokio::task::spawn_blocking(move || db.write_blocking(|c| item.run_one(c)))
@@ -504,7 +504,9 @@ fn run_batch(pool: &r2d2::Pool<Manager>, lock: Option<&Mutex<()>>, mut jobs: Vec
                     .filter(|j| j.together().is_some_and(|(k, _)| k == *kind))
                     .filter_map(|j| j.as_any())
                     .collect();
-                if !run_kind(c, of_kind) {
+                // A failure or a panic undoes the batch; run one by one, each write then answers for itself.
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_kind(c, of_kind)));
+                if !matches!(ran, Ok(true)) {
                     return Err(diesel::result::Error::RollbackTransaction);
                 }
             }

@@ -26,24 +26,9 @@ echo "building release binaries…" >&2
 cargo build --release --quiet --bin sluice
 BIN=target/release/sluice
 
-work=$(mktemp -d)
-pid= sim=
-cleanup() {
-  [ -n "$sim" ] && kill "$sim" 2>/dev/null || true
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  if [ "$WHICH" = postgres ]; then psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-case $WHICH in
-  sqlite) DB="sqlite://$work/dispatch.db" ;;
-  postgres)
-    pgdb="sluice_dispatch_$$"
-    psql -q "$PG_URL" -c "CREATE DATABASE $pgdb" >/dev/null
-    DB="${PG_URL%/*}/$pgdb" ;;
-  *) echo "usage: $0 [sqlite|postgres]" >&2; exit 2 ;;
-esac
+BENCH=dispatch
+# shellcheck source=bench/db.sh
+source bench/db.sh
 
 OP=$("$BIN" client add --role operator --name bench-ops --database "$DB")
 SLUICE_LOG__LEVEL=warn "$BIN" serve --bind 127.0.0.1:$PORT --database "$DB" 2>"$OUT/dispatch-server.log" &

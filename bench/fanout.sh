@@ -22,23 +22,9 @@ cargo build --release --quiet --bin sluice --example bench-fanout
 BIN=target/release/sluice
 HELPER=target/release/examples/bench-fanout
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  if [ "$WHICH" = postgres ]; then psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-case $WHICH in
-  sqlite) DB="sqlite://$work/fanout.db" ;;
-  postgres)
-    pgdb="sluice_fanout_$$"
-    psql -q "$PG_URL" -c "CREATE DATABASE $pgdb" >/dev/null
-    DB="${PG_URL%/*}/$pgdb" ;;
-  *) echo "usage: $0 [sqlite|postgres]" >&2; exit 2 ;;
-esac
+BENCH=fanout
+# shellcheck source=bench/db.sh
+source bench/db.sh
 
 "$BIN" cert dev --out "$work/certs" 2>/dev/null
 echo "seeding $VENS VEN clients…" >&2

@@ -25,23 +25,9 @@ echo "building release binaries…" >&2
 cargo build --release --quiet --bin sluice --example bench-settle
 BIN=target/release/sluice
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  if [ "$WHICH" = postgres ]; then psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-case $WHICH in
-  sqlite) DB="sqlite://$work/settle.db" ;;
-  postgres)
-    pgdb="sluice_settle_$$"
-    psql -q "$PG_URL" -c "CREATE DATABASE $pgdb" >/dev/null
-    DB="${PG_URL%/*}/$pgdb" ;;
-  *) echo "usage: $0 [sqlite|postgres]" >&2; exit 2 ;;
-esac
+BENCH=settle
+# shellcheck source=bench/db.sh
+source bench/db.sh
 FROM=$(date -u -d "$(date -u +%Y-%m-01) +2 month" +%Y-%m-%d)
 TO=$(date -u -d "$FROM +$((DAYS - 1)) day" +%Y-%m-%d)
 

@@ -15,16 +15,37 @@ cd "$(dirname "$0")/.."
 PG_URL=${PG_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}
 PORT=18092
 BASE=http://127.0.0.1:$PORT
-OUT=bench/symbol-order.txt
+OUT=${OUT:-bench/symbol-order.txt}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
 cargo build --release --quiet --bin sluice
 BIN=target/release/sluice
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+
+# One profile per database, each on a fresh one (bench/db.sh), then one list from both.
+if [ -z "${WHICH:-}" ]; then
+  profiles=$(mktemp -d)
+  trap 'rm -rf "$profiles"' EXIT
+  WHICH=sqlite PROFILES=$profiles "$0"
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    WHICH=postgres PROFILES=$profiles "$0"
+  else
+    echo "PostgreSQL is not reachable on 127.0.0.1:5432: its paths are left out" >&2
+  fi
+  # Every function of the sluice binary that ran, hottest (own instructions, both runs summed) first.
+  awk '
+    /^ob=/ { ours = ($0 ~ /\/sluice$/) }
+    /^fn=/ { fn = (ours ? substr($0, 4) : "") ; incall = 0; next }
+    /^calls=/ { incall = 1; next }
+    /^[0-9+-]/ { if (incall) { incall = 0; next } if (fn != "") cost[fn] += $2 }
+    END { for (f in cost) print cost[f], f }
+  ' "$profiles"/*.out | sort -k1,1nr -k2 | awk '{print $2}' > "$OUT"
+  echo "$(wc -l < "$OUT") functions written to $OUT" >&2
+  exit
+fi
+BENCH=order
+# shellcheck source=bench/db.sh
+source bench/db.sh
 
 wait_up() { for _ in $(seq 1 600); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "server did not start" >&2; exit 1; }
 # A short, light load: under callgrind the server runs some 50 times slower, and only which functions
@@ -38,7 +59,7 @@ profile() {
   op=$("$BIN" client add --role operator --name order-op --database "$url")
   ven=$("$BIN" client add --role ven --name order-ven --database "$url")
   SLUICE_LOG__LEVEL=warn valgrind -q --tool=callgrind --demangle=no --compress-strings=no --compress-pos=no \
-    --callgrind-out-file="$work/$name.out" "$BIN" serve --bind 127.0.0.1:$PORT --database "$url" & pid=$!
+    --callgrind-out-file="$PROFILES/$name.out" "$BIN" serve --bind 127.0.0.1:$PORT --database "$url" & pid=$!
   wait_up $BASE/health
   token() { curl -fs $BASE/auth/token -d grant_type=client_credentials -d client_id="$(jq -r .client_id <<<"$1")" -d client_secret="$(jq -r .client_secret <<<"$1")" | jq -r .access_token; }
   local opt vent venid seed visible prog
@@ -58,22 +79,4 @@ profile() {
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
 
-profile sqlite "sqlite://$work/order.db"
-if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-  db="sluice_order_$$"
-  psql -q "$PG_URL" -c "CREATE DATABASE $db" >/dev/null
-  profile postgres "${PG_URL%/*}/$db"
-  psql -q "$PG_URL" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
-else
-  echo "PostgreSQL is not reachable on 127.0.0.1:5432: its paths are left out" >&2
-fi
-
-# Every function of the sluice binary that ran, hottest (own instructions, both runs summed) first.
-awk '
-  /^ob=/ { ours = ($0 ~ /\/sluice$/) }
-  /^fn=/ { fn = (ours ? substr($0, 4) : "") ; incall = 0; next }
-  /^calls=/ { incall = 1; next }
-  /^[0-9+-]/ { if (incall) { incall = 0; next } if (fn != "") cost[fn] += $2 }
-  END { for (f in cost) print cost[f], f }
-' "$work"/*.out | sort -k1,1nr -k2 | awk '{print $2}' > "$OUT"
-echo "$(wc -l < "$OUT") functions written to $OUT" >&2
+profile "$WHICH" "$DB"

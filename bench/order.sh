@@ -16,14 +16,14 @@ PG_URL=${PG_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}
 PORT=18092
 BASE=http://127.0.0.1:$PORT
 OUT=${OUT:-bench/symbol-order.txt}
-command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
-cargo build --release --quiet --bin sluice
 BIN=target/release/sluice
 
 # One profile per database, each on a fresh one (bench/db.sh), then one list from both.
 if [ -z "${WHICH:-}" ]; then
+  command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
+  cargo build --release --quiet --bin sluice
   profiles=$(mktemp -d)
   trap 'rm -rf "$profiles"' EXIT
   WHICH=sqlite PROFILES=$profiles "$0"
@@ -46,6 +46,8 @@ fi
 BENCH=order
 # shellcheck source=bench/db.sh
 source bench/db.sh
+# shellcheck source=bench/bodies.sh
+source bench/bodies.sh
 
 wait_up() { for _ in $(seq 1 600); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "server did not start" >&2; exit 1; }
 # A short, light load: under callgrind the server runs some 50 times slower, and only which functions
@@ -69,8 +71,8 @@ profile() {
   load "$BASE/events?limit=50" "$vent" "" "" get
   load "$BASE/programs?limit=50" "$opt" "" "" get
   load $BASE/health "" "" "" get
-  load $BASE/reports "$vent" "{\"eventID\":\"$visible\",\"clientName\":\"bench-site\",\"resources\":[{\"resourceName\":\"AGGREGATED_REPORT\",\"intervalPeriod\":{\"start\":\"2030-01-01T00:00:00Z\",\"duration\":\"PT15M\"},\"intervals\":[{\"id\":0,\"payloads\":[{\"type\":\"USAGE\",\"values\":[1250.5]}]}]}]}" "" post
-  load $BASE/events "$opt" "{\"programID\":\"$prog\",\"eventName\":\"load\",\"targets\":[\"group-ven\"],\"intervalPeriod\":{\"start\":\"2030-01-01T00:00:00Z\",\"duration\":\"PT1H\"},\"intervals\":[{\"id\":0,\"payloads\":[{\"type\":\"SIMPLE\",\"values\":[1]}]}]}" "" post
+  load $BASE/reports "$vent" "$(report_body "$visible")" "" post
+  load $BASE/events "$opt" "$(event_body "$prog")" "" post
   load $BASE/auth/token "" "grant_type=client_credentials&client_id=$venid&client_secret=$(jq -r .client_secret <<<"$ven")" application/x-www-form-urlencoded post
   # Problem answers (401, 404, 400) are part of normal traffic too.
   curl -s $BASE/events >/dev/null

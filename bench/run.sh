@@ -27,6 +27,8 @@ echo "building release binaries…" >&2
 # (and miss bench/symbol-order.txt). The server measured is the one `cargo build --release` makes.
 cargo build --release --quiet --bin sluice
 cargo build --release --quiet --example bench-hello
+# shellcheck source=bench/bodies.sh
+source bench/bodies.sh
 BIN=target/release/sluice
 HELLO=target/release/examples/bench-hello
 
@@ -94,10 +96,10 @@ run_db() {
   b10k=$(load_get "$BASE/events?limit=50" "$vent" | tee "$OUT/$name-b10k.txt" | rps)
   wait $hp; health10k=$(p99 < "$OUT/$name-health10k.txt")
   a=$(load_get "$BASE/programs?limit=50" "$opt" | tee "$OUT/$name-a.txt" | rps)
-  c=$(load_post $BASE/reports "$vent" "{\"eventID\":\"$visible\",\"clientName\":\"bench-site\",\"resources\":[{\"resourceName\":\"AGGREGATED_REPORT\",\"intervalPeriod\":{\"start\":\"2030-01-01T00:00:00Z\",\"duration\":\"PT15M\"},\"intervals\":[{\"id\":0,\"payloads\":[{\"type\":\"USAGE\",\"values\":[1250.5]}]}]}]}" | tee "$OUT/$name-c.txt" | rps)
+  c=$(load_post $BASE/reports "$vent" "$(report_body "$visible")" | tee "$OUT/$name-c.txt" | rps)
   local prog
   prog=$(jq -r '.programs[0]' <<<"$seed")
-  d=$(load_post $BASE/events "$opt" "{\"programID\":\"$prog\",\"eventName\":\"load\",\"targets\":[\"group-ven\"],\"intervalPeriod\":{\"start\":\"2030-01-01T00:00:00Z\",\"duration\":\"PT1H\"},\"intervals\":[{\"id\":0,\"payloads\":[{\"type\":\"SIMPLE\",\"values\":[1]}]}]}" | tee "$OUT/$name-d.txt" | rps)
+  d=$(load_post $BASE/events "$opt" "$(event_body "$prog")" | tee "$OUT/$name-d.txt" | rps)
   e=$(load_post $BASE/auth/token "" "grant_type=client_credentials&client_id=$venid&client_secret=$(jq -r .client_secret <<<"$ven")" application/x-www-form-urlencoded | tee "$OUT/$name-e.txt" | rps)
   local rss
   rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' /proc/"$pid"/status)

@@ -265,7 +265,10 @@ pub fn check(new: &Commitment, others: &[Commitment], capacity: Decimal) -> Resu
                     continue;
                 }
                 let others: Vec<&Commitment> = at_t.iter().copied().filter(|o| !of(o).is_zero()).collect();
-                let total = of(new) + others.iter().map(|o| of(o)).sum::<Decimal>();
+                // Saturating: a sum past Decimal's range is over any capacity, not a panic.
+                let total = others
+                    .iter()
+                    .fold(of(new), |sum, o| sum.checked_add(of(o)).unwrap_or(Decimal::MAX));
                 if total > capacity && worst.as_ref().is_none_or(|(_, _, w)| total > *w) {
                     let mut ids: Vec<String> = others.iter().map(|o| o.id.clone()).collect();
                     ids.sort();

@@ -85,6 +85,16 @@ fn secs(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_milliseconds() as f64 / 1000.0
 }
 
+/// `t + d`, held at the ends of chrono's range instead of overflowing: a window reaching past them only
+/// selects nothing more.
+pub fn shift(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(if d < chrono::Duration::zero() {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
 /// Computes the metrics of one case.
 pub fn compute(case: &Case<'_>, th: &Thresholds) -> Metrics {
     let reference = case.notified.unwrap_or(case.event_start);
@@ -93,7 +103,7 @@ pub fn compute(case: &Case<'_>, th: &Thresholds) -> Metrics {
         t_ack_secs: case.first_report.map(|a| secs(reference, a).max(0.0)),
         ..Metrics::default()
     };
-    let window_start = reference - chrono::Duration::seconds(th.baseline_secs);
+    let window_start = shift(reference, -chrono::Duration::seconds(th.baseline_secs));
     let before: Vec<f64> = case
         .samples
         .iter()
@@ -149,7 +159,7 @@ pub fn compute(case: &Case<'_>, th: &Thresholds) -> Metrics {
         m.sustain = Some(held as f64 / during.len() as f64);
     }
     if let Some(end) = case.event_end {
-        let until = end + chrono::Duration::seconds(th.snapback_secs);
+        let until = shift(end, chrono::Duration::seconds(th.snapback_secs));
         let over = case
             .samples
             .iter()

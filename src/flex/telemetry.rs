@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::wire::{IntervalPeriod, PayloadValue, ReportRequest};
+use crate::wire::{IntervalPeriod, PayloadValue, ReportRequest, in_range};
 
 /// What a payload type measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,18 +142,33 @@ pub fn parse(report: &ReportRequest, received: DateTime<Utc>, defaults: &UnitDef
         for interval in &resource.intervals {
             let own = interval.interval_period.as_ref();
             let length = period_length(own).or_else(|| period_length(parent));
-            let start = period_start(own).or_else(|| {
-                let base = period_start(parent)?;
-                match length {
-                    Some(len) if interval.id > 0 => base.checked_add_signed(len * interval.id),
-                    _ => Some(base),
-                }
-            });
+            let start = match period_start(own) {
+                Some(own) => Some(Ok(own)),
+                None => period_start(parent).map(|base| match length {
+                    Some(len) if interval.id > 0 => len
+                        .checked_mul(interval.id)
+                        .and_then(|shift| base.checked_add_signed(shift))
+                        .ok_or(()),
+                    _ => Ok(base),
+                }),
+            };
             let (start, server_timed) = match start {
-                Some(s) => (s, false),
+                Some(Ok(s)) => (s, false),
                 None => (received, true),
+                Some(Err(())) => {
+                    out.skip(format!(
+                        "interval {} starts too far from its period's start",
+                        interval.id
+                    ));
+                    continue;
+                }
             };
             let end = length.and_then(|l| start.checked_add_signed(l));
+            // Every time Sluice computes from a client's stays in the range it accepts on the wire.
+            if !in_range(&start) || end.is_some_and(|e| !in_range(&e)) {
+                out.skip(format!("interval {} lies outside the years 0001 to 9999", interval.id));
+                continue;
+            }
             let quality = interval
                 .payloads
                 .iter()
@@ -218,7 +233,12 @@ pub fn parse(report: &ReportRequest, received: DateTime<Utc>, defaults: &UnitDef
                             out.skip(format!("{payload_type} in units {units:?} is neither power nor energy"));
                             continue;
                         };
-                        point.value = Some(v * factor);
+                        let v = v * factor;
+                        if !v.is_finite() {
+                            out.skip(format!("{payload_type} is too large a number"));
+                            continue;
+                        }
+                        point.value = Some(v);
                         point.unit = Some(if unit_kind == Quantity::Power { "MW" } else { "MWh" });
                     }
                 }

@@ -13,7 +13,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::config::LatencySettings;
 use crate::error::AppError;
-use crate::flex::latency::{self, Case, Sample, Thresholds};
+use crate::flex::latency::{self, Case, Sample, Thresholds, shift};
 use crate::store::dispatch::{self as db, LatencyRow};
 use crate::store::repo::{from_naive, to_naive};
 use crate::store::{AnyConnection, StoreResult};
@@ -157,8 +157,14 @@ pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Watermar
                 }
             }
             let mut out = Vec::with_capacity(dirty.len());
-            for (_, row) in dirty {
-                out.push(recompute(c, row, &th2, now)?);
+            for ((event, site), row) in dirty {
+                // One row that cannot be computed (data stored before a rule existed, a value past every
+                // bound) is reported and left as it is: the others, and the watermark, go on.
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| recompute(c, row, &th2, now))) {
+                    Ok(Ok(row)) => out.push(row),
+                    Ok(Err(e)) => tracing::warn!(%event, %site, error = %e, "latency row skipped"),
+                    Err(_) => tracing::error!(%event, %site, "latency row skipped: its computation panicked"),
+                }
             }
             Ok((out, high))
         })
@@ -285,10 +291,10 @@ fn recompute(
     let end = row.event_end.map(from_naive);
     let reference = row.notified_at.map(from_naive).unwrap_or(start).min(start);
     // The baseline window, and a quarter of an hour before it for a site that reported nothing in it.
-    let from = reference - Duration::seconds(th.baseline_secs + 900);
+    let from = shift(reference, -Duration::seconds(th.baseline_secs + 900));
     let to = end
-        .map_or(now, |e| e + Duration::seconds(th.snapback_secs))
-        .min(now + Duration::seconds(1));
+        .map_or(now, |e| shift(e, Duration::seconds(th.snapback_secs)))
+        .min(shift(now, Duration::seconds(1)));
     let raw = db::load_samples(c, &row.site_id, to_naive(from), to_naive(to))?;
     let has_demand = raw.iter().any(|(t, ..)| t == "DEMAND");
     let samples: Vec<Sample> = raw

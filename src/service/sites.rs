@@ -23,6 +23,10 @@ use super::AppState;
 /// Most decimal places kept of a megawatt or price figure.
 const MAX_SCALE: u32 = 6;
 
+/// The largest megawatt or price figure accepted: a billion is a typo or an attack on any grid, and the
+/// bound keeps every sum and product of such figures (capacity checks, settlement) exact.
+pub(crate) const MAX_FIGURE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
 fn read(who: &Principal) -> Result<(), AppError> {
     who.require(Scope::ReadAll)
 }
@@ -41,6 +45,9 @@ fn decimal(name: &str, v: Decimal, positive: bool) -> Result<Decimal, String> {
     }
     if positive && v.is_zero() {
         return Err(format!("{name} must be positive"));
+    }
+    if v > MAX_FIGURE {
+        return Err(format!("{name} must not exceed {MAX_FIGURE}"));
     }
     // Kept as written (`120.50` stays `120.50`), like durations: exact, and what the operator recognizes.
     Ok(v)
@@ -279,6 +286,9 @@ fn enrollment_row(id: String, req: &EnrollmentRequest, now: DateTime<Utc>) -> Re
     let fsl = req.firm_service_level_mw.map(|v| dec("firmServiceLevelMW", v));
     let price = if req.offer_price.scale() > MAX_SCALE {
         errs.push(format!("offerPrice has more than {MAX_SCALE} decimal places"));
+        Decimal::ZERO
+    } else if req.offer_price.abs() > MAX_FIGURE {
+        errs.push(format!("offerPrice must lie within ±{MAX_FIGURE}"));
         Decimal::ZERO
     } else {
         req.offer_price

@@ -183,7 +183,7 @@ fn check_alignment(start: DateTime<Utc>, secs: u32) -> Result<(), String> {
 pub fn parse_utc(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+        return Some(t.with_timezone(&Utc)).filter(crate::wire::in_range);
     }
     let s = s.strip_suffix('Z').unwrap_or(s);
     [
@@ -195,6 +195,7 @@ pub fn parse_utc(s: &str) -> Option<DateTime<Utc>> {
     .iter()
     .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
     .map(|n| n.and_utc())
+    .filter(crate::wire::in_range)
 }
 
 fn parse_decimal(s: &str) -> Option<Decimal> {
@@ -269,7 +270,11 @@ impl Columns {
         };
         let kwh = match (number(self.kwh, "kwh")?, number(self.avg_kw, "avg_kw")?) {
             (Some(k), _) => Some(k),
-            (None, Some(kw)) => Some(kw * Decimal::from(secs) / Decimal::from(3600)),
+            (None, Some(kw)) => Some(
+                kw.checked_mul(Decimal::from(secs))
+                    .ok_or_else(|| format!("avg_kw `{kw}` is too large"))?
+                    / Decimal::from(3600),
+            ),
             (None, None) => None,
         };
         let kwh = match (kwh, quality) {
@@ -470,7 +475,7 @@ pub fn read_green_button(xml: &[u8], site: &str) -> Result<Vec<Reading>, (Vec<Li
                 );
                 continue;
             };
-            let Some(at) = DateTime::from_timestamp(start, 0) else {
+            let Some(at) = DateTime::from_timestamp(start, 0).filter(crate::wire::in_range) else {
                 problems.push(0, format!("interval start {start} is out of range"));
                 continue;
             };
@@ -492,6 +497,10 @@ pub fn read_green_button(xml: &[u8], site: &str) -> Result<Vec<Reading>, (Vec<Li
                 );
                 continue;
             }
+            let Some(kwh) = Decimal::from(value).checked_mul(scale) else {
+                problems.push(0, format!("interval at {at}: value {value} is too large"));
+                continue;
+            };
             out.push(Reading {
                 site: site.to_owned(),
                 meter: meter.clone(),
@@ -499,7 +508,7 @@ pub fn read_green_button(xml: &[u8], site: &str) -> Result<Vec<Reading>, (Vec<Li
                 source: Source::Revenue,
                 start: at,
                 secs,
-                kwh: Some(Decimal::from(value) * scale),
+                kwh: Some(kwh),
                 quality: espi_quality(r.quality),
                 line: 0,
             });

@@ -184,9 +184,9 @@ impl<B: Batchable> Job for BatchJob<B> {
     fn run(&mut self, c: &mut AnyConnection, savepoint: bool) -> bool {
         let item = &mut self.item;
         let r = if savepoint {
-            c.transaction(|c| item.run_one(c))
+            c.transaction(|c| contained(|| item.run_one(c)))
         } else {
-            item.run_one(c)
+            contained(|| item.run_one(c))
         };
         let ok = r.is_ok();
         self.result = Some(r);
@@ -221,6 +221,20 @@ fn run_together<B: Batchable>(c: &mut AnyConnection, jobs: Vec<&mut dyn Any>) ->
         }
         _ => false,
     }
+}
+
+/// Runs one write, turning a panic into an error of that write alone: inside its savepoint the error
+/// undoes just this write, and the other writes of the batch commit as usual.
+fn contained<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        tracing::error!(panic = %what, "a database write panicked; it alone was undone");
+        Err(StoreError::Panicked(what))
+    })
 }
 
 /// Queues a write for the group-commit writers and waits for its committed result.
@@ -261,10 +275,11 @@ where
     F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send,
 {
     fn run(&mut self, c: &mut AnyConnection, savepoint: bool) -> bool {
+        let f = &mut self.f;
         let r = if savepoint {
-            c.transaction(&mut self.f)
+            c.transaction(|c| contained(|| f(c)))
         } else {
-            (self.f)(c)
+            contained(|| f(c))
         };
         let ok = r.is_ok();
         self.result = Some(r);

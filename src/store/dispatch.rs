@@ -319,6 +319,22 @@ pub fn record_seen(c: &mut AnyConnection, seen: &[(String, String, NaiveDateTime
     Ok(())
 }
 
+/// `t + d`, held within the years 0001 to 9999 (the range of accepted date-times, `wire::in_range`):
+/// a bound of a query never overflows, whatever an old row holds, and both databases can compare it.
+fn shifted(t: NaiveDateTime, d: chrono::Duration) -> NaiveDateTime {
+    let bound = |y, m, day, h, min, sec| {
+        chrono::NaiveDate::from_ymd_opt(y, m, day)
+            .and_then(|date| date.and_hms_opt(h, min, sec))
+            .unwrap_or_default()
+    };
+    let (lo, hi) = (bound(1, 1, 1, 0, 0, 0), bound(9999, 12, 31, 23, 59, 59));
+    match t.checked_add_signed(d) {
+        Some(t) => t.clamp(lo, hi),
+        None if d < chrono::Duration::zero() => lo,
+        None => hi,
+    }
+}
+
 /// Latency rows to recompute: those of the given sites whose window (from `margin` before the event to
 /// `margin` after its end) contains a moment in `[from, to]`.
 pub fn latency_rows_touching(
@@ -330,11 +346,11 @@ pub fn latency_rows_touching(
 ) -> StoreResult<Vec<LatencyRow>> {
     Ok(event_latency::table
         .filter(event_latency::site_id.eq(site_id))
-        .filter(event_latency::event_start.le(to + margin))
+        .filter(event_latency::event_start.le(shifted(to, margin)))
         .filter(
             event_latency::event_end
                 .is_null()
-                .or(event_latency::event_end.ge(from - margin)),
+                .or(event_latency::event_end.ge(shifted(from, -margin))),
         )
         .load(c)?)
 }
@@ -349,10 +365,10 @@ pub fn open_latency_rows(
         .filter(
             event_latency::computed_at
                 .is_null()
-                .or(event_latency::event_start.le(now + margin).and(
+                .or(event_latency::event_start.le(shifted(now, margin)).and(
                     event_latency::event_end
                         .is_null()
-                        .or(event_latency::event_end.ge(now - margin)),
+                        .or(event_latency::event_end.ge(shifted(now, -margin))),
                 )),
         )
         .load(c)?)

@@ -31,6 +31,9 @@ pub enum StoreError {
     Migration(String),
     #[error("query failed: {0}")]
     Query(#[source] DieselError),
+    /// A write panicked; it was undone alone, and the other writes of its batch went on.
+    #[error("write panicked: {0}")]
+    Panicked(String),
 }
 
 impl From<DieselError> for StoreError {

@@ -10,6 +10,6 @@ pub mod settlement;
 pub mod sites;
 
 pub use objects::*;
-pub use primitives::{Duration, Name, ObjectId, Target, Uri, WireDateTime, format_time};
+pub use primitives::{Duration, Name, ObjectId, Target, Uri, WireDateTime, format_time, in_range};
 pub use problem::Problem;
 pub use render::{StoredObject, TargetView};

@@ -149,23 +149,37 @@ impl WireDateTime {
         self.0 == now_marker()
     }
 
+    /// Parses a date-time of the years 0001 to 9999 (RFC 3339's four-digit years): anything further out
+    /// is refused here, so that no time a client sends can overflow arithmetic or storage later.
     pub fn parse(s: &str) -> Result<Self, String> {
+        let t = Self::parse_any(s).ok_or_else(|| format!("{s:?} is not an RFC 3339 date-time"))?;
+        if !in_range(&t) {
+            return Err(format!("{s:?} is outside the years 0001 to 9999"));
+        }
+        Ok(Self(t))
+    }
+
+    fn parse_any(s: &str) -> Option<DateTime<Utc>> {
         if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-            return Ok(Self(t.with_timezone(&Utc)));
+            return Some(t.with_timezone(&Utc));
         }
         // Lenient forms: a bare date, or a date-time without offset (both seen in the spec's examples).
         if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
             && let Some(t) = d.and_hms_opt(0, 0, 0)
         {
-            return Ok(Self(Utc.from_utc_datetime(&t)));
+            return Some(Utc.from_utc_datetime(&t));
         }
-        for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
-            if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-                return Ok(Self(Utc.from_utc_datetime(&t)));
-            }
-        }
-        Err(format!("{s:?} is not an RFC 3339 date-time"))
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
+            .map(|t| Utc.from_utc_datetime(&t))
     }
+}
+
+/// Whether `t` lies in the years 0001 to 9999, the range of every date-time Sluice accepts or computes
+/// from what clients send (docs/spec-decisions.md, "Date-times and durations have bounds").
+pub fn in_range(t: &DateTime<Utc>) -> bool {
+    (1..=9999).contains(&chrono::Datelike::year(t))
 }
 
 /// `0001-01-01T00:00:00Z`, the spec's marker for "now".
@@ -328,6 +342,11 @@ impl Duration {
                 part = &tail[1..];
             }
         }
+        // Anything past the infinity marker is infinite or nonsense: a span of more than 10,000 years
+        // that is not P9999Y-style would only overflow the arithmetic it takes part in.
+        if !d.is_infinite() && d.to_chrono().is_none_or(|span| span.abs() > max_span()) {
+            return Err(format!("{s:?} is longer than 10000 years (P9999Y means infinity)"));
+        }
         Ok(d)
     }
 
@@ -351,6 +370,11 @@ impl Duration {
         let span = chrono::Duration::microseconds(micros);
         Some(if self.negative { -span } else { span })
     }
+}
+
+/// The longest finite duration accepted: 10,000 years of 365 days.
+fn max_span() -> chrono::Duration {
+    chrono::Duration::days(10_000 * 365)
 }
 
 fn parse_seconds_micros(num: &str) -> Option<u64> {
@@ -430,6 +454,14 @@ mod tests {
             Some(chrono::Duration::milliseconds(250))
         );
         assert!(Duration::parse("P9999Y").unwrap().to_chrono().is_none());
+        assert!(Duration::parse("P10000Y").unwrap().is_infinite());
+        for huge in ["P4000000D", "P9998Y999999D", "PT9999999999999H", "-P3650001D"] {
+            assert!(Duration::parse(huge).is_err(), "{huge} should be refused");
+        }
+        assert!(
+            Duration::parse("P3650000D").is_ok(),
+            "10,000 years exactly is still a duration"
+        );
     }
 
     #[test]
@@ -438,6 +470,16 @@ mod tests {
         assert!(WireDateTime::parse("0001-01-01").unwrap().is_now_marker());
         assert!(WireDateTime::parse("0001-01-01T00:00:00").unwrap().is_now_marker());
         assert!(WireDateTime::parse("not-a-date").is_err());
+        for far in [
+            "-262143-01-01T00:00:00",
+            "+262142-12-31T23:59:59",
+            "+10000-01-01T00:00:00Z",
+            "0000-12-31T23:59:59Z",
+        ] {
+            let e = WireDateTime::parse(far).unwrap_err();
+            assert!(e.contains("0001 to 9999") || e.contains("RFC 3339"), "{far}: {e}");
+        }
+        assert!(WireDateTime::parse("9999-12-31T23:59:59.999999Z").is_ok());
         let t = WireDateTime::parse("2023-06-15T11:30:00+02:00").unwrap();
         assert_eq!(format_time(&t.0), "2023-06-15T09:30:00Z");
     }
@@ -472,7 +514,12 @@ mod tests {
                     match frac { Some(f) => text.push_str(&format!("{s}.{f}S")), None => text.push_str(&format!("{s}S")) }
                 }
             }
-            let valid = y.is_some() || m.is_some() || d.is_some() || has_time;
+            let infinite = !neg && y.unwrap_or(0) >= 9999;
+            let secs = (u64::from(y.unwrap_or(0)) * 365 + u64::from(m.unwrap_or(0)) * 30 + u64::from(d.unwrap_or(0))) * 86_400
+                + u64::from(h.unwrap_or(0)) * 3600 + u64::from(mi.unwrap_or(0)) * 60 + u64::from(s.unwrap_or(0));
+            let max = 10_000 * 365 * 86_400;
+            let bounded = infinite || secs < max || (secs == max && frac.unwrap_or(0) == 0);
+            let valid = (y.is_some() || m.is_some() || d.is_some() || has_time) && bounded;
             let parsed = Duration::parse(&text);
             prop_assert_eq!(parsed.is_ok(), valid, "{}", text);
             if let Ok(parsed) = parsed {

@@ -6,6 +6,7 @@
 mod auth;
 mod dispatch;
 mod errors;
+mod hostile;
 mod interop;
 mod mqtt;
 mod notifications;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sluice::auth::Role;
 use sluice::clock::{ManualClock, SharedClock};
 use sluice::config::Settings;
@@ -400,4 +400,49 @@ pub async fn ven_object(bl: &As, ven: &As, name: &str, targets: &[&str]) -> Stri
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.id()
+}
+
+pub struct Site {
+    pub id: String,
+    pub ven: As,
+}
+
+/// A site of `max` MW with an enrollment in `program`: `shed` MW at `price`, needing `notice`.
+pub async fn enrolled(
+    app: &TestApp,
+    bl: &As,
+    program: &str,
+    name: &str,
+    (max, shed, price, notice): (&str, &str, &str, &str),
+) -> Site {
+    let ven = app.ven(name);
+    let ven_id = ven_object(bl, &ven, name, &[]).await;
+    let r = bl
+        .post(
+            "/ops/sites",
+            &json!({"siteName": name, "venID": ven_id, "kind": "MINING", "maxImportMW": max}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.id();
+    let r = bl
+        .post(
+            "/ops/enrollments",
+            &json!({"siteID": id, "programID": program, "shedMW": shed, "offerPrice": price, "notice": notice,
+                    "ramp": "PT5M", "start": "2026-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    Site { id, ven }
+}
+
+pub fn demand(event: &str, name: &str, points: &[(&str, f64)]) -> Value {
+    json!({
+        "eventID": event, "clientName": name,
+        "payloadDescriptors": [{"payloadType": "DEMAND", "units": "MW"}],
+        "resources": [{"resourceName": "SITE", "intervals": points.iter().enumerate().map(|(i, (at, mw))| json!({
+            "id": i, "intervalPeriod": {"start": at, "duration": "PT1M"},
+            "payloads": [{"type": "DEMAND", "values": [mw]}]
+        })).collect::<Vec<_>>()}]
+    })
 }

@@ -1,0 +1,204 @@
+//! Hostile input is normal input: what one authenticated VEN (or a careless operator) sends must not stop
+//! the server's work for everybody, mislead other VENs, or destroy evidence. Each test is the exploit.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use sluice::config::LatencySettings;
+use sluice::service::latency::{Watermark, refresh};
+use sluice::store::{StoreError, StoreResult};
+
+use crate::support::{TestApp, demand, enrolled, event, program};
+
+/// A report of `mw` on `event` for one interval starting at `start`, lasting `duration`, numbered `id`.
+fn report(event: &str, start: &str, duration: &str, id: Value, mw: Value) -> Value {
+    json!({
+        "eventID": event, "clientName": "alpha",
+        "payloadDescriptors": [{"payloadType": "DEMAND", "units": "MW"}],
+        "resources": [{"resourceName": "SITE",
+            "intervalPeriod": {"start": start, "duration": duration},
+            "intervals": [{"id": id, "payloads": [{"type": "DEMAND", "values": [mw]}]}]}]
+    })
+}
+
+const DATES: [&str; 9] = [
+    "-262143-01-01T00:00:00",
+    "+262142-12-31T23:59:59",
+    "0000-12-31T23:59:59Z",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:01Z",
+    "9999-12-31T23:59:59Z",
+    "10000-01-01T00:00:00Z",
+    "2026-07-01T12:30:00.999999999Z",
+    "2026-07-01T12:30:00+14:00",
+];
+const DURATIONS: [&str; 9] = [
+    "P9999Y",
+    "P10000Y",
+    "P100000D",
+    "P4000000D",
+    "PT9999999999999H",
+    "-P1D",
+    "PT0S",
+    "P9998Y364D",
+    "PT0.000001S",
+];
+
+fn numbers() -> [Value; 7] {
+    [
+        json!(f64::MAX),
+        json!(-f64::MAX),
+        json!(f64::MIN_POSITIVE),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(0),
+        json!("12"),
+    ]
+}
+
+fn ids() -> [Value; 6] {
+    [
+        json!(0),
+        json!(-1),
+        json!(2_000_000_000),
+        json!(i32::MAX),
+        json!(i64::MAX),
+        json!(1.5),
+    ]
+}
+
+#[actix_rt::test]
+async fn extreme_dates_durations_ids_and_numbers_are_refused_or_harmless_and_latency_goes_on() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let ers = program(&bl, "ERS", &[]).await;
+    let site = enrolled(&app, &bl, &ers, "alpha", ("50", "40", "50", "PT0S")).await;
+    let ev = event(&bl, &ers, &[]).await; // 14:00 for an hour
+    let th = LatencySettings::default().thresholds();
+    // The background pass has run since start-up: it looks at new telemetry from its watermark on.
+    let mut watermark = Watermark::default();
+    refresh(&app.state, &th, &mut watermark).await.unwrap();
+
+    // The reported exploits: dates chrono and the databases hold but arithmetic on them overflows.
+    for start in [
+        "-262143-01-01T00:00:00",
+        "+262142-12-31T23:59:59",
+        "10000-01-01T00:00:00Z",
+    ] {
+        let r = site
+            .ven
+            .post("/reports", &report(&ev, start, "PT1M", json!(0), json!(12)))
+            .await;
+        r.assert_problem(400);
+        assert!(r.body["detail"].as_str().unwrap().contains(start), "{}", r.text);
+    }
+    // A span times an interval number far past any calendar.
+    let r = site
+        .ven
+        .post(
+            "/reports",
+            &report(&ev, "2026-07-01T12:00:00Z", "P100000D", json!(2_000_000_000), json!(12)),
+        )
+        .await;
+    assert_eq!(r.status, 201, "a valid report is stored as sent: {}", r.text);
+
+    // Then every kind of extreme value in combination, at each parser a client reaches.
+    let mut rng = StdRng::seed_from_u64(2026);
+    let (numbers, ids) = (numbers(), ids());
+    for round in 0..30 {
+        let date = DATES[rng.random_range(0..DATES.len())];
+        let duration = DURATIONS[rng.random_range(0..DURATIONS.len())];
+        let id = ids[rng.random_range(0..ids.len())].clone();
+        let number = numbers[rng.random_range(0..numbers.len())].clone();
+        let sent = format!("round {round}: {date} {duration} {id} {number}");
+        let r = site
+            .ven
+            .post("/reports", &report(&ev, date, duration, id.clone(), number.clone()))
+            .await;
+        assert!(r.status < 500, "report, {sent}: {}", r.text);
+        let r = bl
+            .post(
+                "/events",
+                &json!({"programID": ers, "intervalPeriod": {"start": date, "duration": duration},
+                        "intervals": [{"id": id, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [number]}]}]}),
+            )
+            .await;
+        assert!(r.status < 500, "event, {sent}: {}", r.text);
+        let r = bl
+            .post(
+                "/ops/enrollments",
+                &json!({"siteID": site.id, "programID": ers, "shedMW": number, "offerPrice": number,
+                        "notice": duration, "ramp": duration, "maxEventDuration": duration, "start": date}),
+            )
+            .await;
+        assert!(r.status < 500, "enrollment, {sent}: {}", r.text);
+        let csv = format!(
+            "site_id,interval_start_utc,interval_end_utc,kwh,avg_kw\nalpha,{date},{date},,{}\n",
+            number.to_string().trim_matches('"')
+        );
+        let r = bl.post_raw("/ops/meter-data", "text/csv", csv).await;
+        assert!(r.status < 500, "meter data, {sent}: {}", r.text);
+    }
+    // Figures no decimal holds once scaled: a huge average power, a Green Button-sized power of ten.
+    let csv = "site_id,interval_start_utc,interval_end_utc,avg_kw\n\
+               alpha,2026-07-01T00:00:00Z,2026-07-01T00:15:00Z,79228162514264337593543950335\n";
+    bl.post_raw("/ops/meter-data", "text/csv", csv)
+        .await
+        .assert_problem(400);
+    let r = bl
+        .post(
+            "/ops/sites",
+            &json!({"siteName": "huge", "venID": "x", "kind": "MINING", "maxImportMW": "79228162514264337593543950335"}),
+        )
+        .await;
+    r.assert_problem(400);
+
+    // The pass still runs, and still measures: the site acknowledges and reports its ramp.
+    app.clock.advance(chrono::TimeDelta::minutes(1));
+    let r = site
+        .ven
+        .post("/reports", &demand(&ev, "alpha", &[("2026-07-01T12:00:30Z", 48.0)]))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    refresh(&app.state, &th, &mut watermark)
+        .await
+        .expect("the latency pass survives what it was sent");
+    let l = bl.get(&format!("/ops/events/{ev}/latency")).await;
+    assert_eq!(l.status, 200, "{}", l.text);
+    let row = l
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["siteID"] == site.id.as_str())
+        .unwrap();
+    assert!(row["acknowledgedDateTime"].is_string(), "{row}");
+}
+
+/// A write that panics (a bug, not an input) is undone alone: the writes committed with it in one
+/// group-commit batch still succeed.
+#[actix_rt::test]
+async fn a_panicking_write_fails_alone_and_the_rest_of_its_batch_commits() {
+    let app = TestApp::new().await;
+    let mut handles = Vec::new();
+    for i in 0..64 {
+        let db = app.state.db.clone();
+        handles.push(tokio::spawn(async move {
+            db.write(move |c| -> StoreResult<i32> {
+                assert_ne!(i, 20, "a bug in one write");
+                use diesel::RunQueryDsl;
+                diesel::sql_query("UPDATE programs SET body = body WHERE id = 'none'").execute(c)?;
+                Ok(i)
+            })
+            .await
+        }));
+    }
+    for (i, h) in handles.into_iter().enumerate() {
+        let r = h.await.unwrap();
+        if i == 20 {
+            assert!(matches!(r, Err(StoreError::Panicked(_))), "{r:?}");
+        } else {
+            assert_eq!(r.unwrap(), i as i32);
+        }
+    }
+}

@@ -89,8 +89,11 @@ pub struct ServerSettings {
     /// Address to listen on.
     pub bind: String,
     /// Public base URL (e.g. `https://vtn.example.com`) used in `/auth/server`; derived from the request's
-    /// Host header when empty.
+    /// Host header when empty (set it whenever the server is reachable from other machines).
     pub public_url: Option<String>,
+    /// Addresses (`10.0.0.5`) or networks (`10.0.0.0/8`, `fd00::/8`) of reverse proxies whose `Forwarded`
+    /// and `X-Forwarded-*` headers are believed; from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<String>,
     /// Largest accepted request body, bytes.
     pub max_body_bytes: usize,
     /// Limit of a file uploaded to the API (meter data, prices); larger files go through `sluice import`.
@@ -272,6 +275,7 @@ impl Default for ServerSettings {
         Self {
             bind: "127.0.0.1:8080".into(),
             public_url: None,
+            trusted_proxies: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 64 * 1024 * 1024,
             request_timeout_secs: 30,
@@ -356,6 +360,11 @@ impl Settings {
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
             errs.push(format!("server.public_url {u:?} must start with http:// or https://"));
+        }
+        for p in &self.server.trusted_proxies {
+            if let Err(e) = IpNet::parse(p) {
+                errs.push(format!("server.trusted_proxies: {e}"));
+            }
         }
         if self.server.max_body_bytes < 1024 {
             errs.push("server.max_body_bytes must be at least 1024".into());
@@ -488,6 +497,45 @@ impl Settings {
     }
 }
 
+/// An address or a network in CIDR notation (`10.0.0.0/8`, `fd00::/8`; a bare address is a network of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not an IP address or a network like 10.0.0.0/8");
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
+            None => (s.trim(), None),
+        };
+        let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Self { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let (net, ip, bits) = match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
+            (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (net >> shift) == (ip >> shift)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,5 +570,24 @@ mod tests {
             assert_eq!(s.database.pool_size, 5);
             Ok(())
         });
+    }
+
+    #[test]
+    fn trusted_proxy_networks_contain_exactly_their_addresses() {
+        let net = IpNet::parse("10.1.0.0/16").unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.0.1".parse().unwrap()));
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        assert!(!net.contains("fd00::1".parse().unwrap()));
+        let one = IpNet::parse("fd00::7").unwrap();
+        assert!(one.contains("fd00::7".parse().unwrap()) && !one.contains("fd00::8".parse().unwrap()));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("203.0.113.1".parse().unwrap())
+        );
+        for bad in ["10.0.0.0/33", "proxy.example", "10.0.0.0/x", ""] {
+            assert!(IpNet::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -170,9 +170,21 @@ impl Application {
             max_upload_bytes: settings.server.max_upload_bytes,
             timeout: Duration::from_secs(settings.server.request_timeout_secs),
         };
-        let public_url = settings.server.public_url.clone();
+        let origin = api::auth::PublicOrigin {
+            url: settings.server.public_url.clone(),
+            trusted_proxies: (settings.server.trusted_proxies.iter())
+                .filter_map(|p| crate::config::IpNet::parse(p).ok())
+                .collect(),
+        };
+        if origin.url.is_none() && !addr.ip().is_loopback() {
+            tracing::warn!(
+                bind = %addr,
+                "server.public_url is not set: /auth/server names the host each request asks for; set it to \
+                 the URL VENs should use"
+            );
+        }
         let openapi = api::openapi_json();
-        let mut server = HttpServer::new(move || api::app(state.clone(), limits, public_url.clone(), openapi.clone()))
+        let mut server = HttpServer::new(move || api::app(state.clone(), limits, origin.clone(), openapi.clone()))
             .disable_signals()
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
             .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))

@@ -6,34 +6,68 @@ use actix_web::{HttpRequest, HttpResponse, get, post};
 use base64::Engine;
 
 use super::extract::read_body;
-use super::ok;
 use crate::error::AppError;
 use crate::service::{AppState, clients};
 use crate::wire::Problem;
 use crate::wire::auth::{AuthServerInfo, ClientCredentialRequest, ClientCredentialResponse};
 
-/// The public base URL, when configured.
-#[derive(Debug, Clone)]
-pub struct PublicUrl(pub Option<String>);
+/// Where the server says it is: the configured public URL, or else what the request names, believing
+/// forwarding headers only from trusted proxies.
+#[derive(Debug, Clone, Default)]
+pub struct PublicOrigin {
+    pub url: Option<String>,
+    pub trusted_proxies: Vec<crate::config::IpNet>,
+}
 
-/// Where to get a token (no authentication needed).
+impl PublicOrigin {
+    /// The base URL (scheme and authority) for links in a response to `req`.
+    fn base(&self, req: &HttpRequest) -> String {
+        if let Some(url) = &self.url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let from_proxy = req
+            .peer_addr()
+            .is_some_and(|peer| self.trusted_proxies.iter().any(|n| n.contains(peer.ip())));
+        if from_proxy {
+            let info = req.connection_info();
+            if plausible_host(info.host()) && matches!(info.scheme(), "http" | "https") {
+                return format!("{}://{}", info.scheme(), info.host());
+            }
+        }
+        // Straight from the client: the scheme it connected with and the Host it asked for (it can only
+        // mislead itself, and the answer is not cached), or this listener's own address.
+        let scheme = if req.app_config().secure() { "https" } else { "http" };
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .filter(|h| plausible_host(h))
+            .map_or_else(|| req.app_config().local_addr().to_string(), str::to_owned);
+        format!("{scheme}://{host}")
+    }
+}
+
+/// A host and optional port, with nothing that could bend a URL (no `/`, `@`, `?`, `#`, spaces).
+fn plausible_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+}
+
+/// Where to get a token (no authentication needed). Never cached: the answer depends on the request.
 #[utoipa::path(tag = "auth", operation_id = "getAuthServerInfo", responses((status = 200, body = AuthServerInfo)))]
 #[get("/auth/server")]
-pub async fn get_auth_server_info(state: Data<AppState>, public: Data<PublicUrl>, req: HttpRequest) -> HttpResponse {
+pub async fn get_auth_server_info(state: Data<AppState>, origin: Data<PublicOrigin>, req: HttpRequest) -> HttpResponse {
     let token_url = match state.auth.external_token_url() {
         Some(url) => url.to_owned(),
-        None => {
-            let base = match &public.0 {
-                Some(base) => base.trim_end_matches('/').to_owned(),
-                None => {
-                    let info = req.connection_info();
-                    format!("{}://{}", info.scheme(), info.host())
-                }
-            };
-            format!("{base}/auth/token")
-        }
+        None => format!("{}/auth/token", origin.base(&req)),
     };
-    ok(serde_json::to_string(&AuthServerInfo { token_url }).unwrap_or_default())
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("application/json")
+        .body(serde_json::to_string(&AuthServerInfo { token_url }).unwrap_or_default())
 }
 
 /// OAuth2 client-credentials grant. Credentials in the form body (client_secret_post) or HTTP Basic

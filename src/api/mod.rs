@@ -214,7 +214,7 @@ pub fn openapi_json() -> docs_page::OpenApiJson {
 pub fn app(
     state: AppState,
     limits: BodyLimits,
-    public_url: Option<String>,
+    origin: auth::PublicOrigin,
     openapi_json: docs_page::OpenApiJson,
 ) -> App<
     impl ServiceFactory<
@@ -229,7 +229,7 @@ pub fn app(
         .configure(configure_served)
         .app_data(Data::new(state))
         .app_data(Data::new(limits))
-        .app_data(Data::new(auth::PublicUrl(public_url)))
+        .app_data(Data::new(origin))
         .app_data(Data::new(openapi_json))
         .service(docs_page::openapi_json)
         .service(docs_page::docs_redirect)

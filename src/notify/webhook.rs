@@ -32,15 +32,45 @@ enum AddressKind {
     Never,
 }
 
+/// IPv4 ranges that are never a callback's destination besides the obvious ones (RFC 6890's special-purpose
+/// registry): IETF protocol assignments, the three documentation networks, benchmarking.
+const NEVER_V4: [(u32, u32); 5] = [
+    (0xc000_0000, 24), // 192.0.0.0/24
+    (0xc000_0200, 24), // 192.0.2.0/24
+    (0xc612_0000, 15), // 198.18.0.0/15
+    (0xc633_6400, 24), // 198.51.100.0/24
+    (0xcb00_7100, 24), // 203.0.113.0/24
+];
+
+/// Cloud platform endpoints outside the private ranges (Azure's wire server), as private as a metadata
+/// service on 169.254.169.254.
+const PLATFORM_V4: [u32; 1] = [0xa83f_8110]; // 168.63.129.16
+
+fn in_v4(ip: u32, (net, len): (u32, u32)) -> bool {
+    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+    ip & mask == net & mask
+}
+
 fn kind_of(ip: IpAddr) -> AddressKind {
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
+            let bits = u32::from(v4);
             if v4.is_loopback() {
                 AddressKind::Loopback
-            } else if v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast() || o[0] == 0 || o[0] >= 240 {
+            } else if v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || o[0] == 0
+                || o[0] >= 240
+                || NEVER_V4.iter().any(|r| in_v4(bits, *r))
+            {
                 AddressKind::Never
-            } else if v4.is_private() || v4.is_link_local() || (o[0] == 100 && (o[1] & 0xc0) == 64) {
+            } else if v4.is_private()
+                || v4.is_link_local()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                || PLATFORM_V4.contains(&bits)
+            {
                 AddressKind::Private
             } else {
                 AddressKind::Public
@@ -50,12 +80,29 @@ fn kind_of(ip: IpAddr) -> AddressKind {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return kind_of(IpAddr::V4(v4));
             }
-            let seg0 = v6.segments()[0];
+            let seg = v6.segments();
+            let low_v4 = || IpAddr::V4(std::net::Ipv4Addr::from(u128::from(v6) as u32));
             if v6.is_loopback() {
                 AddressKind::Loopback
             } else if v6.is_unspecified() || v6.is_multicast() {
                 AddressKind::Never
-            } else if (seg0 & 0xfe00) == 0xfc00 || (seg0 & 0xffc0) == 0xfe80 {
+            } else if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                // NAT64's well-known prefix 64:ff9b::/96 reaches the IPv4 address in its low 32 bits.
+                kind_of(low_v4())
+            } else if seg[0] == 0x2002 {
+                // 6to4 2002::/16 reaches the IPv4 address in bits 16..48.
+                let v4 = std::net::Ipv4Addr::new((seg[1] >> 8) as u8, seg[1] as u8, (seg[2] >> 8) as u8, seg[2] as u8);
+                kind_of(IpAddr::V4(v4))
+            } else if seg[..6] == [0; 6] || (seg[0] == 0x2001 && seg[1] == 0) {
+                // IPv4-compatible ::/96 (deprecated) and Teredo 2001::/32 (the IPv4 address obfuscated):
+                // tunnels to wherever the embedded address leads.
+                AddressKind::Never
+            } else if (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] & 0xffc0) == 0xfec0
+                || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1)
+            {
+                // Unique-local, link-local, site-local fec0::/10, and NAT64's local-use 64:ff9b:1::/48.
                 AddressKind::Private
             } else {
                 AddressKind::Public
@@ -162,6 +209,9 @@ impl WebhookClient {
             allow_private: s.allow_private,
         };
         let mut builder = reqwest::Client::builder()
+            // No HTTP_PROXY/HTTPS_PROXY from the environment: a proxy resolves names itself, past the
+            // guarded resolver, and would carry callbacks to loopback or metadata addresses.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(GuardedResolver { policy }))
             .connect_timeout(Duration::from_secs(s.timeout_secs.min(10)))
@@ -216,8 +266,22 @@ impl WebhookClient {
 
     /// The subscription handshake: `GET callbackUrl?echo=<random>` must answer 200 with that value.
     /// The value is accepted bare or as a JSON string (clients differ).
+    ///
+    /// What went wrong on the network (refused, no such name, timed out, which status) is logged, not
+    /// returned: the VEN that sent the URL learns only that the handshake failed, so the check cannot be
+    /// used to scan what the server can reach.
     pub async fn verify_echo(&self, url: &str) -> Result<(), CallFailure> {
-        let mut target = self.check_url(url)?;
+        let target = self.check_url(url)?;
+        self.echo(target).await.map_err(|f| {
+            tracing::info!(callback = %url, detail = %f, "callback echo handshake failed");
+            failure(format!(
+                "{url} did not pass the echo handshake (GET with ?echo=<value> must answer 200 with the value)"
+            ))
+        })
+    }
+
+    async fn echo(&self, mut target: Url) -> Result<(), CallFailure> {
+        let url = target.to_string();
         let challenge = uuid::Uuid::new_v4().simple().to_string();
         target.query_pairs_mut().append_pair("echo", &challenge);
         let resp = self
@@ -330,6 +394,46 @@ mod tests {
         }
         assert!(strict.allows(ip("93.184.216.34")));
         assert!(strict.allows(ip("2606:2800:220:1::1")));
+    }
+
+    #[test]
+    fn special_purpose_ranges_and_ipv6_forms_embedding_a_refused_ipv4_address_are_refused() {
+        let strict = AddressPolicy {
+            allow_loopback: false,
+            allow_private: false,
+        };
+        for refused in [
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.19.255.254",
+            "198.51.100.7",
+            "203.0.113.9",
+            "168.63.129.16",
+            "64:ff9b::7f00:1",                      // NAT64 of 127.0.0.1
+            "64:ff9b::a9fe:a9fe",                   // NAT64 of 169.254.169.254
+            "64:ff9b:1::a00:1",                     // local-use NAT64
+            "2002:7f00:1::1",                       // 6to4 of 127.0.0.1
+            "2002:a9fe:a9fe::1",                    // 6to4 of 169.254.169.254
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2", // Teredo
+            "::7f00:1",                             // IPv4-compatible 127.0.0.1
+            "::a9fe:a9fe",                          // IPv4-compatible 169.254.169.254
+            "fec0::1",                              // site-local
+        ] {
+            assert!(!strict.allows(ip(refused)), "{refused} must be refused");
+        }
+        // Neighbours of the refused ranges, and NAT64 / 6to4 of a public address, are ordinary destinations.
+        for allowed in [
+            "192.0.3.1",
+            "198.17.255.1",
+            "198.20.0.1",
+            "203.0.114.1",
+            "168.63.129.17",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ] {
+            assert!(strict.allows(ip(allowed)), "{allowed} must be allowed");
+        }
     }
 
     #[test]

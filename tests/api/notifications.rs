@@ -409,6 +409,11 @@ struct Server {
 
 impl Server {
     fn start(db_url: &str) -> Self {
+        Self::start_with(db_url, &[])
+    }
+
+    /// A server whose environment also holds `env` (set last: it overrides the settings above).
+    fn start_with(db_url: &str, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -424,6 +429,7 @@ impl Server {
             .env("SLUICE_NOTIFICATIONS__LEASE_SECS", "3")
             .env("SLUICE_NOTIFICATIONS__MAX_ATTEMPTS", "1000")
             .env("SLUICE_LOG__LEVEL", "warn")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -462,7 +468,12 @@ impl Drop for Server {
 
 /// The business logic of a `sluice serve` process: a client made by the CLI, with a token from the server.
 async fn operator_of(http: &reqwest::Client, server: &Server, db_url: &str) -> As {
-    let role = Role::Operator.as_str();
+    client_of(http, server, db_url, Role::Operator).await
+}
+
+/// A client of `role` made by the CLI, with a token from the server.
+async fn client_of(http: &reqwest::Client, server: &Server, db_url: &str, role: Role) -> As {
+    let role = role.as_str();
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["client", "add", "--role", role, "--name", role, "--database", db_url])
         .output()
@@ -703,4 +714,111 @@ async fn an_event_sent_to_an_enrolled_site_is_measured_from_its_webhook_delivery
     let e2 = event(&bl, &other, &[]).await;
     app.refresh_latency().await;
     assert_eq!(bl.get(&format!("/ops/events/{e2}/latency")).await.body, json!([]));
+}
+
+/// The callback check answers a VEN the same way whatever went wrong on the network, so it cannot be used
+/// to tell a closed port from an unknown name (a scan of what the server can reach).
+#[actix_rt::test]
+async fn a_refused_callback_is_not_told_what_the_network_said() {
+    let app = TestApp::new().await;
+    let ven = app.ven("v");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut details = Vec::new();
+    for url in [
+        format!("https://127.0.0.1:{closed}/cb"),
+        "https://no-such-host.invalid/cb".to_owned(),
+    ] {
+        let r = ven
+            .post(
+                "/subscriptions",
+                &subscription("v", &url, json!(["EVENT"]), json!(["CREATE"])),
+            )
+            .await;
+        r.assert_problem(400);
+        details.push(r.body["detail"].as_str().unwrap().replace(&url, "URL"));
+    }
+    assert!(
+        details[0].contains("callbackUrl"),
+        "refused for its callback: {}",
+        details[0]
+    );
+    assert_eq!(details[0], details[1]);
+    for leak in ["connection", "dns", "lookup", "os error", "timed out", "tcp"] {
+        assert!(!details[0].to_lowercase().contains(leak), "{}", details[0]);
+    }
+}
+
+/// A proxy in the server's environment resolves callback hosts itself, past the address guard: callbacks
+/// never go through one.
+#[actix_rt::test]
+async fn callbacks_ignore_proxies_set_in_the_environment() {
+    let db = TestDb::new();
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let http = reqwest::Client::new();
+    let server = Server::start_with(
+        &db.url,
+        &[
+            ("HTTP_PROXY", proxy_url.as_str()),
+            ("HTTPS_PROXY", proxy_url.as_str()),
+            ("ALL_PROXY", proxy_url.as_str()),
+            ("http_proxy", proxy_url.as_str()),
+            ("https_proxy", proxy_url.as_str()),
+            ("SLUICE_NOTIFICATIONS__ALLOW_HTTP", "true"),
+            ("SLUICE_NOTIFICATIONS__ALLOW_LOOPBACK", "false"),
+            ("SLUICE_NOTIFICATIONS__ECHO_TIMEOUT_SECS", "2"),
+        ],
+    );
+    server.wait_up(&http).await;
+    let ven = client_of(&http, &server, &db.url, Role::Ven).await;
+    for url in ["http://localhost:9/admin", "https://localhost/admin"] {
+        let r = ven
+            .post(
+                "/subscriptions",
+                &subscription("v", url, json!(["EVENT"]), json!(["CREATE"])),
+            )
+            .await;
+        r.assert_problem(400);
+        assert!(r.body["detail"].as_str().unwrap().contains("callbackUrl"), "{}", r.text);
+    }
+    match proxy.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("a callback went to the environment's proxy: {other:?}"),
+    }
+}
+
+/// Delivery is at least once (an HTTP callback's answer can be lost with the instance that awaited it): a
+/// notification whose outcome was not recorded within its lease is sent again, with the same id and the
+/// same body, for the receiver to drop as a duplicate.
+#[actix_rt::test]
+async fn a_redelivery_carries_the_same_notification_id_and_body() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let bl = app.bl();
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["PROGRAM"]), json!(["CREATE"])),
+    )
+    .await;
+    rx.hold_answers();
+    program(&bl, "p", &[]).await;
+    app.state.notifier.check_due();
+    rx.wait_posts(1).await;
+    // The answer is still outstanding when the lease runs out: the notification is claimed and sent again.
+    let lease = sluice::config::NotificationSettings::default().lease_secs as i64;
+    app.clock.advance(chrono::TimeDelta::seconds(lease + 1));
+    app.state.notifier.check_due();
+    let posts = rx.wait_posts(2).await;
+    rx.release_answers();
+    assert!(posts[0].notification_id.is_some());
+    assert_eq!(posts[0].notification_id, posts[1].notification_id);
+    assert_eq!(posts[0].body, posts[1].body);
+    wait_notifications(&app, &bl, "state=pending", <[Value]>::is_empty).await;
+    let done = notifications(&bl, "state=delivered").await;
+    assert_eq!(done.len(), 1, "one notification, delivered: {done:?}");
 }

@@ -45,12 +45,15 @@ struct Inner {
     echoes: Vec<String>,
     echo: Echo,
     post_status: u16,
+    /// Notification POSTs are recorded at once but answered only when this is false again.
+    holding: bool,
 }
 
 #[derive(Clone)]
 struct Shared {
     inner: Arc<Mutex<Inner>>,
     changed: Arc<tokio::sync::Notify>,
+    released: Arc<tokio::sync::Notify>,
 }
 
 pub struct Receiver {
@@ -94,6 +97,15 @@ async fn handle(req: HttpRequest, body: Bytes, shared: Data<Shared>) -> HttpResp
         }
     };
     shared.changed.notify_waiters();
+    if req.method() == actix_web::http::Method::POST {
+        loop {
+            let released = shared.released.notified();
+            if !shared.inner.lock().unwrap().holding {
+                break;
+            }
+            released.await;
+        }
+    }
     answer
 }
 
@@ -107,8 +119,10 @@ impl Receiver {
                 echoes: Vec::new(),
                 echo: Echo::Correct,
                 post_status: 200,
+                holding: false,
             })),
             changed: Arc::new(tokio::sync::Notify::new()),
+            released: Arc::new(tokio::sync::Notify::new()),
         };
         let mut r = Receiver {
             port,
@@ -163,6 +177,16 @@ impl Receiver {
     /// The status notification POSTs get (200 records them).
     pub fn set_post_status(&self, status: u16) {
         self.shared.inner.lock().unwrap().post_status = status;
+    }
+
+    /// Notifications keep arriving (and are recorded) but get no answer until [`Receiver::release_answers`].
+    pub fn hold_answers(&self) {
+        self.shared.inner.lock().unwrap().holding = true;
+    }
+
+    pub fn release_answers(&self) {
+        self.shared.inner.lock().unwrap().holding = false;
+        self.shared.released.notify_waiters();
     }
 
     pub fn echoes(&self) -> Vec<String> {

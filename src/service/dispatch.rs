@@ -190,6 +190,9 @@ fn validate(req: &DispatchRequest, now: DateTime<Utc>) -> Result<(DateTime<Utc>,
     if req.target_mw <= Decimal::ZERO {
         errs.push("targetMW must be positive".to_owned());
     }
+    if req.target_mw > super::sites::MAX_FIGURE {
+        errs.push(format!("targetMW must not exceed {}", super::sites::MAX_FIGURE));
+    }
     let start = match req.start.as_deref() {
         None | Some("now") => now,
         Some(s) => match crate::wire::WireDateTime::parse(s) {
@@ -496,8 +499,9 @@ pub async fn list(state: &AppState, who: &Principal, page: Page) -> Result<Vec<D
         .await?)
 }
 
-/// Cancels a dispatch: events that have not started are deleted; those under way are shortened to end
-/// now (their VENs are notified of either change).
+/// Cancels a dispatch: events that have not started are deleted (or, when their VEN has reported on them
+/// already, shortened to nothing); those under way are shortened to end now (their VENs are notified of
+/// either change).
 pub async fn cancel(state: &AppState, who: &Principal, id: String) -> Result<Dispatch, AppError> {
     who.require(Scope::ReadAll)?;
     who.require(Scope::WriteEvents)?;
@@ -525,11 +529,18 @@ pub async fn cancel(state: &AppState, who: &Principal, id: String) -> Result<Dis
                 if gone || now >= end {
                     continue;
                 }
-                if now < start {
+                // An event that has not started is deleted, unless its VEN already reported on it (the
+                // reports are kept, so is the event): it then shrinks to nothing at its start.
+                let unstarted = now < start;
+                if unstarted && crate::store::repo::count_event_reports(c, &s.event_id)? == 0 {
                     delete_in(c, &s.event_id)?;
                     db::delete_latency(c, &s.event_id)?;
                 } else {
-                    let elapsed = (now - start).num_seconds().max(1);
+                    let elapsed = if unstarted {
+                        0
+                    } else {
+                        (now - start).num_seconds().max(1)
+                    };
                     let ev = event_request(
                         &row.program_id,
                         &row.id,
@@ -546,7 +557,11 @@ pub async fn cancel(state: &AppState, who: &Principal, id: String) -> Result<Dis
                     Prepared::at(now, s.event_id.clone(), &ev)
                         .map_err(|e| StoreError::Invalid(e.to_string()))?
                         .update(c)?;
-                    db::end_latency(c, &s.event_id, to_naive(now))?;
+                    if unstarted {
+                        db::delete_latency(c, &s.event_id)?;
+                    } else {
+                        db::end_latency(c, &s.event_id, to_naive(now))?;
+                    }
                 }
             }
             let ends = if now < start { start } else { now.min(end) };

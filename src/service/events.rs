@@ -128,9 +128,17 @@ impl Prepared {
     }
 }
 
-/// Deletes an event and records the change (inside a `write_listed`).
+/// Deletes an event and records the change (inside a `write_listed`). An event with reports is kept:
+/// they are the evidence settlement pays on (docs/spec-decisions.md, "Events with reports are not deleted").
 pub(crate) fn delete_in(c: &mut AnyConnection, id: &str) -> StoreResult<StoredObject> {
     let program = repo::event_program(c, id)?;
+    let reports = repo::count_event_reports(c, id)?;
+    if reports > 0 {
+        return Err(crate::store::StoreError::Refused(format!(
+            "event {id:?} has {reports} report(s), evidence for settlement: it is kept (update its \
+             intervals to call it off)"
+        )));
+    }
     let o = repo::delete_event(c, id)?;
     record(c, Operation::Delete, &o, event_links(&o, &program))?;
     Ok(o)

@@ -68,6 +68,12 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
                     "program {id2:?} has {enrolled} site enrollment(s); delete them first"
                 )));
             }
+            let reports = repo::count_program_reports(c, &id2)?;
+            if reports > 0 {
+                return Err(crate::store::StoreError::Refused(format!(
+                    "program {id2:?} has events with {reports} report(s), evidence for settlement: it is kept"
+                )));
+            }
             let o = repo::delete_program(c, &id2)?;
             record(c, Operation::Delete, &o, program_links(&o))?;
             Ok(o)

@@ -430,6 +430,23 @@ pub fn event_program(c: &mut AnyConnection, id: &str) -> StoreResult<String> {
     Ok(events::table.find(id).select(events::program_id).first(c)?)
 }
 
+/// How many reports refer to the event.
+pub fn count_event_reports(c: &mut AnyConnection, event_id: &str) -> StoreResult<i64> {
+    Ok(reports::table
+        .filter(reports::event_id.eq(event_id))
+        .count()
+        .get_result(c)?)
+}
+
+/// How many reports refer to events of the program.
+pub fn count_program_reports(c: &mut AnyConnection, program_id: &str) -> StoreResult<i64> {
+    Ok(reports::table
+        .inner_join(events::table)
+        .filter(events::program_id.eq(program_id))
+        .count()
+        .get_result(c)?)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ReportFilter {
     pub program_id: Option<String>,

@@ -8,7 +8,7 @@ use sluice::config::LatencySettings;
 use sluice::service::latency::{Watermark, refresh};
 use sluice::store::{StoreError, StoreResult};
 
-use crate::support::{TestApp, demand, enrolled, event, program};
+use crate::support::{TestApp, demand, enrolled, event, program, ven_object};
 
 /// A report of `mw` on `event` for one interval starting at `start`, lasting `duration`, numbered `id`.
 fn report(event: &str, start: &str, duration: &str, id: Value, mw: Value) -> Value {
@@ -257,4 +257,72 @@ async fn a_trusted_reverse_proxy_names_the_host_vens_reach() {
         .unwrap();
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["tokenURL"], "https://vtn.utility.example/auth/token");
+}
+
+/// Reports are the evidence settlement pays on: deleting their event, or its program, is refused.
+#[actix_rt::test]
+async fn an_event_with_reports_is_kept_and_so_are_its_reports() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "ERS", &[]).await;
+    let site = enrolled(&app, &bl, &p, "alpha", ("50", "40", "50", "PT0S")).await;
+    let ev = event(&bl, &p, &[]).await;
+    let r = site
+        .ven
+        .post("/reports", &demand(&ev, "alpha", &[("2026-07-01T14:00:00Z", 10.0)]))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = bl.delete(&format!("/events/{ev}")).await;
+    r.assert_problem(409);
+    assert!(r.body["detail"].as_str().unwrap().contains("report"), "{}", r.text);
+    assert_eq!(bl.get(&format!("/events/{ev}")).await.status, 200);
+    assert_eq!(bl.get(&format!("/reports?eventID={ev}")).await.ids().len(), 1);
+    // Nor does the program go, with its events, once no site is enrolled in it any more.
+    let other = program(&bl, "telemetry", &[]).await;
+    let standing = event(&bl, &other, &[]).await;
+    let ven = app.ven("meter-only");
+    ven_object(&bl, &ven, "meter-only", &[]).await;
+    let r = ven
+        .post(
+            "/reports",
+            &demand(&standing, "meter-only", &[("2026-07-01T14:00:00Z", 1.0)]),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = bl.delete(&format!("/programs/{other}")).await;
+    r.assert_problem(409);
+    assert!(r.body["detail"].as_str().unwrap().contains("report"), "{}", r.text);
+    assert_eq!(bl.get(&format!("/reports?eventID={standing}")).await.ids().len(), 1);
+    // An event nobody reported on is deleted as before.
+    let quiet = event(&bl, &p, &[]).await;
+    assert_eq!(bl.delete(&format!("/events/{quiet}")).await.status, 200);
+}
+
+#[actix_rt::test]
+async fn cancelling_a_dispatch_keeps_an_unstarted_event_its_site_already_reported_on() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "ERS", &[]).await;
+    let site = enrolled(&app, &bl, &p, "alpha", ("50", "40", "50", "PT0S")).await;
+    let r = bl
+        .post(
+            "/ops/dispatches",
+            &json!({"programID": p, "targetMW": "40", "start": "2026-07-01T13:00:00Z", "duration": "PT1H"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (dispatch, ev) = (r.id(), r.body["sites"][0]["eventID"].as_str().unwrap().to_owned());
+    let ack = json!({"eventID": ev, "clientName": "alpha", "resources": [{"resourceName": "SITE",
+        "intervals": [{"id": 0, "payloads": [{"type": "OPERATING_STATE", "values": ["RUNNING_NORMAL"]}]}]}]});
+    assert_eq!(site.ven.post("/reports", &ack).await.status, 201);
+    let r = bl.post(&format!("/ops/dispatches/{dispatch}/cancel"), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let kept = site.ven.get(&format!("/events/{ev}")).await;
+    assert_eq!(kept.status, 200, "{}", kept.text);
+    assert_eq!(
+        kept.body["intervalPeriod"]["duration"], "PT0S",
+        "called off: {}",
+        kept.text
+    );
+    assert_eq!(site.ven.get(&format!("/reports?eventID={ev}")).await.ids().len(), 1);
 }

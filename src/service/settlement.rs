@@ -503,26 +503,30 @@ impl SiteLoad {
         ))
     }
 
+    /// The mean power over the span from the meter's slots, each weighted by the exact time (to the
+    /// microsecond) it shares with the span: a window anchored on a notice at 19:50:00.37 cuts its first
+    /// and last slots at that fraction of a second, and a flat load comes out exactly as flat.
     fn metered(&self, start: DateTime<Utc>, secs: i64) -> Option<(Decimal, Quality)> {
         let end = start + TimeDelta::seconds(secs);
         let mut t = start;
-        let mut kwh = Decimal::ZERO;
+        // Σ slot power (kW) × microseconds used.
+        let mut kw_micros = Decimal::ZERO;
         let mut quality = Quality::A;
         while t < end {
             let (slot_kwh, q, slot_start, len) = self.slot(t)?;
             let slot_end = slot_start + TimeDelta::seconds(len);
             let seg_end = slot_end.min(end);
-            let used = (seg_end - t).num_seconds();
-            kwh += if used == len {
-                slot_kwh
-            } else {
-                slot_kwh * Decimal::from(used) / Decimal::from(len)
-            };
+            let used = (seg_end - t).num_microseconds()?;
+            let kw = slot_kwh * Decimal::from(3600) / Decimal::from(len);
+            kw_micros += kw * Decimal::from(used);
             quality = quality.worst(q);
             t = seg_end;
         }
-        // kWh over `secs` seconds → MW.
-        Some((kwh * Decimal::from(36) / Decimal::from(secs * 10), quality))
+        // kW × µs over the span's µs → kW → MW.
+        Some((
+            kw_micros / Decimal::from(secs * 1_000_000) / Decimal::from(1000),
+            quality,
+        ))
     }
 }
 

@@ -255,7 +255,7 @@ pub fn settle(
     let months = period.months();
     let full_capacity = site.shed_mw * rules.capacity_rate_per_mw_month * months;
     let (capacity_amount, penalty_amount) = match &rules.shortfall {
-        Shortfall::ProRata => (money(full_capacity * pf), Decimal::ZERO),
+        Shortfall::ProRata => (money(full_capacity * pf), money(Decimal::ZERO)),
         Shortfall::PerMwh { rate_per_mwh } => (
             money(full_capacity),
             money((committed_mwh - credited_mwh).max(Decimal::ZERO) * rate_per_mwh),
@@ -309,8 +309,12 @@ fn settle_event(
     let mut intervals = Vec::with_capacity(starts.len());
     for (i, start) in starts.iter().enumerate() {
         let end = *start + TimeDelta::seconds(secs);
-        let overlap = (end.min(ev.end) - (*start).max(ev.start)).num_seconds().max(0);
-        let hours = Decimal::from(overlap) / Decimal::from(3600);
+        // Exact to the microsecond: an event starting at 14:00:00.37 covers 899.63 s of its first slot.
+        let overlap = (end.min(ev.end) - (*start).max(ev.start))
+            .num_microseconds()
+            .unwrap_or(0)
+            .max(0);
+        let hours = Decimal::from(overlap) / Decimal::from(3_600_000_000_i64);
         let actual = load.mw(*start, secs);
         let base = baselined.values.get(i).copied().flatten();
         let (reduction, quality) = match (base, actual) {

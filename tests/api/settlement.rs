@@ -37,10 +37,15 @@ async fn example_site_and_ven(app: &TestApp, bl: &As) -> (String, String, As) {
 
 /// Quarter hours from 16:00 on 1 July at the given MW, as canonical CSV rows of kWh.
 fn meter_csv(site: &str, mw: &[&str]) -> String {
+    meter_csv_from(site, 16, mw)
+}
+
+/// Quarter hours from `hour` o'clock on 1 July at the given MW, as canonical CSV rows of kWh.
+fn meter_csv_from(site: &str, hour: usize, mw: &[&str]) -> String {
     let mut out = String::from("site_id,meter_id,channel,interval_start_utc,interval_end_utc,kwh,quality,source\n");
     for (q, mw) in mw.iter().enumerate() {
-        let (h, m) = (16 + q / 4, (q % 4) * 15);
-        let (eh, em) = (16 + (q + 1) / 4, ((q + 1) % 4) * 15);
+        let (h, m) = (hour + q / 4, (q % 4) * 15);
+        let (eh, em) = (hour + (q + 1) / 4, ((q + 1) % 4) * 15);
         let kwh: rust_decimal::Decimal =
             mw.parse::<rust_decimal::Decimal>().unwrap() * rust_decimal::Decimal::from(250);
         out.push_str(&format!(
@@ -439,4 +444,47 @@ async fn where_meter_data_is_missing_the_sites_own_reports_stand_in_flagged_esti
     assert_eq!(s.body["events"][0]["intervals"][2]["quality"], "M");
     assert_eq!(s.body["events"][0]["intervals"][2]["creditedMWh"], "0");
     assert_eq!(s.body["ruleVersion"], 2);
+}
+
+/// Every real dispatch is noticed at a fraction of a second (19:50:00.37): a meter-before baseline anchored
+/// there is still exactly the load metered, and the money follows to the cent.
+#[actix_rt::test]
+async fn a_meter_before_baseline_anchored_on_a_fractional_second_notice_is_exact() {
+    use chrono::TimeZone;
+    let app = TestApp::new().await;
+    let notice = chrono::Utc.with_ymd_and_hms(2026, 7, 1, 15, 50, 0).unwrap() + chrono::TimeDelta::milliseconds(370);
+    app.clock.set(notice);
+    let bl = app.bl();
+    let (ers, _) = example_site(&app, &bl).await;
+    dispatch(&bl, &ers).await;
+    // 42 MW flat from 14:00 until the event, 12 MW during it.
+    let mut mw = vec!["42"; 8];
+    mw.extend(["12"; 4]);
+    let r = bl
+        .post_raw("/ops/meter-data", "text/csv", meter_csv_from("mine-1", 14, &mw))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(bl.post_raw("/ops/prices", "text/csv", PRICES).await.status, 201);
+    let rules = json!({
+        "baseline": {"method": "METER_BEFORE", "anchor": "NOTICE", "windowMinutes": 60},
+        "energyPrice": {"series": "HB_NORTH"},
+        "capacityRatePerMWMonth": "5000",
+        "shortfall": {"rule": "PRO_RATA"}
+    });
+    let s = settled_with(&bl, &ers, &rules).await;
+    assert_eq!(s.status, 200, "{}", s.text);
+    let ev = &s.body["events"][0];
+    let column = |name: &str| -> Vec<String> {
+        ev["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l[name].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(column("baselineMW"), ["42"; 4]);
+    // 30 MW off for each quarter hour: 7.5 MWh at 1200, 2500, 3000 and 1800.
+    assert_eq!(column("creditedMWh"), ["7.5"; 4]);
+    assert_eq!(ev["energyAmount"], "63750.00");
+    assert_eq!(s.body["totals"]["penaltyAmount"], "0.00");
 }

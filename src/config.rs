@@ -251,6 +251,9 @@ pub struct MqttSettings {
     pub external_auth_method: String,
     /// Largest MQTT packet accepted or sent, bytes.
     pub max_packet_bytes: usize,
+    /// Embedded broker: how often sessions are checked again; one whose token expired or whose client
+    /// was removed is disconnected.
+    pub session_check_secs: u64,
 }
 
 impl Default for MqttSettings {
@@ -266,6 +269,7 @@ impl Default for MqttSettings {
             external_password: None,
             external_auth_method: "OAUTH2_BEARER_TOKEN".into(),
             max_packet_bytes: 1024 * 1024,
+            session_check_secs: 10,
         }
     }
 }
@@ -365,6 +369,9 @@ impl Settings {
             if let Err(e) = IpNet::parse(p) {
                 errs.push(format!("server.trusted_proxies: {e}"));
             }
+        }
+        if self.mqtt.session_check_secs == 0 {
+            errs.push("mqtt.session_check_secs must be positive".into());
         }
         if self.server.max_body_bytes < 1024 {
             errs.push("server.max_body_bytes must be at least 1024".into());

@@ -141,6 +141,24 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         mqtt: state.mqtt.clone(),
     };
     tokio::spawn(worker.run());
+    if let Some(crate::notify::mqtt::MqttBinding {
+        publisher: crate::notify::mqtt::Publisher::Embedded(broker),
+        ..
+    }) = &state.mqtt
+    {
+        let (broker, auth, db) = (broker.clone(), state.auth.clone(), state.db.clone());
+        let every = Duration::from_secs(settings.mqtt.session_check_secs);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = crate::notify::mqtt::end_revoked_sessions(&broker, &auth, &db).await {
+                    tracing::warn!(error = %e, "checking MQTT sessions failed; retrying");
+                }
+            }
+        });
+    }
     tokio::spawn(crate::service::latency::run(state.clone(), settings.latency.clone()));
     Ok(state)
 }

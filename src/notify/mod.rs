@@ -122,7 +122,10 @@ impl Worker {
                     match self.claim("MQTT", MQTT_BATCH).await {
                         Ok(claimed) => {
                             for n in claimed {
-                                let outcome = self.publish(n.callback_url.clone(), n.payload, n.attempts).await;
+                                let recipient = (!n.client_id.is_empty()).then_some(n.client_id.as_str());
+                                let outcome = self
+                                    .publish(n.callback_url.clone(), n.payload, recipient, n.attempts)
+                                    .await;
                                 let _ = done.send((n.id, String::new(), outcome));
                             }
                         }
@@ -286,14 +289,21 @@ impl Worker {
         outcome_of(&self.settings, result, attempts.max(1) as u32, self.clock.now(), jitter)
     }
 
-    async fn publish(&self, topic: String, payload: String, attempts: i32) -> Outcome {
+    /// Publishes one notification; `recipient` is the VEN whose own topic it is. A VEN's notification
+    /// that no session of that VEN received is not delivered (it would count as the VEN's notice in
+    /// response latency): it fails at once, since MQTT keeps nothing for a session that connects later.
+    async fn publish(&self, topic: String, payload: String, recipient: Option<&str>, attempts: i32) -> Outcome {
         let result = match &self.mqtt {
-            Some(m) => m
-                .publisher
-                .publish(&topic, payload.into())
-                .await
-                .map(|()| None)
-                .map_err(|reason| webhook::CallFailure { status: None, reason }),
+            Some(m) => match m.publisher.publish(&topic, payload.into(), recipient).await {
+                Ok(mqtt::Published::Delivered) => Ok(None),
+                Ok(mqtt::Published::NoSession) => {
+                    return Outcome::Failed {
+                        status: None,
+                        error: "no session of the VEN was connected and subscribed to the topic".into(),
+                    };
+                }
+                Err(reason) => Err(webhook::CallFailure { status: None, reason }),
+            },
             None => Err(webhook::CallFailure {
                 status: None,
                 reason: "MQTT is not enabled on this instance".into(),

@@ -288,6 +288,8 @@ pub struct Claimed {
     pub payload: String,
     pub attempts: i32,
     pub channel: String,
+    /// The client the notification is for (empty for MQTT topics of no one client).
+    pub client_id: String,
 }
 
 /// Due notifications whose earlier notifications for the same (subscription, object) are settled, oldest
@@ -306,7 +308,7 @@ WHERE id IN (
             AND p.state = 'pending' AND p.change_seq < n.change_seq)
     ORDER BY n.change_seq, n.id
     LIMIT ? LOCKING)
-RETURNING id, change_seq, callback_url, bearer_token, payload, attempts, channel";
+RETURNING id, change_seq, callback_url, bearer_token, payload, attempts, channel, client_id";
 
 pub fn claim_due(
     c: &mut AnyConnection,

@@ -995,6 +995,19 @@ pub fn list_clients(c: &mut AnyConnection) -> StoreResult<Vec<ClientRow>> {
         .collect())
 }
 
+/// Which of `ids` are clients that exist.
+pub fn existing_clients(c: &mut AnyConnection, ids: &[String]) -> StoreResult<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<String> = clients::table
+            .filter(clients::client_id.eq_any(chunk))
+            .select(clients::client_id)
+            .load(c)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 pub fn delete_client(c: &mut AnyConnection, client_id: &str) -> StoreResult<bool> {
     Ok(diesel::delete(clients::table.find(client_id)).execute(c)? > 0)
 }

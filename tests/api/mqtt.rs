@@ -493,3 +493,107 @@ async fn with_certificates_the_embedded_broker_speaks_mqtts_only() {
     assert_eq!(body["operation"], "CREATE");
     assert_eq!(body["objectType"], "EVENT");
 }
+
+impl Mqtt {
+    /// Whether the broker closed the connection (within a deadline; messages still queued are skipped).
+    async fn closed(&mut self) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, self.incoming.recv()).await {
+                Ok(None) => return true,
+                Ok(Some(_)) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// The operator's view of `client`'s notifications once none is pending any more.
+async fn settled_notifications(app: &TestApp, bl: &As, client: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        app.state.notifier.check_due();
+        let r = bl.get(&format!("/ops/notifications?clientID={client}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let list = r.body.as_array().unwrap().clone();
+        if !list.is_empty() && list.iter().all(|n| n["state"] != "pending") {
+            return list;
+        }
+        assert!(std::time::Instant::now() < deadline, "still pending: {list:#?}");
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A session is only as good as its credentials: checked at CONNECT, and again for as long as it lasts.
+#[actix_rt::test]
+async fn an_mqtt_session_ends_when_its_client_is_removed_or_its_token_expires() {
+    let app = mqtt_app().await;
+    let bl = app.bl();
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    ven_object(&bl, &a, "site-a", &[]).await;
+    ven_object(&bl, &b, "site-b", &[]).await;
+    let uri = broker_uri(&a).await;
+    let mut ma = connect(&uri, &a.client_id, a.token.as_deref().unwrap()).await.unwrap();
+    let mut mb = connect(&uri, &b.client_id, b.token.as_deref().unwrap()).await.unwrap();
+    let Some(sluice::notify::mqtt::MqttBinding {
+        publisher: sluice::notify::mqtt::Publisher::Embedded(broker),
+        ..
+    }) = app.state.mqtt.clone()
+    else {
+        panic!("the embedded broker runs");
+    };
+    let check = || sluice::notify::mqtt::end_revoked_sessions(&broker, &app.state.auth, &app.state.db);
+    assert_eq!(check().await.unwrap(), 0, "valid sessions stay");
+
+    // `sluice client remove a`: a's session ends, b's does not.
+    let id = a.client_id.clone();
+    app.state
+        .db
+        .write(move |c| sluice::store::repo::delete_client(c, &id))
+        .await
+        .unwrap();
+    assert_eq!(check().await.unwrap(), 1);
+    assert!(ma.closed().await, "the removed client's session is closed");
+    assert_eq!(
+        mb.subscribe("openadr3/clients/+/events/create").await,
+        SubscribeReasonCode::Failure
+    );
+
+    // An hour later b's token has expired: so has its session.
+    app.clock.advance(chrono::TimeDelta::hours(2));
+    assert_eq!(check().await.unwrap(), 1);
+    assert!(mb.closed().await, "the session of an expired token is closed");
+}
+
+/// "Delivered" on MQTT means a session of the VEN received it: a publication on a VEN's topic while it
+/// has no session fails (and so is no notice in its response latency); one it receives is delivered.
+#[actix_rt::test]
+async fn a_ven_notification_no_session_received_is_not_delivered() {
+    let app = mqtt_app().await;
+    let bl = app.bl();
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    ven_object(&bl, &a, "site-a", &[]).await;
+    let ven_b = ven_object(&bl, &b, "site-b", &[]).await;
+    let uri = broker_uri(&b).await;
+    let mut mb = connect(&uri, &b.client_id, b.token.as_deref().unwrap()).await.unwrap();
+    let topic = b.get(&format!("/notifiers/mqtt/topics/vens/{ven_b}/events")).await.body["topics"]["CREATE"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    mb.subscribe(&topic).await;
+    let p = program(&bl, "p", &[]).await;
+    let ev = event(&bl, &p, &[]).await;
+    assert_eq!(mb.message().await.1["object"]["id"], ev.as_str());
+
+    let of_a = settled_notifications(&app, &bl, &a.client_id).await;
+    let n = of_a.iter().find(|n| n["objectID"] == ev.as_str()).unwrap();
+    assert_eq!(
+        (n["channel"].as_str(), n["state"].as_str()),
+        (Some("MQTT"), Some("failed")),
+        "{n}"
+    );
+    assert!(n["lastError"].as_str().unwrap().contains("no session"), "{n}");
+    let of_b = settled_notifications(&app, &bl, &b.client_id).await;
+    let n = of_b.iter().find(|n| n["objectID"] == ev.as_str()).unwrap();
+    assert_eq!(n["state"], "delivered", "{n}");
+}

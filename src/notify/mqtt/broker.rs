@@ -26,6 +26,10 @@ const QUEUE: usize = 4096;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Client {
+    /// The OpenADR clientID the session logged in as, and the token it logged in with (checked again by
+    /// [`Broker::sessions`]' caller: a session ends when its token expires or its client is removed).
+    client_id: String,
+    token: String,
     filters: Vec<(String, QoS)>,
     tx: mpsc::Sender<(String, Bytes, QoS)>,
 }
@@ -170,8 +174,26 @@ impl Broker {
         self.addr
     }
 
-    /// Hands `payload` to every connected client with a matching subscription. Returns how many got it.
-    pub fn publish(&self, topic: &str, payload: Bytes) -> usize {
+    /// Every connected session: (connection, clientID, the token it logged in with).
+    pub fn sessions(&self) -> Vec<(u64, String, String)> {
+        let reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
+        (reg.clients.iter())
+            .map(|(id, c)| (*id, c.client_id.clone(), c.token.clone()))
+            .collect()
+    }
+
+    /// Ends these sessions: they get nothing more, and their connections close.
+    pub fn disconnect(&self, ids: &[u64]) {
+        let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            // Dropping the session's queue sender ends its connection's loop.
+            reg.remove(*id);
+        }
+    }
+
+    /// Hands `payload` to every connected client with a matching subscription. Returns how many sessions
+    /// got it: of `recipient` only when one is named (a VEN's own topic), of anyone otherwise.
+    pub fn publish(&self, topic: &str, payload: Bytes, recipient: Option<&str>) -> usize {
         let reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
         // The best QoS per client over its matching filters.
         let mut best: HashMap<u64, QoS> = HashMap::new();
@@ -195,6 +217,7 @@ impl Broker {
             // OpenADR clients recover by reading the REST API.
             if let Some(c) = reg.clients.get(&id)
                 && c.tx.try_send((topic.to_owned(), payload.clone(), qos)).is_ok()
+                && recipient.is_none_or(|r| r == c.client_id)
             {
                 n += 1;
             }
@@ -267,6 +290,8 @@ impl Conn {
             .insert(
                 id,
                 Client {
+                    client_id: principal.client_id.clone(),
+                    token: connect.login.as_ref().map(|l| l.password.clone()).unwrap_or_default(),
                     filters: Vec::new(),
                     tx,
                 },

@@ -40,21 +40,67 @@ pub enum Publisher {
     External(rumqttc::AsyncClient),
 }
 
+/// What became of a publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// Received: by a session of the recipient VEN (embedded broker), or handed to the broker.
+    Delivered,
+    /// No session of the recipient VEN was connected and subscribed: MQTT keeps nothing for later.
+    NoSession,
+}
+
 impl Publisher {
     /// Publishes one notification (QoS 1). The embedded broker hands it to every matching connected
-    /// client at once; an external broker gets it through the client's queue.
-    pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), String> {
+    /// client at once, and for a VEN's own topic (`recipient`) says whether a session of that VEN got it;
+    /// an external broker gets it through the client's queue (what happens next is the broker's).
+    pub async fn publish(&self, topic: &str, payload: Bytes, recipient: Option<&str>) -> Result<Published, String> {
         match self {
-            Publisher::Embedded(b) => {
-                b.publish(topic, payload);
-                Ok(())
-            }
+            Publisher::Embedded(b) => Ok(match (b.publish(topic, payload, recipient), recipient) {
+                (0, Some(_)) => Published::NoSession,
+                _ => Published::Delivered,
+            }),
             Publisher::External(c) => c
                 .publish_bytes(topic, rumqttc::QoS::AtLeastOnce, false, payload)
                 .await
+                .map(|()| Published::Delivered)
                 .map_err(|e| format!("publishing to the MQTT broker: {e}")),
         }
     }
+}
+
+/// Ends the embedded broker's sessions whose token no longer verifies (expired, or signed by a key no
+/// longer trusted) or whose client was removed (built-in tokens: the clients table). Returns how many.
+/// A token is checked at CONNECT; this keeps the check true for as long as the session lasts.
+pub async fn end_revoked_sessions(
+    broker: &broker::Broker,
+    auth: &crate::auth::jwt::Authenticator,
+    db: &crate::store::Db,
+) -> crate::store::StoreResult<usize> {
+    let sessions = broker.sessions();
+    if sessions.is_empty() {
+        return Ok(0);
+    }
+    let mut revoked = Vec::new();
+    let mut alive = Vec::new();
+    for (id, client, token) in sessions {
+        match auth.verify(&token).await {
+            Ok(_) => alive.push((id, client)),
+            Err(_) => revoked.push(id),
+        }
+    }
+    if auth.external_token_url().is_none() && !alive.is_empty() {
+        let ids: Vec<String> = alive.iter().map(|(_, c)| c.clone()).collect();
+        let known = db.read(move |c| crate::store::repo::existing_clients(c, &ids)).await?;
+        revoked.extend(alive.iter().filter(|(_, c)| !known.contains(c)).map(|(id, _)| *id));
+    }
+    if !revoked.is_empty() {
+        tracing::info!(
+            sessions = revoked.len(),
+            "MQTT sessions ended: token expired or client removed"
+        );
+        broker.disconnect(&revoked);
+    }
+    Ok(revoked.len())
 }
 
 /// The binding as configured and started.

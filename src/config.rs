@@ -203,6 +203,10 @@ pub struct NotificationSettings {
     pub poll_interval_ms: u64,
     /// Seconds a claimed notification stays with its instance before another may take it over.
     pub lease_secs: u64,
+    /// Days a finished notification (delivered, failed or cancelled) is kept for the operator's view; older
+    /// ones are deleted in the background. Response latency keeps its own record of when a VEN was
+    /// notified, so it loses nothing.
+    pub retention_days: u32,
 }
 
 impl Default for NotificationSettings {
@@ -222,6 +226,7 @@ impl Default for NotificationSettings {
             concurrency: 256,
             poll_interval_ms: 1000,
             lease_secs: 60,
+            retention_days: 30,
         }
     }
 }
@@ -369,6 +374,9 @@ impl Settings {
             if let Err(e) = IpNet::parse(p) {
                 errs.push(format!("server.trusted_proxies: {e}"));
             }
+        }
+        if self.notifications.retention_days == 0 {
+            errs.push("notifications.retention_days must be at least 1".into());
         }
         if self.mqtt.session_check_secs == 0 {
             errs.push("mqtt.session_check_secs must be positive".into());

@@ -96,6 +96,24 @@ pub struct Worker {
     pub mqtt: Option<mqtt::MqttBinding>,
 }
 
+/// Deletes the notifications that finished more than `retention_days` before `now`, a batch at a time so
+/// that no transaction holds many rows; returns how many.
+pub async fn prune(db: &Db, now: DateTime<Utc>, retention_days: u32) -> crate::store::StoreResult<usize> {
+    const BATCH: i64 = 5_000;
+    let before = now - chrono::Duration::days(i64::from(retention_days));
+    let mut total = 0;
+    loop {
+        let n = db.write(move |c| outbox::prune_finished(c, before, BATCH)).await?;
+        total += n;
+        if n < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// How often finished notifications past their retention are looked for.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// One finished attempt: notification id, callback URL (empty for MQTT: no health kept), outcome.
 type Finished = (String, String, Outcome);
 
@@ -114,7 +132,16 @@ impl Worker {
         let dispatching = Arc::new(AtomicBool::new(false));
         tokio::spawn(self.clone().record(finished));
         let mut look = true;
+        let mut pruned_at: Option<std::time::Instant> = None;
         loop {
+            if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(std::time::Instant::now());
+                match prune(&self.db, self.clock.now(), self.settings.retention_days).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "finished notifications past their retention deleted"),
+                    Err(e) => tracing::warn!(error = %e, "pruning finished notifications failed; retrying later"),
+                }
+            }
             look |= self.fan_out_all().await > 0;
             look |= self.notifier.look.swap(false, Ordering::AcqRel);
             if look && self.settings.deliver {

@@ -283,8 +283,12 @@ fn recompute(
             (None, Some(p)) => (Some(p), Some("POLL".to_owned())),
             (None, None) => (None, None),
         };
-        row.notified_at = at;
-        row.notified_via = via;
+        // The first notice found now, or the one found before: notifications are pruned after their
+        // retention, and a late report recomputing an old row must not lose when its VEN was notified.
+        if row.notified_at.is_none() || at.is_some_and(|at| row.notified_at.is_some_and(|was| at < was)) {
+            row.notified_at = at;
+            row.notified_via = via;
+        }
         row.acked_at = db::first_report(c, &row.event_id, client)?;
     }
     let start = from_naive(row.event_start);

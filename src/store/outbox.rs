@@ -508,6 +508,18 @@ pub fn record_outcomes(
     Ok(lost)
 }
 
+/// Deletes up to `limit` notifications that finished (delivered, failed, cancelled) before `before`;
+/// returns how many.
+pub fn prune_finished(c: &mut AnyConnection, before: DateTime<Utc>, limit: i64) -> StoreResult<usize> {
+    let old = notifications::table
+        .filter(notifications::state.ne("pending"))
+        .filter(notifications::finished_at.lt(to_naive(before)))
+        .select(notifications::id)
+        .limit(limit);
+    let ids: Vec<String> = old.load(c)?;
+    Ok(diesel::delete(notifications::table.filter(notifications::id.eq_any(&ids))).execute(c)?)
+}
+
 /// Pending notifications of a deleted subscription are not sent.
 pub fn cancel_for_subscription(c: &mut AnyConnection, subscription_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
     diesel::update(

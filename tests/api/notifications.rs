@@ -822,3 +822,41 @@ async fn a_redelivery_carries_the_same_notification_id_and_body() {
     let done = notifications(&bl, "state=delivered").await;
     assert_eq!(done.len(), 1, "one notification, delivered: {done:?}");
 }
+
+/// Finished notifications are kept for `notifications.retention_days`, then deleted; pending ones are
+/// never deleted, whatever their age.
+#[actix_rt::test]
+async fn finished_notifications_are_deleted_after_their_retention_and_pending_ones_are_kept() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let bl = app.bl();
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["PROGRAM"]), json!(["CREATE"])),
+    )
+    .await;
+    program(&bl, "delivered", &[]).await;
+    wait_notifications(&app, &bl, "state=delivered", |l| l.len() == 1).await;
+    rx.set_post_status(503);
+    program(&bl, "still-pending", &[]).await;
+    wait_notifications(&app, &bl, "state=pending", |l| {
+        l.len() == 1 && l[0]["attempts"].as_i64() >= Some(1)
+    })
+    .await;
+    let days = sluice::config::NotificationSettings::default().retention_days;
+    let after = |d: u32| crate::support::t0() + chrono::TimeDelta::days(i64::from(d));
+    assert_eq!(
+        sluice::notify::prune(&app.state.db, after(days - 1), days)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        sluice::notify::prune(&app.state.db, after(days + 1), days)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(notifications(&bl, "state=delivered").await.is_empty());
+    assert_eq!(notifications(&bl, "state=pending").await.len(), 1);
+}

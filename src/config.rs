@@ -152,6 +152,8 @@ pub struct AuthSettings {
     /// The claim holding the OpenADR clientID.
     pub client_id_claim: String,
     pub jwks_refresh_secs: u64,
+    /// External mode: a token naming a key the cached JWKS lacks fetches it again at most this often.
+    pub jwks_min_refetch_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -321,6 +323,7 @@ impl Default for AuthSettings {
             issuer: None,
             client_id_claim: "sub".into(),
             jwks_refresh_secs: 300,
+            jwks_min_refetch_secs: 10,
         }
     }
 }

@@ -91,6 +91,7 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
                 issuer: a.issuer.clone(),
                 client_id_claim: a.client_id_claim.clone(),
                 jwks_refresh: Duration::from_secs(a.jwks_refresh_secs),
+                jwks_min_refetch: Duration::from_secs(a.jwks_min_refetch_secs),
             };
             Authenticator::external(opts, clock.clone()).map_err(|e| anyhow::anyhow!(e))?
         }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
 
 use super::{Principal, Scopes};
 use crate::clock::SharedClock;
@@ -15,8 +14,6 @@ use crate::error::AppError;
 
 /// Allowed clock skew for `exp`/`nbf`, seconds.
 const LEEWAY_SECS: i64 = 30;
-/// A JWKS is fetched again at most this often when a token names an unknown key.
-const JWKS_MIN_REFETCH: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -40,6 +37,8 @@ pub struct ExternalOptions {
     /// The claim holding the OpenADR clientID (default `sub`).
     pub client_id_claim: String,
     pub jwks_refresh: Duration,
+    /// A token naming an unknown key fetches the JWKS again at most this often.
+    pub jwks_min_refetch: Duration,
 }
 
 struct External {
@@ -94,7 +93,10 @@ impl Authenticator {
             Some((pem, alg)) => Some((decoding_key_from_pem(pem, *alg)?, *alg)),
             None => None,
         };
-        let jwks = opts.jwks_url.clone().map(|url| Jwks::new(url, opts.jwks_refresh));
+        let jwks = opts
+            .jwks_url
+            .clone()
+            .map(|url| Jwks::new(url, opts.jwks_refresh, opts.jwks_min_refetch));
         if static_key.is_none() && jwks.is_none() {
             return Err("external auth needs a public key or a JWKS URL".into());
         }
@@ -237,7 +239,12 @@ struct Jwks {
     url: String,
     http: reqwest::Client,
     refresh: Duration,
-    state: RwLock<JwksState>,
+    min_refetch: Duration,
+    /// The cached set; held only to read or replace it, never across a fetch.
+    state: Arc<std::sync::Mutex<JwksState>>,
+    /// Held by the one fetch under way (single flight): requests needing a key not yet known wait for
+    /// it; requests whose key is known are served from the cache meanwhile.
+    fetching: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Default)]
@@ -248,7 +255,7 @@ struct JwksState {
 }
 
 impl Jwks {
-    fn new(url: String, refresh: Duration) -> Self {
+    fn new(url: String, refresh: Duration, min_refetch: Duration) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
@@ -258,23 +265,40 @@ impl Jwks {
             url,
             http,
             refresh,
-            state: RwLock::new(JwksState::default()),
+            min_refetch,
+            state: Arc::default(),
+            fetching: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, JwksState> {
+        lock(&self.state)
     }
 
     async fn key_for(&self, kid: Option<&str>) -> Result<(DecodingKey, Algorithm), AppError> {
         let (set, stale) = {
-            let s = self.state.read().await;
-            let stale = s.fetched_at.is_none_or(|t| t.elapsed() > self.refresh);
-            (s.set.clone(), stale)
+            let s = self.state();
+            (s.set.clone(), s.fetched_at.is_none_or(|t| t.elapsed() > self.refresh))
         };
         if let Some(set) = &set
-            && !stale
             && let Some(k) = pick(set, kid)
         {
+            if stale {
+                // Refreshed by whichever request finds the set stale and no fetch under way; this
+                // request, and every other, is served from the cache meanwhile.
+                if let Ok(flight) = self.fetching.clone().try_lock_owned() {
+                    let (url, http, state) = (self.url.clone(), self.http.clone(), self.state.clone());
+                    tokio::spawn(async move {
+                        if let Some(fresh) = fetch(&http, &url).await {
+                            store(&state, fresh);
+                        }
+                        drop(flight);
+                    });
+                }
+            }
             return k;
         }
-        // Unknown key or stale set: fetch again, at most every JWKS_MIN_REFETCH.
+        // Unknown key: fetch again (one fetch at a time, at most every `min_refetch`).
         let set = self.refetch().await.or(set);
         match set {
             Some(set) => {
@@ -287,32 +311,42 @@ impl Jwks {
     }
 
     async fn refetch(&self) -> Option<Arc<JwkSet>> {
-        let mut s = self.state.write().await;
-        if s.last_attempt.is_some_and(|t| t.elapsed() < JWKS_MIN_REFETCH) {
-            return s.set.clone();
-        }
-        s.last_attempt = Some(Instant::now());
-        let fetched = async {
-            let resp = self.http.get(&self.url).send().await.ok()?;
-            if !resp.status().is_success() {
-                return None;
+        let _flight = self.fetching.lock().await;
+        {
+            let mut s = self.state();
+            if s.last_attempt.is_some_and(|t| t.elapsed() < self.min_refetch) {
+                return s.set.clone();
             }
-            resp.json::<JwkSet>().await.ok()
+            s.last_attempt = Some(Instant::now());
         }
-        .await;
-        match fetched {
-            Some(set) => {
-                let set = Arc::new(set);
-                s.set = Some(set.clone());
-                s.fetched_at = Some(Instant::now());
-                Some(set)
-            }
+        match fetch(&self.http, &self.url).await {
+            Some(set) => Some(store(&self.state, set)),
             None => {
                 tracing::warn!(url = %self.url, "JWKS fetch failed; keeping the cached keys");
-                s.set.clone()
+                self.state().set.clone()
             }
         }
     }
+}
+
+fn lock(state: &std::sync::Mutex<JwksState>) -> std::sync::MutexGuard<'_, JwksState> {
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn store(state: &std::sync::Mutex<JwksState>, set: JwkSet) -> Arc<JwkSet> {
+    let set = Arc::new(set);
+    let mut s = lock(state);
+    s.set = Some(set.clone());
+    s.fetched_at = Some(Instant::now());
+    set
+}
+
+async fn fetch(http: &reqwest::Client, url: &str) -> Option<JwkSet> {
+    let resp = http.get(url).send().await.ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    resp.json::<JwkSet>().await.ok()
 }
 
 fn pick(set: &JwkSet, kid: Option<&str>) -> Option<Result<(DecodingKey, Algorithm), AppError>> {
@@ -408,6 +442,7 @@ mod tests {
             issuer: None,
             client_id_claim: "sub".into(),
             jwks_refresh: Duration::from_secs(300),
+            jwks_min_refetch: Duration::from_secs(10),
         };
         let a = Authenticator::external(opts, clock).unwrap();
         // A syntactically valid RS256 token (signature irrelevant: the key cannot be fetched).

@@ -225,3 +225,131 @@ async fn checklist_12_business_logic_reads_every_event() {
     let r = bl.get("/events").await;
     assert_eq!(r.ids(), vec![a, b]);
 }
+
+/// An identity provider's JWKS endpoint serving `keys`, whose answers can be held back.
+struct Idp {
+    url: String,
+    keys: std::sync::Arc<std::sync::Mutex<serde_json::Value>>,
+    hold: tokio::sync::watch::Sender<bool>,
+    /// Fetches asked for so far, and fetches still waiting for their answer.
+    asked: tokio::sync::watch::Receiver<usize>,
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Idp {
+    async fn start(keys: serde_json::Value) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let keys = std::sync::Arc::new(std::sync::Mutex::new(keys));
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (hold, held) = tokio::sync::watch::channel(false);
+        let (count, asked) = tokio::sync::watch::channel(0usize);
+        let (served, opened) = (keys.clone(), open.clone());
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let (keys, open, mut held) = (served.clone(), opened.clone(), held.clone());
+                open.fetch_add(1, Ordering::SeqCst);
+                count.send_modify(|n| *n += 1);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let mut gone = false;
+                    while *held.borrow_and_update() && !gone {
+                        tokio::select! {
+                            changed = held.changed() => gone = changed.is_err(),
+                            read = s.read(&mut buf) => gone = !matches!(read, Ok(n) if n > 0),
+                        }
+                    }
+                    if !gone {
+                        let body = keys.lock().unwrap().to_string();
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = s.write_all(format!("{head}{body}").as_bytes()).await;
+                    }
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        Idp {
+            url,
+            keys,
+            hold,
+            asked,
+            open,
+        }
+    }
+
+    async fn wait_asked(&mut self, n: usize) {
+        let deadline = std::time::Duration::from_secs(10);
+        tokio::time::timeout(deadline, self.asked.wait_for(|got| *got >= n))
+            .await
+            .expect("the JWKS was not fetched")
+            .unwrap();
+    }
+
+    fn open_fetches(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A P-256 key as a JWK with `kid`, and a token it signs for `sub` with business-logic scopes.
+fn idp_key(kid: &str) -> (serde_json::Value, impl Fn(&str) -> String) {
+    use base64::Engine;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let point = key.public_key_raw().to_vec(); // 0x04 ‖ x ‖ y
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65]),
+                     "kid": kid, "alg": "ES256", "use": "sig"});
+    let enc = jsonwebtoken::EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).unwrap();
+    let kid = kid.to_owned();
+    let sign = move |sub: &str| {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(kid.clone());
+        let exp = crate::support::t0().timestamp() + 600;
+        jsonwebtoken::encode(&header, &json!({"sub": sub, "scope": "read_all", "exp": exp}), &enc).unwrap()
+    };
+    (jwk, sign)
+}
+
+/// A token naming a key the cached JWKS lacks makes one fetch; tokens of known keys are served from the
+/// cache meanwhile, however long the identity provider takes to answer.
+#[actix_rt::test]
+async fn a_slow_jwks_fetch_for_an_unknown_key_does_not_hold_up_tokens_of_known_keys() {
+    let (jwk_a, sign_a) = idp_key("a");
+    let (jwk_b, sign_b) = idp_key("b");
+    let mut idp = Idp::start(json!({"keys": [jwk_a.clone()]})).await;
+    let url = idp.url.clone();
+    let app = TestApp::with_settings(|s| {
+        s.auth.mode = sluice::config::AuthMode::External;
+        s.auth.external_token_url = Some("https://idp.example.com/token".into());
+        s.auth.jwks_url = Some(url);
+        s.auth.jwks_min_refetch_secs = 0;
+    })
+    .await;
+    let as_token = |t: String| {
+        let mut who = app.anonymous();
+        who.token = Some(t);
+        who
+    };
+    let (a, b) = (as_token(sign_a("client-a")), as_token(sign_b("client-b")));
+    assert_eq!(a.get("/programs").await.status, 200);
+    idp.wait_asked(1).await;
+
+    // Key b is rolled out; the identity provider is slow to answer the fetch b's first token causes.
+    *idp.keys.lock().unwrap() = json!({"keys": [jwk_a, jwk_b]});
+    idp.hold.send_replace(true);
+    let waiting = tokio::spawn(async move { b.get("/programs").await.status });
+    idp.wait_asked(2).await;
+    assert_eq!(a.get("/programs").await.status, 200);
+    assert_eq!(
+        idp.open_fetches(),
+        1,
+        "a's token was served while b's fetch was still under way"
+    );
+    idp.hold.send_replace(false);
+    assert_eq!(waiting.await.unwrap(), 200, "the new key is used once fetched");
+}

@@ -76,6 +76,28 @@ fn conflict(e: StoreError, name: &str) -> AppError {
     }
 }
 
+/// Who may hold a venName (docs/spec-decisions.md, "venName squatting"): a VEN may not take the name of
+/// another client (`sluice client add --name site-17` reserves `site-17` for that client's ven); the
+/// business logic, on a name another client's ven holds, is told which ven holds it, so it can act.
+fn check_name(c: &mut AnyConnection, who: &Principal, name: &str, client: &str, id: Option<&str>) -> StoreResult<()> {
+    if who.is_business_logic() {
+        if let Some((holder, holder_client)) = repo::ven_named(c, name)?
+            && Some(holder.as_str()) != id
+            && holder_client != client
+        {
+            return Err(StoreError::Refused(format!(
+                "venName {name:?} is held by ven {holder:?} of client {holder_client:?}; delete or rename that \
+                 ven first"
+            )));
+        }
+    } else if repo::name_of_another_client(c, name, client)? {
+        return Err(StoreError::Refused(format!(
+            "venName {name:?} is reserved for the client of that name"
+        )));
+    }
+    Ok(())
+}
+
 /// A VEN may touch only its own ven; the business logic may touch all.
 fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<()> {
     if who.is_business_logic() || repo::ven_client(c, id)? == who.client_id {
@@ -108,8 +130,10 @@ pub async fn create(state: &AppState, who: &Principal, req: VenRequest) -> Resul
     let w = write_of(state, ObjectId::generate().into_string(), &r)?;
     let (name, client) = (r.ven_name.as_str().to_owned(), r.client_id.clone());
     let n = name.clone();
+    let who2 = who.clone();
     state
         .write_listed(move |c| {
+            check_name(c, &who2, &n, &client, None)?;
             let o = repo::insert_ven(c, &w, &n, &client)?;
             record(c, Operation::Create, &o, owned_by(&client))?;
             Ok(o)
@@ -129,6 +153,7 @@ pub async fn update(state: &AppState, who: &Principal, id: String, req: VenReque
     state
         .write_listed(move |c| {
             check_owner(c, &who2, &w.id)?;
+            check_name(c, &who2, &n, &client, Some(&w.id))?;
             let mut w = w.clone();
             if keep_targets {
                 w.targets = repo::get_ven(c, &w.id)?.targets;

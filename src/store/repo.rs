@@ -689,6 +689,25 @@ pub fn ven_client(c: &mut AnyConnection, id: &str) -> StoreResult<String> {
     Ok(vens::table.find(id).select(vens::client_id).first(c)?)
 }
 
+/// The ven named `name`, if any: its id and clientID.
+pub fn ven_named(c: &mut AnyConnection, name: &str) -> StoreResult<Option<(String, String)>> {
+    Ok(vens::table
+        .filter(vens::ven_name.eq(name))
+        .select((vens::id, vens::client_id))
+        .first(c)
+        .optional()?)
+}
+
+/// Whether a client other than `client_id` is named `name` (its name is reserved for its own ven).
+pub fn name_of_another_client(c: &mut AnyConnection, name: &str, client_id: &str) -> StoreResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        clients::table
+            .filter(clients::client_name.eq(name))
+            .filter(clients::client_id.ne(client_id)),
+    ))
+    .get_result(c)?)
+}
+
 /// The ven registered for a client, if any.
 pub fn ven_id_of_client(c: &mut AnyConnection, client_id: &str) -> StoreResult<Option<String>> {
     Ok(vens::table

@@ -326,3 +326,36 @@ async fn cancelling_a_dispatch_keeps_an_unstarted_event_its_site_already_reporte
     );
     assert_eq!(site.ven.get(&format!("/reports?eventID={ev}")).await.ids().len(), 1);
 }
+
+/// A VEN cannot take the venName the operator issued another site's credentials under (`sluice client add
+/// --name site-17`), so the operator's registration of that site, and lookups by its name, find the site.
+#[actix_rt::test]
+async fn a_ven_cannot_squat_the_name_of_another_clients_ven() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let squatter = app.ven("site-18");
+    let site17 = app.ven("site-17");
+    let own = |name: &str| json!({"objectType": "VEN_VEN_REQUEST", "venName": name});
+    let r = squatter.post("/vens", &own("site-17")).await;
+    r.assert_problem(409);
+    assert!(r.body["detail"].as_str().unwrap().contains("reserved"), "{}", r.text);
+    let mine = squatter.post("/vens", &own("site-18")).await;
+    assert_eq!(mine.status, 201, "its own name is its to take: {}", mine.text);
+    squatter
+        .put(&format!("/vens/{}", mine.id()), &own("site-17"))
+        .await
+        .assert_problem(409);
+
+    let id = ven_object(&bl, &site17, "site-17", &[]).await;
+    assert_eq!(bl.get("/vens?venName=site-17").await.ids(), vec![id]);
+    // The operator naming a ven after one another client holds is told which ven holds it.
+    let site19 = app.ven("site-19");
+    let r = bl
+        .post(
+            "/vens",
+            &json!({"objectType": "BL_VEN_REQUEST", "clientID": site19.client_id, "venName": "site-18"}),
+        )
+        .await;
+    r.assert_problem(409);
+    assert!(r.body["detail"].as_str().unwrap().contains(&mine.id()), "{}", r.text);
+}

@@ -141,6 +141,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// Most values one array query parameter (`targets`) may have.
+pub const MAX_QUERY_VALUES: usize = 50;
+
 /// Query parameters. Repeated keys (`targets=a&targets=b`, also `targets[]=`) form arrays.
 #[derive(Debug, Default)]
 pub struct Query {
@@ -190,9 +193,10 @@ impl Query {
             .transpose()
     }
 
-    /// All values of an array parameter; `None` when absent.
+    /// All values of an array parameter, sorted and without repeats (the order means nothing, and the
+    /// read cache keys on them); `None` when absent. At most [`MAX_QUERY_VALUES`].
     pub fn names(&self, key: &str) -> Result<Option<Vec<String>>, AppError> {
-        let v: Vec<String> = self
+        let mut v: Vec<String> = self
             .values(key)
             .map(|v| {
                 Name::parse(v)
@@ -200,6 +204,14 @@ impl Query {
                     .map_err(|e| AppError::BadRequest(format!("{key}: {e}")))
             })
             .collect::<Result<_, _>>()?;
+        v.sort_unstable();
+        v.dedup();
+        if v.len() > MAX_QUERY_VALUES {
+            return Err(AppError::BadRequest(format!(
+                "{key}: at most {MAX_QUERY_VALUES} values, got {}",
+                v.len()
+            )));
+        }
         Ok((!v.is_empty()).then_some(v))
     }
 

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 
 use crate::wire::ObjectType;
 
@@ -42,27 +43,61 @@ pub struct CachedList {
     pub ids: Arc<[String]>,
     /// Unique per rendering: a reader shown the same rendering twice was shown nothing new.
     pub serial: u64,
+    /// For a list that depends on the time (`active=true`): the times it is right for, from the moment it
+    /// was read until the first of its objects ends (`None`: none ends). Lists of other queries hold until
+    /// the next change.
+    pub valid: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
 }
 
 static SERIAL: AtomicU64 = AtomicU64::new(1);
 
+/// What a cache entry costs besides its body, ids and query: the map's slot, the key and list structs,
+/// allocator headers. An estimate on the high side, so the byte budget is one the process really keeps.
+const ENTRY_OVERHEAD: usize = 256;
+
+/// Most lists cached at once, whatever their size: many small entries cost more than their bytes say.
+const MAX_ENTRIES: usize = 10_000;
+
 impl CachedList {
+    /// `body` should own no spare capacity (a rendered list's buffer can be several times its length, and
+    /// the budget counts its length): render into a `String`, then `into_boxed_str`.
     pub fn new(body: Bytes, ids: Arc<[String]>) -> Self {
         Self {
             body,
             ids,
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            valid: None,
         }
     }
 
-    fn size(&self) -> usize {
-        self.body.len() + self.ids.iter().map(|i| i.len() + 24).sum::<usize>()
+    /// The list, valid only from `from` until `until` (see [`CachedList::valid`]).
+    pub fn valid_between(mut self, from: DateTime<Utc>, until: Option<DateTime<Utc>>) -> Self {
+        self.valid = Some((from, until));
+        self
+    }
+
+    fn valid_at(&self, now: Option<DateTime<Utc>>) -> bool {
+        match (self.valid, now) {
+            (None, None) => true,
+            (Some((from, until)), Some(now)) => from <= now && until.is_none_or(|u| now < u),
+            _ => false,
+        }
+    }
+
+    /// What keeping this entry under `key` costs, bytes.
+    fn size(&self, key: &ListKey) -> usize {
+        self.body.len()
+            + self.ids.iter().map(|i| i.capacity() + 24).sum::<usize>()
+            + key.query.capacity()
+            + ENTRY_OVERHEAD
     }
 }
 
 #[derive(Debug, Default)]
 struct Lists {
-    entries: HashMap<ListKey, (u64, CachedList)>,
+    /// The generation of every entry: entries of an older one can never be served again and are dropped.
+    generation: u64,
+    entries: HashMap<ListKey, CachedList>,
     bytes: usize,
 }
 
@@ -142,33 +177,41 @@ impl ReadCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    pub fn list(&self, key: &ListKey) -> Option<CachedList> {
+    /// The cached list for `key`, if it is of this generation and (for a list that depends on the time)
+    /// right at `now`.
+    pub fn list(&self, key: &ListKey, now: Option<DateTime<Utc>>) -> Option<CachedList> {
         let g = self.generation();
         let lists = self.lists.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        lists
-            .entries
-            .get(key)
-            .filter(|(gen_, _)| *gen_ == g)
-            .map(|(_, body)| body.clone())
+        if lists.generation != g {
+            return None;
+        }
+        lists.entries.get(key).filter(|l| l.valid_at(now)).cloned()
     }
 
     /// Stores a list rendered from data read in generation `generation` (read *before* the query, so a
     /// change committed meanwhile leaves the entry stale rather than wrong).
     pub fn put_list(&self, key: ListKey, generation: u64, list: CachedList) {
-        let size = list.size();
+        let size = list.size(&key);
         if generation != self.generation() || size > self.max_bytes / 4 {
             return;
         }
         let mut lists = self.lists.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if lists.bytes + size > self.max_bytes {
+        if lists.generation != generation {
+            // A newer generation: nothing cached before it can be served again.
+            lists.entries = HashMap::new();
+            lists.bytes = 0;
+            lists.generation = generation;
+        }
+        if lists.bytes + size > self.max_bytes || lists.entries.len() >= MAX_ENTRIES {
             // Over budget: drop everything (stale entries first would need bookkeeping a cache need not have).
-            lists.entries.clear();
+            lists.entries = HashMap::new();
             lists.bytes = 0;
         }
         lists.bytes += size;
-        if let Some((_, old)) = lists.entries.insert(key, (generation, list)) {
-            lists.bytes -= old.size();
+        if let Some(old) = lists.entries.get(&key) {
+            lists.bytes -= old.size(&key);
         }
+        lists.entries.insert(key, list);
     }
 
     pub fn grants(&self, client_id: &str) -> Option<Grants> {
@@ -265,9 +308,12 @@ mod tests {
         let c = ReadCache::new(1 << 20);
         let g = c.generation();
         c.put_list(key("a"), g, list(b"[1]"));
-        assert_eq!(c.list(&key("a")).map(|l| l.body), Some(Bytes::from_static(b"[1]")));
+        assert_eq!(
+            c.list(&key("a"), None).map(|l| l.body),
+            Some(Bytes::from_static(b"[1]"))
+        );
         c.invalidate();
-        assert_eq!(c.list(&key("a")), None);
+        assert_eq!(c.list(&key("a"), None), None);
     }
 
     #[test]
@@ -276,17 +322,51 @@ mod tests {
         let g = c.generation();
         c.invalidate(); // a write committed while the list was being read
         c.put_list(key("a"), g, list(b"[old]"));
-        assert_eq!(c.list(&key("a")), None);
+        assert_eq!(c.list(&key("a"), None), None);
     }
 
     #[test]
-    fn the_byte_budget_holds() {
-        let c = ReadCache::new(100);
+    fn the_byte_budget_counts_keys_and_overhead_and_holds() {
+        let c = ReadCache::new(4 * ENTRY_OVERHEAD);
         let g = c.generation();
         for i in 0..20 {
             c.put_list(key(&i.to_string()), g, list(b"xxxxxxxxxxxxxxxxxxxx"));
         }
         let lists = c.lists.lock().unwrap();
-        assert!(lists.bytes <= 100 && lists.entries.len() <= 5);
+        assert!(lists.bytes <= 4 * ENTRY_OVERHEAD, "{}", lists.bytes);
+        assert!(lists.entries.len() < 4, "{}", lists.entries.len());
+    }
+
+    #[test]
+    fn entries_of_an_older_generation_are_dropped_by_the_next_store() {
+        let c = ReadCache::new(1 << 20);
+        c.put_list(key("a"), c.generation(), list(b"[1]"));
+        c.invalidate();
+        c.put_list(key("b"), c.generation(), list(b"[2]"));
+        let lists = c.lists.lock().unwrap();
+        assert_eq!(lists.entries.len(), 1);
+        assert_eq!(lists.bytes, lists.entries[&key("b")].size(&key("b")));
+    }
+
+    #[test]
+    fn a_list_of_active_events_is_served_until_its_first_event_ends() {
+        use chrono::TimeZone;
+        let at = |m| Utc.with_ymd_and_hms(2026, 7, 1, 12, m, 0).unwrap();
+        let c = ReadCache::new(1 << 20);
+        c.put_list(
+            key("active"),
+            c.generation(),
+            list(b"[1]").valid_between(at(0), Some(at(30))),
+        );
+        assert!(c.list(&key("active"), Some(at(0))).is_some());
+        assert!(c.list(&key("active"), Some(at(29))).is_some());
+        assert!(
+            c.list(&key("active"), Some(at(30))).is_none(),
+            "an event in it has ended"
+        );
+        assert!(
+            c.list(&key("active"), None).is_none(),
+            "not an answer for a question without time"
+        );
     }
 }

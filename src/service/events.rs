@@ -209,13 +209,13 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<S
 /// The events `who` may see, as JSON (VENs: targets hidden), served from the read cache when possible.
 pub async fn list(state: &AppState, who: &Principal, q: EventQuery, page: Page) -> Result<Bytes, AppError> {
     who.require_read_targets()?;
-    // `active` depends on the time: such a list is cached for the current second only.
+    // `active` depends on the time: such a list is cached until the next event ends (not keyed on it).
     let active_at = q.active.unwrap_or(false).then(|| state.clock.now());
     let key = format!(
-        "{:?}|{:?}|{:?}|{}|{}",
+        "{:?}|{:?}|{}|{}|{}",
         q.program_id,
         q.targets,
-        active_at.map(|t| t.timestamp()),
+        active_at.is_some(),
         page.skip,
         page.limit
     );
@@ -224,7 +224,7 @@ pub async fn list(state: &AppState, who: &Principal, q: EventQuery, page: Page) 
         active_at,
     };
     let list = state
-        .cached_list(who, ObjectType::Event, key, q.targets, move |c, targets| {
+        .cached_list(who, ObjectType::Event, key, q.targets, active_at, move |c, targets| {
             repo::list_events(c, &filter, targets, page)
         })
         .await?;

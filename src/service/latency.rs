@@ -24,6 +24,16 @@ use super::AppState;
 /// far back behind the last pass's highest `seq`.
 const SEQ_MARGIN: i64 = 10_000;
 
+/// Most (client, event) sights remembered in memory (about 16 MB).
+const MAX_KNOWN: usize = 1_000_000;
+
+fn pair_hash(client: &str, event: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (client, event).hash(&mut h);
+    h.finish()
+}
+
 /// Events seen by polling clients, not yet written.
 #[derive(Debug, Default)]
 pub struct Seen {
@@ -32,8 +42,11 @@ pub struct Seen {
 
 #[derive(Debug, Default)]
 struct SeenInner {
-    known: HashMap<String, HashSet<String>>,
-    size: usize,
+    /// (client, event) pairs already recorded, by a 64-bit hash of the pair: a tenth of the memory of the
+    /// strings. A collision (about 1 in 2^64 per pair) would only skip writing a sight the database may
+    /// already hold; forgetting, past [`MAX_KNOWN`], only writes a first sight again, which the database
+    /// ignores.
+    known: HashSet<u64>,
     pending: Vec<(String, String, NaiveDateTime)>,
     /// The last list rendering each client was shown (a poll of an unchanged list costs one lookup).
     last_list: HashMap<String, u64>,
@@ -64,22 +77,13 @@ impl Seen {
             return;
         }
         let mut s = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if s.size > 1_000_000 {
+        if s.known.len() > MAX_KNOWN {
             // Forget (not lose): a re-recorded sight is ignored by the database, which keeps the first.
-            s.known.clear();
-            s.size = 0;
+            s.known = HashSet::new();
         }
-        let SeenInner {
-            known, size, pending, ..
-        } = &mut *s;
-        let set = match known.get_mut(client) {
-            Some(set) => set,
-            None => known.entry(client.to_owned()).or_default(),
-        };
+        let SeenInner { known, pending, .. } = &mut *s;
         for e in events {
-            if !set.contains(e.as_str()) {
-                set.insert(e.clone());
-                *size += 1;
+            if known.insert(pair_hash(client, e)) {
                 pending.push((e.clone(), client.to_owned(), to_naive(now)));
             }
         }

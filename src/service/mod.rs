@@ -21,6 +21,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 
 use self::cache::{CachedList, ListKey, ReadCache, Viewer};
 use crate::auth::Principal;
@@ -127,13 +128,15 @@ impl AppState {
     }
 
     /// A program or event list as JSON, from the cache when the same viewer asked the same question in
-    /// this generation. `query` must name every input of `load` besides the viewer's targets.
+    /// this generation. `query` must name every input of `load` besides the viewer's targets and `at`:
+    /// the time a list of active events is read for (it is cached until the first of its events ends).
     pub(crate) async fn cached_list<F>(
         &self,
         who: &Principal,
         kind: ObjectType,
         query: String,
         requested: Option<Vec<String>>,
+        at: Option<DateTime<Utc>>,
         load: F,
     ) -> Result<CachedList, AppError>
     where
@@ -141,22 +144,31 @@ impl AppState {
     {
         let viewer = self.viewer(who).await?;
         let key = ListKey { kind, viewer, query };
-        if let Some(list) = self.cache.list(&key) {
+        if let Some(list) = self.cache.list(&key, at) {
             return Ok(list);
         }
         let generation = self.cache.generation();
         let scope = privacy::scope_for_viewer(&key.viewer, requested.as_deref());
         let filter = scope.filter.clone();
-        let objects = self.db.read(move |c| load(c, &filter)).await?;
+        let (objects, next_end) = self
+            .db
+            .read(move |c| {
+                let objects = load(c, &filter)?;
+                // Conservative: the next end of any event, not only of those listed.
+                let next_end = at.map(|t| repo::next_event_end(c, t)).transpose()?.flatten();
+                Ok((objects, next_end))
+            })
+            .await?;
         let ids: Arc<[String]> = objects.iter().map(|o| o.id.clone()).collect();
-        let body = Bytes::from(
-            View {
-                objects,
-                visible: scope.visible,
-            }
-            .to_json(),
-        );
-        let list = CachedList::new(body, ids);
+        let json = View {
+            objects,
+            visible: scope.visible,
+        }
+        .to_json();
+        let mut list = CachedList::new(Bytes::from(json.into_boxed_str().into_boxed_bytes()), ids);
+        if let Some(t) = at {
+            list = list.valid_between(t, next_end);
+        }
         self.cache.put_list(key, generation, list.clone());
         Ok(list)
     }

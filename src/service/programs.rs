@@ -111,7 +111,7 @@ pub async fn list(
     who.require_read_targets()?;
     let key = format!("{targets:?}|{}|{}", page.skip, page.limit);
     state
-        .cached_list(who, ObjectType::Program, key, targets, move |c, filter| {
+        .cached_list(who, ObjectType::Program, key, targets, None, move |c, filter| {
             repo::list_programs(c, filter, page)
         })
         .await

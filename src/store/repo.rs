@@ -332,6 +332,16 @@ pub struct EventFilter {
     pub active_at: Option<DateTime<Utc>>,
 }
 
+/// The first moment after `t` at which an event ends (a list of active events read at `t` holds until
+/// then).
+pub fn next_event_end(c: &mut AnyConnection, t: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
+    let end: Option<NaiveDateTime> = events::table
+        .filter(events::ends_at.gt(to_naive(t)))
+        .select(diesel::dsl::min(events::ends_at))
+        .first(c)?;
+    Ok(end.map(from_naive))
+}
+
 pub fn list_events(
     c: &mut AnyConnection,
     f: &EventFilter,

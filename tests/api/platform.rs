@@ -225,6 +225,25 @@ async fn cached_event_lists_change_as_soon_as_an_event_is_written() {
     assert_eq!(ven.get("/events").await.ids(), vec![second]);
 }
 
+/// A cached list of active events is not keyed on the clock (every poll would make a new entry): it is
+/// served until the first event in it ends, and not a moment longer.
+#[actix_rt::test]
+async fn a_cached_list_of_active_events_drops_an_event_the_moment_it_ends() {
+    let app = TestApp::new().await;
+    let at = |h, m, s| chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 7, 1, h, m, s).unwrap();
+    app.clock.set(at(14, 59, 58));
+    let bl = app.bl();
+    let ven = app.ven("v");
+    let p = program(&bl, "p", &[]).await;
+    let ev = event(&bl, &p, &[]).await; // 14:00 to 15:00
+    assert_eq!(ven.get("/events?active=true").await.ids(), vec![ev.clone()]);
+    app.clock.set(at(14, 59, 59));
+    assert_eq!(ven.get("/events?active=true").await.ids(), vec![ev.clone()]);
+    app.clock.set(at(15, 0, 0));
+    assert!(ven.get("/events?active=true").await.ids().is_empty(), "ended at 15:00");
+    assert_eq!(ven.get("/events").await.ids(), vec![ev], "still listed without active");
+}
+
 /// SQLite commits concurrent writes in groups; each write still stands or falls alone.
 #[actix_rt::test]
 async fn concurrent_writes_commit_independently_even_when_grouped() {

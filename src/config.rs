@@ -201,6 +201,15 @@ pub struct NotificationSettings {
     pub broken_after: u32,
     /// Notification POSTs in flight at once, per instance.
     pub concurrency: usize,
+    /// Of those, at most this many for one client's callbacks: a receiver that holds POSTs open (slow or
+    /// hostile) delays only its own client's notifications.
+    pub per_client_concurrency: usize,
+    /// Most `objectOperations` in one subscription.
+    pub max_operations_per_subscription: u32,
+    /// Most distinct callback URLs in one subscription (each is echo-checked and POSTed to).
+    pub max_callback_urls_per_subscription: u32,
+    /// Most subscriptions one VEN client may hold (the business logic is not limited).
+    pub max_subscriptions_per_client: u32,
     /// Milliseconds between checks for due retries and other instances' work.
     pub poll_interval_ms: u64,
     /// Seconds a claimed notification stays with its instance before another may take it over.
@@ -226,6 +235,10 @@ impl Default for NotificationSettings {
             backoff_max_secs: 300,
             broken_after: 5,
             concurrency: 256,
+            per_client_concurrency: 16,
+            max_operations_per_subscription: 10,
+            max_callback_urls_per_subscription: 3,
+            max_subscriptions_per_client: 20,
             poll_interval_ms: 1000,
             lease_secs: 60,
             retention_days: 30,
@@ -377,6 +390,16 @@ impl Settings {
             if let Err(e) = IpNet::parse(p) {
                 errs.push(format!("server.trusted_proxies: {e}"));
             }
+        }
+        let n = &self.notifications;
+        if n.per_client_concurrency == 0 || n.per_client_concurrency > n.concurrency {
+            errs.push("notifications.per_client_concurrency must be 1..=notifications.concurrency".into());
+        }
+        if n.max_operations_per_subscription == 0
+            || n.max_callback_urls_per_subscription == 0
+            || n.max_subscriptions_per_client == 0
+        {
+            errs.push("notifications.max_* subscription limits must be positive".into());
         }
         if self.notifications.retention_days == 0 {
             errs.push("notifications.retention_days must be at least 1".into());

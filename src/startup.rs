@@ -140,6 +140,9 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         notifier: state.notifier.clone(),
         owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         mqtt: state.mqtt.clone(),
+        shares: Arc::new(crate::notify::Shares::new(
+            settings.notifications.per_client_concurrency,
+        )),
     };
     tokio::spawn(worker.run());
     if let Some(crate::notify::mqtt::MqttBinding {

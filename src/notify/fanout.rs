@@ -19,6 +19,9 @@ use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest, Targe
 /// Changes fanned out per transaction.
 pub const FANOUT_BATCH: i64 = 256;
 
+/// Most notification rows one fan-out plan builds in memory (besides those of its first change).
+pub const MAX_PLAN_ROWS: usize = 20_000;
+
 /// A subscription, parsed.
 pub struct Subscriber {
     pub id: String,
@@ -209,6 +212,8 @@ pub fn publications(t: &Topics, change: &ChangeRow, vens: &[(String, Vec<String>
 pub struct FanOut {
     pub changes: usize,
     pub notifications: usize,
+    /// More changes may be waiting (a full batch, or a plan cut short by its row bound).
+    pub more: bool,
 }
 
 /// The notifications the oldest committed changes make, and the last change they cover.
@@ -217,6 +222,8 @@ pub struct Plan {
     pub rows: Vec<NewNotification>,
     pub changes: usize,
     pub last_seq: Option<i64>,
+    /// More changes may be waiting.
+    pub more: bool,
 }
 
 /// Turns the oldest committed changes into notifications, in the caller's transaction. `None` when
@@ -246,6 +253,7 @@ pub fn apply(c: &mut AnyConnection, p: &Plan) -> StoreResult<FanOut> {
     Ok(FanOut {
         changes: p.changes,
         notifications: p.rows.len(),
+        more: p.more,
     })
 }
 
@@ -280,81 +288,87 @@ pub fn plan(c: &mut AnyConnection, now: DateTime<Utc>, mqtt: Option<&Topics>) ->
     } else {
         granted_targets_among(c, &wanted)?
     };
+    // MQTT: every ven reads untargeted programs and events; targeted ones only those holding a target.
+    let vens: Vec<(String, Vec<String>)> = match mqtt {
+        None => Vec::new(),
+        Some(_) => {
+            let untargeted = changes
+                .iter()
+                .filter(readable)
+                .any(|ch| ch.object.targets.as_ref().is_none_or(Vec::is_empty));
+            if untargeted {
+                ven_clients(c)?
+                    .into_iter()
+                    .map(|cl| {
+                        let g = grants.get(&cl).cloned().unwrap_or_default();
+                        (cl, g)
+                    })
+                    .collect()
+            } else {
+                let mut v: Vec<(String, Vec<String>)> = grants.iter().map(|(k, g)| (k.clone(), g.clone())).collect();
+                v.sort();
+                v
+            }
+        }
+    };
     let mut rows = Vec::new();
+    let mut covered = (0, last);
     let now_n = to_naive(now);
-    for change in &changes {
+    for (i, change) in changes.iter().enumerate() {
+        let row = |channel: &str,
+                   subscription_id: String,
+                   client_id: String,
+                   callback_url: String,
+                   bearer_token,
+                   visible: Option<&HashSet<String>>| NewNotification {
+            id: ObjectId::generate().into_string(),
+            change_seq: change.seq,
+            subscription_id,
+            client_id,
+            callback_url,
+            bearer_token,
+            object_type: change.object.object_type.as_str().to_owned(),
+            operation: outbox::operation_name(change.operation).to_owned(),
+            object_id: change.object.id.clone(),
+            program_id: change.program_id.clone(),
+            event_id: change.event_id.clone(),
+            payload: payload(change, visible),
+            state: "pending".into(),
+            attempts: 0,
+            created_at: now_n,
+            next_attempt_at: now_n,
+            channel: channel.into(),
+        };
         for sub in subscribers.iter().filter(|s| change.seq > s.from_seq) {
             let g = grants.get(&sub.client_id).map(Vec::as_slice).unwrap_or(&[]);
             for d in deliveries(sub, g, change) {
-                rows.push(NewNotification {
-                    id: ObjectId::generate().into_string(),
-                    change_seq: change.seq,
-                    subscription_id: sub.id.clone(),
-                    client_id: sub.client_id.clone(),
-                    callback_url: d.callback_url,
-                    bearer_token: d.bearer_token,
-                    object_type: change.object.object_type.as_str().to_owned(),
-                    operation: outbox::operation_name(change.operation).to_owned(),
-                    object_id: change.object.id.clone(),
-                    program_id: change.program_id.clone(),
-                    event_id: change.event_id.clone(),
-                    payload: payload(change, d.visible.as_deref()),
-                    state: "pending".into(),
-                    attempts: 0,
-                    created_at: now_n,
-                    next_attempt_at: now_n,
-                    channel: "WEBHOOK".into(),
-                });
+                rows.push(row(
+                    "WEBHOOK",
+                    sub.id.clone(),
+                    sub.client_id.clone(),
+                    d.callback_url,
+                    d.bearer_token,
+                    d.visible.as_deref(),
+                ));
             }
         }
-    }
-    if let Some(t) = mqtt {
-        // Every ven reads untargeted programs and events; targeted ones only those holding a target.
-        let untargeted = changes
-            .iter()
-            .filter(readable)
-            .any(|ch| ch.object.targets.as_ref().is_none_or(Vec::is_empty));
-        let vens: Vec<(String, Vec<String>)> = if untargeted {
-            ven_clients(c)?
-                .into_iter()
-                .map(|cl| {
-                    let g = grants.get(&cl).cloned().unwrap_or_default();
-                    (cl, g)
-                })
-                .collect()
-        } else {
-            let mut v: Vec<(String, Vec<String>)> = grants.iter().map(|(k, g)| (k.clone(), g.clone())).collect();
-            v.sort();
-            v
-        };
-        for change in &changes {
+        if let Some(t) = mqtt {
             for (topic, audience, visible) in publications(t, change, &vens) {
-                rows.push(NewNotification {
-                    id: ObjectId::generate().into_string(),
-                    change_seq: change.seq,
-                    subscription_id: topic.clone(),
-                    client_id: audience,
-                    callback_url: topic,
-                    bearer_token: None,
-                    object_type: change.object.object_type.as_str().to_owned(),
-                    operation: outbox::operation_name(change.operation).to_owned(),
-                    object_id: change.object.id.clone(),
-                    program_id: change.program_id.clone(),
-                    event_id: change.event_id.clone(),
-                    payload: payload(change, visible.as_deref()),
-                    state: "pending".into(),
-                    attempts: 0,
-                    created_at: now_n,
-                    next_attempt_at: now_n,
-                    channel: "MQTT".into(),
-                });
+                rows.push(row("MQTT", topic.clone(), audience, topic, None, visible.as_deref()));
             }
+        }
+        covered = (i + 1, change.seq);
+        // Bounded memory: a plan stops after the change that takes it past MAX_PLAN_ROWS; the rest wait
+        // for the next one (one change always goes, however many rows it makes).
+        if rows.len() >= MAX_PLAN_ROWS {
+            break;
         }
     }
     Ok(Plan {
         rows,
-        changes: changes.len(),
-        last_seq: Some(last),
+        changes: covered.0,
+        last_seq: Some(covered.1),
+        more: covered.0 < changes.len() || changes.len() as i64 >= FANOUT_BATCH,
     })
 }
 

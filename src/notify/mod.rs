@@ -82,6 +82,47 @@ pub fn outcome_of(
     }
 }
 
+/// Each client's share of the delivery slots (`notifications.per_client_concurrency`).
+#[derive(Debug)]
+pub struct Shares {
+    per_client: usize,
+    shares: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Shares {
+    pub fn new(per_client: usize) -> Self {
+        Self {
+            per_client: per_client.max(1),
+            shares: std::sync::Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<Semaphore>>> {
+        self.shares.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn of(&self, client: &str) -> Arc<Semaphore> {
+        let mut shares = self.lock();
+        if shares.len() > 100_000 {
+            // Idle shares hold nothing; those in use are kept by their deliveries.
+            shares.retain(|_, s| s.available_permits() < self.per_client);
+        }
+        shares
+            .entry(client.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_client)))
+            .clone()
+    }
+
+    /// The clients with every slot of their share in flight.
+    fn busy(&self) -> Vec<String> {
+        let shares = self.lock();
+        (shares.iter())
+            .filter(|(_, s)| s.available_permits() == 0)
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+}
+
 /// Everything the worker needs.
 #[derive(Clone)]
 pub struct Worker {
@@ -94,6 +135,8 @@ pub struct Worker {
     pub owner: String,
     /// Publishes the MQTT notifications (when the binding is enabled).
     pub mqtt: Option<mqtt::MqttBinding>,
+    /// Each client's share of the delivery slots.
+    pub shares: Arc<Shares>,
 }
 
 /// Deletes the notifications that finished more than `retention_days` before `now`, a batch at a time so
@@ -146,7 +189,7 @@ impl Worker {
             look |= self.notifier.look.swap(false, Ordering::AcqRel);
             if look && self.settings.deliver {
                 if self.mqtt.is_some() {
-                    match self.claim("MQTT", MQTT_BATCH).await {
+                    match self.claim("MQTT", MQTT_BATCH, Vec::new()).await {
                         Ok(claimed) => {
                             for n in claimed {
                                 let recipient = (!n.client_id.is_empty()).then_some(n.client_id.as_str());
@@ -165,25 +208,34 @@ impl Worker {
                 let free = permits.available_permits();
                 if free > 0 && !dispatching.load(Ordering::Acquire) {
                     let rounds = (self.settings.lease_secs / (2 * self.settings.timeout_secs)).clamp(1, 4) as usize;
-                    match self.claim("WEBHOOK", (free * rounds).min(1024) as i64).await {
+                    let busy = self.shares.busy();
+                    match self.claim("WEBHOOK", (free * rounds).min(1024) as i64, busy).await {
                         Ok(claimed) if !claimed.is_empty() => {
                             dispatching.store(true, Ordering::Release);
                             let (w, done, permits, dispatching) =
                                 (self.clone(), done.clone(), permits.clone(), dispatching.clone());
                             tokio::spawn(async move {
                                 for n in claimed {
-                                    let Ok(permit) = permits.clone().acquire_owned().await else {
-                                        break;
-                                    };
-                                    let (w, done) = (w.clone(), done.clone());
-                                    tokio::spawn(async move {
-                                        let url = n.callback_url.clone();
-                                        let outcome = w
-                                            .post(n.callback_url, n.bearer_token, n.payload, &n.id, n.attempts)
-                                            .await;
-                                        drop(permit);
-                                        let _ = done.send((n.id, url, outcome));
-                                    });
+                                    let share = w.shares.of(&n.client_id);
+                                    match share.clone().try_acquire_owned() {
+                                        // The client has a free slot: wait for one of the instance's.
+                                        Ok(mine) => {
+                                            let Ok(permit) = permits.clone().acquire_owned().await else {
+                                                break;
+                                            };
+                                            tokio::spawn(w.clone().deliver(n, (mine, permit), done.clone()));
+                                        }
+                                        // Its share is in flight (a slow receiver): this one waits on its
+                                        // own, holding none of the slots other clients need.
+                                        Err(_) => {
+                                            tokio::spawn(w.clone().deliver_when_free(
+                                                n,
+                                                share,
+                                                permits.clone(),
+                                                done.clone(),
+                                            ));
+                                        }
+                                    }
                                 }
                                 dispatching.store(false, Ordering::Release);
                                 w.notifier.check_due();
@@ -271,7 +323,7 @@ impl Worker {
                         );
                     }
                     made += f.notifications;
-                    if f.changes < fanout::FANOUT_BATCH as usize {
+                    if !f.more {
                         return made;
                     }
                 }
@@ -289,14 +341,62 @@ impl Worker {
         }
     }
 
-    async fn claim(&self, channel: &'static str, limit: i64) -> crate::store::StoreResult<Vec<Claimed>> {
+    /// POSTs one claimed notification holding its client's slot and one of the instance's.
+    async fn deliver(
+        self,
+        n: Claimed,
+        _slots: (tokio::sync::OwnedSemaphorePermit, tokio::sync::OwnedSemaphorePermit),
+        done: tokio::sync::mpsc::UnboundedSender<Finished>,
+    ) {
+        let url = n.callback_url.clone();
+        let outcome = self
+            .post(n.callback_url, n.bearer_token, n.payload, &n.id, n.attempts)
+            .await;
+        let _ = done.send((n.id, url, outcome));
+    }
+
+    /// Waits for a slot of the notification's client, then one of the instance's, then POSTs it. If the
+    /// client's slots stay busy until the lease is nearly over, the notification is given back
+    /// unattempted rather than sent twice.
+    async fn deliver_when_free(
+        self,
+        n: Claimed,
+        share: Arc<Semaphore>,
+        permits: Arc<Semaphore>,
+        done: tokio::sync::mpsc::UnboundedSender<Finished>,
+    ) {
+        let wait = Duration::from_secs(
+            self.settings
+                .lease_secs
+                .saturating_sub(2 * self.settings.timeout_secs)
+                .max(1),
+        );
+        let Ok(Ok(mine)) = tokio::time::timeout(wait, share.acquire_owned()).await else {
+            let (db, id, owner) = (self.db.clone(), n.id.clone(), self.owner.clone());
+            if let Err(e) = db.write(move |c| outbox::release(c, &id, &owner)).await {
+                tracing::warn!(error = %e, "giving back a notification failed; it is taken over after its lease");
+            }
+            return;
+        };
+        let Ok(permit) = permits.acquire_owned().await else {
+            return;
+        };
+        self.deliver(n, (mine, permit), done).await;
+    }
+
+    async fn claim(
+        &self,
+        channel: &'static str,
+        limit: i64,
+        busy: Vec<String>,
+    ) -> crate::store::StoreResult<Vec<Claimed>> {
         let now = self.clock.now();
         let lease = now + chrono::Duration::seconds(self.settings.lease_secs as i64);
         let owner = self.owner.clone();
         let started = std::time::Instant::now();
         let claimed = self
             .db
-            .write(move |c| outbox::claim_due(c, &owner, channel, now, lease, limit))
+            .write(move |c| outbox::claim_due(c, &owner, channel, now, lease, limit, &busy))
             .await;
         if let Ok(c) = &claimed
             && !c.is_empty()

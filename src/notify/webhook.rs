@@ -191,6 +191,16 @@ pub struct WebhookClient {
     policy: AddressPolicy,
     allow_http: bool,
     echo_timeout: Duration,
+    /// What one subscription, and one client, may ask for.
+    pub limits: SubscriptionLimits,
+}
+
+/// Limits on subscriptions, so that one VEN cannot multiply the server's outbound requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionLimits {
+    pub operations: usize,
+    pub callback_urls: usize,
+    pub per_client: i64,
 }
 
 impl std::fmt::Debug for WebhookClient {
@@ -232,6 +242,11 @@ impl WebhookClient {
             policy,
             allow_http: s.allow_http,
             echo_timeout: Duration::from_secs(s.echo_timeout_secs),
+            limits: SubscriptionLimits {
+                operations: s.max_operations_per_subscription as usize,
+                callback_urls: s.max_callback_urls_per_subscription as usize,
+                per_client: i64::from(s.max_subscriptions_per_client),
+            },
         })
     }
 

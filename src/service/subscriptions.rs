@@ -81,11 +81,29 @@ fn map_err(e: StoreError, req: &SubscriptionRequest, id: Option<&str>) -> AppErr
 }
 
 /// Every callback URL must be https and answer the echo handshake (Def §Webhooks: the VTN "MUST NOT
-/// allow creation" otherwise); checked on create and on update, before anything is written.
+/// allow creation" otherwise); checked on create and on update, before anything is written. A
+/// subscription past the limits (`notifications.max_*`: operations, distinct callback URLs) is refused
+/// first, so it costs no outbound request.
 async fn check_callbacks(state: &AppState, req: &SubscriptionRequest) -> Result<(), AppError> {
+    let limits = state.webhooks.limits;
+    if req.object_operations.len() > limits.operations {
+        return Err(AppError::BadRequest(format!(
+            "at most {} objectOperations per subscription (notifications.max_operations_per_subscription), got {}",
+            limits.operations,
+            req.object_operations.len()
+        )));
+    }
     let mut urls: Vec<&str> = req.object_operations.iter().map(|o| o.callback_url.as_str()).collect();
     urls.sort_unstable();
     urls.dedup();
+    if urls.len() > limits.callback_urls {
+        return Err(AppError::BadRequest(format!(
+            "at most {} distinct callback URLs per subscription (notifications.max_callback_urls_per_subscription), \
+             got {}",
+            limits.callback_urls,
+            urls.len()
+        )));
+    }
     for url in urls {
         state
             .webhooks
@@ -103,15 +121,31 @@ fn subscription_links<'a>(o: &'a SubscriptionRequest, owner: &'a str) -> Links<'
     }
 }
 
+/// A VEN may hold at most `notifications.max_subscriptions_per_client` subscriptions (the business
+/// logic is not limited); checked before the echo handshake and again in the write.
+fn check_count(c: &mut AnyConnection, who: &Principal, limit: i64) -> StoreResult<()> {
+    if !who.is_business_logic() && repo::count_subscriptions(c, &who.client_id)? >= limit {
+        return Err(StoreError::Invalid(format!(
+            "at most {limit} subscriptions per client (notifications.max_subscriptions_per_client); delete one first"
+        )));
+    }
+    Ok(())
+}
+
 pub async fn create(state: &AppState, who: &Principal, req: SubscriptionRequest) -> Result<StoredObject, AppError> {
     who.require(Scope::WriteSubscriptions)?;
+    let limit = state.webhooks.limits.per_client;
+    let who_count = who.clone();
+    state.db.read(move |c| check_count(c, &who_count, limit)).await?;
     check_callbacks(state, &req).await?;
+    let who_count = who.clone();
     let mut w = object_write(state, ObjectId::generate().into_string(), &(), None)?;
     w.body = content_json(&who.client_id, &req)?;
     let cols = columns(&who.client_id, who.is_business_logic(), &req);
     let req2 = req.clone();
     state
         .write(move |c| {
+            check_count(c, &who_count, limit)?;
             let o = repo::insert_subscription(c, &w, &cols)?;
             record(c, Operation::Create, &o, subscription_links(&req2, &cols.client_id))?;
             Ok(o)

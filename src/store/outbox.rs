@@ -300,7 +300,7 @@ UPDATE notifications SET attempts = attempts + 1, lease_owner = ?, lease_until =
     first_attempt_at = COALESCE(first_attempt_at, ?)
 WHERE id IN (
     SELECT n.id FROM notifications n
-    WHERE n.state = 'pending' AND n.channel = ? AND n.next_attempt_at <= ?
+    WHERE n.state = 'pending' AND n.channel = ? AND NOT_BUSY AND n.next_attempt_at <= ?
       AND (n.lease_until IS NULL OR n.lease_until < ?)
       AND NOT EXISTS (
           SELECT 1 FROM notifications p
@@ -310,6 +310,12 @@ WHERE id IN (
     LIMIT ? LOCKING)
 RETURNING id, change_seq, callback_url, bearer_token, payload, attempts, channel, client_id";
 
+/// Separates the client ids of [`claim_due`]'s `busy` list (no client id holds it).
+const SEP: char = '\u{1f}';
+
+/// Claims due notifications (see [`CLAIM`]), none of them for the clients in `busy` (those with all
+/// their share of deliveries in flight: their rows wait, and other clients' are taken instead).
+#[allow(clippy::too_many_arguments)]
 pub fn claim_due(
     c: &mut AnyConnection,
     owner: &str,
@@ -317,9 +323,20 @@ pub fn claim_due(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
+    busy: &[String],
 ) -> StoreResult<Vec<Claimed>> {
     let now = to_naive(now);
     let lease_until = to_naive(lease_until);
+    let busy: String = if busy.is_empty() {
+        String::new()
+    } else {
+        let mut s = String::from(SEP);
+        for b in busy {
+            s.push_str(b);
+            s.push(SEP);
+        }
+        s
+    };
     macro_rules! run {
         ($conn:expr, $sql:expr) => {
             diesel::sql_query($sql)
@@ -327,6 +344,7 @@ pub fn claim_due(
                 .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(now)
                 .bind::<Text, _>(channel)
+                .bind::<Text, _>(&busy)
                 .bind::<Timestamp, _>(now)
                 .bind::<Timestamp, _>(now)
                 .bind::<BigInt, _>(limit)
@@ -334,10 +352,20 @@ pub fn claim_due(
         };
     }
     let mut rows = match c {
-        AnyConnection::Postgresql(pg) => {
-            run!(pg, numbered(&CLAIM.replace("LOCKING", "FOR UPDATE OF n SKIP LOCKED")))
-        }
-        AnyConnection::Sqlite(sq) => run!(sq, CLAIM.replace("LOCKING", "")),
+        AnyConnection::Postgresql(pg) => run!(
+            pg,
+            numbered(
+                &CLAIM
+                    .replace("LOCKING", "FOR UPDATE OF n SKIP LOCKED")
+                    .replace("NOT_BUSY", "strpos(?, chr(31) || n.client_id || chr(31)) = 0")
+            )
+        ),
+        AnyConnection::Sqlite(sq) => run!(
+            sq,
+            CLAIM
+                .replace("LOCKING", "")
+                .replace("NOT_BUSY", "instr(?, char(31) || n.client_id || char(31)) = 0")
+        ),
     };
     rows.sort_by(|a, b| (a.change_seq, &a.id).cmp(&(b.change_seq, &b.id)));
     Ok(rows)
@@ -506,6 +534,24 @@ pub fn record_outcomes(
             .execute(c)?;
     }
     Ok(lost)
+}
+
+/// Gives a claimed notification back unattempted (its client's share stayed busy until the lease was
+/// nearly over): no attempt is counted, and any instance may claim it again.
+pub fn release(c: &mut AnyConnection, id: &str, owner: &str) -> StoreResult<()> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::lease_owner.eq(owner))
+            .filter(notifications::state.eq("pending")),
+    )
+    .set((
+        notifications::attempts.eq(notifications::attempts - 1),
+        notifications::lease_owner.eq(None::<String>),
+        notifications::lease_until.eq(None::<chrono::NaiveDateTime>),
+    ))
+    .execute(c)?;
+    Ok(())
 }
 
 /// Deletes up to `limit` notifications that finished (delivered, failed, cancelled) before `before`;

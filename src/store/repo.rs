@@ -599,6 +599,14 @@ pub struct SubscriptionFilter {
     pub client_id: Option<String>,
 }
 
+/// How many subscriptions a client holds.
+pub fn count_subscriptions(c: &mut AnyConnection, client_id: &str) -> StoreResult<i64> {
+    Ok(subscriptions::table
+        .filter(subscriptions::client_id.eq(client_id))
+        .count()
+        .get_result(c)?)
+}
+
 pub fn list_subscriptions(c: &mut AnyConnection, f: &SubscriptionFilter, page: Page) -> StoreResult<Vec<StoredObject>> {
     let mut q = subscriptions::table.into_boxed();
     if let Some(p) = &f.program_id {

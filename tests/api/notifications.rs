@@ -860,3 +860,88 @@ async fn finished_notifications_are_deleted_after_their_retention_and_pending_on
     assert!(notifications(&bl, "state=delivered").await.is_empty());
     assert_eq!(notifications(&bl, "state=pending").await.len(), 1);
 }
+
+/// One VEN's receiver holding every POST open (a tarpit) cannot take the delivery slots other VENs'
+/// notifications need: each client has its own share of them.
+#[actix_rt::test]
+async fn a_tarpit_receiver_of_one_ven_does_not_delay_another_vens_notifications() {
+    let app = TestApp::with_settings(|s| {
+        s.notifications.concurrency = 4;
+        s.notifications.per_client_concurrency = 2;
+        s.notifications.timeout_secs = 120;
+        s.notifications.lease_secs = 600;
+    })
+    .await;
+    let (rx_a, rx_b) = (Receiver::start().await, Receiver::start().await);
+    let bl = app.bl();
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    subscribe(
+        &a,
+        &subscription("a", &rx_a.url("/a"), json!(["EVENT"]), json!(["CREATE"])),
+    )
+    .await;
+    subscribe(
+        &b,
+        &subscription("b", &rx_b.url("/b"), json!(["EVENT"]), json!(["CREATE"])),
+    )
+    .await;
+    rx_b.hold_answers();
+    let p = program(&bl, "p", &[]).await;
+    for _ in 0..8 {
+        event(&bl, &p, &[]).await;
+    }
+    app.state.notifier.check_due();
+    // B's receiver answers nothing for two minutes; A hears of every event meanwhile.
+    rx_a.wait_posts(8).await;
+    assert!(
+        rx_b.posts().len() <= 2,
+        "B holds no more than its share: {}",
+        rx_b.posts().len()
+    );
+    rx_b.release_answers();
+    rx_b.wait_posts(8).await;
+}
+
+/// A subscription cannot multiply the server's outbound requests: operations, distinct callback URLs per
+/// subscription and subscriptions per VEN are limited, and a request past a limit is refused, naming it,
+/// before any callback is called.
+#[actix_rt::test]
+async fn subscriptions_past_the_limits_are_refused_before_any_callback_is_called() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let ven = app.ven("v");
+    let limits = sluice::config::NotificationSettings::default();
+    let operations = |n: usize, urls: usize| -> Value {
+        let ops: Vec<Value> = (0..n)
+            .map(|i| json!({"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": rx.url(&format!("/cb{}", i % urls))}))
+            .collect();
+        json!({"clientName": "v", "objectOperations": ops})
+    };
+    let r = ven.post("/subscriptions", &operations(300, 300)).await;
+    r.assert_problem(400);
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("objectOperations") && detail.contains(&limits.max_operations_per_subscription.to_string()),
+        "{detail}"
+    );
+    let urls = limits.max_callback_urls_per_subscription as usize;
+    let r = ven.post("/subscriptions", &operations(urls + 1, urls + 1)).await;
+    r.assert_problem(400);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("callback URLs"),
+        "{}",
+        r.text
+    );
+    assert!(rx.echoes().is_empty(), "nothing was called for refused subscriptions");
+
+    for _ in 0..limits.max_subscriptions_per_client {
+        subscribe(&ven, &operations(1, 1)).await;
+    }
+    let r = ven.post("/subscriptions", &operations(1, 1)).await;
+    r.assert_problem(400);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("subscriptions"),
+        "{}",
+        r.text
+    );
+}

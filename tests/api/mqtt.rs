@@ -35,6 +35,7 @@ async fn connect(uri: &str, username: &str, password: &str) -> Result<Mqtt, Stri
     let (host, port) = rest.rsplit_once(':').unwrap();
     let mut opts = MqttOptions::new(uuid::Uuid::new_v4().simple().to_string(), host, port.parse().unwrap());
     opts.set_credentials(username, password);
+    opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
     opts.set_keep_alive(Duration::from_secs(5));
     let (client, mut eventloop) = AsyncClient::new(opts, 100);
     loop {
@@ -596,4 +597,77 @@ async fn a_ven_notification_no_session_received_is_not_delivered() {
     let of_b = settled_notifications(&app, &bl, &b.client_id).await;
     let n = of_b.iter().find(|n| n["objectID"] == ev.as_str()).unwrap();
     assert_eq!(n["state"], "delivered", "{n}");
+}
+
+/// SUBSCRIBE packets of 10,000 valid filters each (as many as the broker's largest packet holds) cost the broker no more than its limits allow: the filters
+/// past the per-packet limit fail unexamined, the session holds at most its limit of filters, and other
+/// clients are served meanwhile.
+#[actix_rt::test]
+async fn a_flood_of_subscribe_filters_is_cut_at_the_limits_and_others_are_served() {
+    use sluice::notify::mqtt::broker::{MAX_FILTERS_PER_CONNECTION, MAX_FILTERS_PER_PACKET};
+    let app = mqtt_app().await;
+    let bl = app.bl();
+    let (a, b) = (app.ven("a"), app.ven("b"));
+    ven_object(&bl, &a, "site-a", &[]).await;
+    let ven_b = ven_object(&bl, &b, "site-b", &[]).await;
+    let uri = broker_uri(&a).await;
+    let own = format!("openadr3/clients/{}/events", a.client_id);
+    let mut flood = connect(&uri, &a.client_id, a.token.as_deref().unwrap()).await.unwrap();
+    let mut total_granted = 0;
+    for round in 0..5 {
+        let filters: Vec<rumqttc::SubscribeFilter> = (0..10_000)
+            .map(|i| rumqttc::SubscribeFilter::new(format!("{own}/x{round}-{i}"), QoS::AtLeastOnce))
+            .collect();
+        flood.client.subscribe_many(filters).await.unwrap();
+        let codes = loop {
+            if let Packet::SubAck(ack) = flood.next().await {
+                break ack.return_codes;
+            }
+        };
+        assert_eq!(codes.len(), 10_000);
+        let granted = codes
+            .iter()
+            .filter(|c| matches!(c, SubscribeReasonCode::Success(_)))
+            .count();
+        assert!(granted <= MAX_FILTERS_PER_PACKET, "{granted}");
+        total_granted += granted;
+    }
+    assert_eq!(
+        total_granted, MAX_FILTERS_PER_CONNECTION,
+        "the session holds its most filters, no more"
+    );
+
+    // Meanwhile another VEN subscribes and hears of a new event.
+    let mut mb = connect(&uri, &b.client_id, b.token.as_deref().unwrap()).await.unwrap();
+    let topic = b.get(&format!("/notifiers/mqtt/topics/vens/{ven_b}/events")).await.body["topics"]["CREATE"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        mb.subscribe(&topic).await,
+        SubscribeReasonCode::Success(QoS::AtLeastOnce)
+    );
+    let p = program(&bl, "p", &[]).await;
+    let ev = event(&bl, &p, &[]).await;
+    assert_eq!(mb.message().await.1["object"]["id"], ev.as_str());
+}
+
+/// One client holds a few sessions at most: more are refused at CONNECT.
+#[actix_rt::test]
+async fn a_client_cannot_open_more_than_its_sessions() {
+    use sluice::notify::mqtt::broker::MAX_SESSIONS_PER_CLIENT;
+    let app = mqtt_app().await;
+    let a = app.ven("a");
+    let uri = broker_uri(&a).await;
+    let mut open = Vec::new();
+    for _ in 0..MAX_SESSIONS_PER_CLIENT {
+        open.push(connect(&uri, &a.client_id, a.token.as_deref().unwrap()).await.unwrap());
+    }
+    assert!(connect(&uri, &a.client_id, a.token.as_deref().unwrap()).await.is_err());
+    open.pop().unwrap().client.disconnect().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while connect(&uri, &a.client_id, a.token.as_deref().unwrap()).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "a closed session frees its place");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -20,27 +20,37 @@ use tokio::sync::mpsc;
 use super::topics::{Topics, may_subscribe};
 use crate::auth::jwt::Authenticator;
 
-/// Messages queued per connection before the broker gives up on a client that does not read.
+/// Messages queued per connection; a client that lets its queue fill is disconnected (it reads the REST
+/// API when it comes back), so a client that never reads pins no memory.
 const QUEUE: usize = 4096;
 /// Time a new connection has to send CONNECT.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest packet before login: a CONNECT is small, and an anonymous peer gets no more.
+const PRE_AUTH_MAX_PACKET: usize = 16 * 1024;
+/// Time one packet may take to be written to a client before it is disconnected.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Filters handled per SUBSCRIBE packet, per connection, and sessions per client: a VEN needs a few;
+/// beyond these a filter gets a failure code and a session is refused, at no cost to anyone else.
+pub const MAX_FILTERS_PER_PACKET: usize = 64;
+pub const MAX_FILTERS_PER_CONNECTION: usize = 256;
+pub const MAX_SESSIONS_PER_CLIENT: usize = 4;
 
 struct Client {
     /// The OpenADR clientID the session logged in as, and the token it logged in with (checked again by
     /// [`Broker::sessions`]' caller: a session ends when its token expires or its client is removed).
     client_id: String,
     token: String,
-    filters: Vec<(String, QoS)>,
+    filters: HashMap<String, QoS>,
     tx: mpsc::Sender<(String, Bytes, QoS)>,
 }
 
 /// Connected clients, and their subscriptions indexed by the literal levels before a filter's first
 /// wildcard: a publication looks up each prefix of its topic (a handful of levels) instead of testing
-/// every filter of 10,000 VENs.
+/// every filter of 10,000 VENs. Every change is O(1): no lock is held for long.
 #[derive(Default)]
 struct Clients {
     clients: HashMap<u64, Client>,
-    by_prefix: HashMap<String, Vec<(u64, String, QoS)>>,
+    by_prefix: HashMap<String, HashMap<(u64, String), QoS>>,
 }
 
 /// `a/b/+/c` → `a/b`; `a/b` → `a/b`; `#` → ``.
@@ -53,22 +63,31 @@ fn literal_prefix(filter: &str) -> String {
 }
 
 impl Clients {
-    fn subscribe(&mut self, id: u64, filter: String, qos: QoS) {
-        let Some(c) = self.clients.get_mut(&id) else { return };
-        c.filters.retain(|(f, _)| *f != filter);
-        c.filters.push((filter.clone(), qos));
+    /// Adds (or updates) a filter of session `id`; false when the session has its most filters already.
+    fn subscribe(&mut self, id: u64, filter: String, qos: QoS) -> bool {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return false;
+        };
+        if !c.filters.contains_key(&filter) && c.filters.len() >= MAX_FILTERS_PER_CONNECTION {
+            return false;
+        }
+        c.filters.insert(filter.clone(), qos);
         let slot = self.by_prefix.entry(literal_prefix(&filter)).or_default();
-        slot.retain(|(i, f, _)| !(*i == id && *f == filter));
-        slot.push((id, filter, qos));
+        slot.insert((id, filter), qos);
+        true
     }
 
     fn unsubscribe(&mut self, id: u64, filter: &str) {
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.filters.retain(|(f, _)| f != filter);
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        if c.filters.remove(filter).is_some() {
+            self.unindex(id, filter.to_owned());
         }
-        let key = literal_prefix(filter);
+    }
+
+    fn unindex(&mut self, id: u64, filter: String) {
+        let key = literal_prefix(&filter);
         if let Some(slot) = self.by_prefix.get_mut(&key) {
-            slot.retain(|(i, f, _)| !(*i == id && f == filter));
+            slot.remove(&(id, filter));
             if slot.is_empty() {
                 self.by_prefix.remove(&key);
             }
@@ -77,16 +96,14 @@ impl Clients {
 
     fn remove(&mut self, id: u64) {
         if let Some(c) = self.clients.remove(&id) {
-            for (f, _) in c.filters {
-                let key = literal_prefix(&f);
-                if let Some(slot) = self.by_prefix.get_mut(&key) {
-                    slot.retain(|(i, _, _)| *i != id);
-                    if slot.is_empty() {
-                        self.by_prefix.remove(&key);
-                    }
-                }
+            for f in c.filters.into_keys() {
+                self.unindex(id, f);
             }
         }
+    }
+
+    fn sessions_of(&self, client_id: &str) -> usize {
+        self.clients.values().filter(|c| c.client_id == client_id).count()
     }
 }
 
@@ -134,7 +151,18 @@ impl Broker {
         });
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let ids = Arc::new(AtomicU64::new(1));
-        tokio::spawn(async move {
+        // The broker runs on a thread and runtime of its own: however busy its clients keep it, the
+        // notification worker, the latency pass and the HTTP workers do not wait for it.
+        let listener = listener.into_std()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let accept = async move {
+            let listener = match TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "the MQTT broker cannot listen");
+                    return;
+                }
+            };
             loop {
                 let (stream, peer) = match listener.accept().await {
                     Ok(s) => s,
@@ -166,7 +194,10 @@ impl Broker {
                     }
                 });
             }
-        });
+        };
+        std::thread::Builder::new()
+            .name("sluice-mqtt".into())
+            .spawn(move || runtime.block_on(accept))?;
         Ok(Self { registry, addr })
     }
 
@@ -202,7 +233,7 @@ impl Broker {
             let Some(slot) = reg.by_prefix.get(&levels[..k].join("/")) else {
                 continue;
             };
-            for (id, filter, qos) in slot {
+            for ((id, filter), qos) in slot {
                 if matches(topic, filter) {
                     let q = best.entry(*id).or_insert(*qos);
                     if (*qos as u8) > (*q as u8) {
@@ -212,15 +243,25 @@ impl Broker {
             }
         }
         let mut n = 0;
+        let mut stalled = Vec::new();
         for (id, qos) in best {
-            // A client too slow to take its queue loses the message rather than stalling everyone;
-            // OpenADR clients recover by reading the REST API.
-            if let Some(c) = reg.clients.get(&id)
-                && c.tx.try_send((topic.to_owned(), payload.clone(), qos)).is_ok()
-                && recipient.is_none_or(|r| r == c.client_id)
-            {
-                n += 1;
+            let Some(c) = reg.clients.get(&id) else { continue };
+            match c.tx.try_send((topic.to_owned(), payload.clone(), qos)) {
+                Ok(()) if recipient.is_none_or(|r| r == c.client_id) => n += 1,
+                Ok(()) => {}
+                // A client that does not take its queue is disconnected rather than stalling everyone or
+                // pinning memory; OpenADR clients recover by reading the REST API.
+                Err(mpsc::error::TrySendError::Full(_)) => stalled.push(id),
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
+        }
+        drop(reg);
+        if !stalled.is_empty() {
+            tracing::info!(
+                sessions = stalled.len(),
+                "MQTT sessions that stopped reading were disconnected"
+            );
+            self.disconnect(&stalled);
         }
         n
     }
@@ -229,7 +270,10 @@ impl Broker {
 async fn write_packet<S: AsyncWrite + Unpin>(s: &mut S, p: Packet, max: usize) -> Result<(), String> {
     let mut buf = BytesMut::with_capacity(64);
     p.write(&mut buf, max).map_err(|e| e.to_string())?;
-    s.write_all(&buf).await.map_err(|e| e.to_string())
+    match tokio::time::timeout(WRITE_TIMEOUT, s.write_all(&buf)).await {
+        Ok(written) => written.map_err(|e| e.to_string()),
+        Err(_) => Err("the client does not read: write timed out".into()),
+    }
 }
 
 /// Reads the next packet, or `None` at end of stream.
@@ -254,8 +298,8 @@ impl Conn {
     async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&self, id: u64, stream: S) -> Result<(), String> {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut buf = BytesMut::with_capacity(1024);
-        let connect = match tokio::time::timeout(CONNECT_TIMEOUT, read_packet(&mut rd, &mut buf, self.max_packet)).await
-        {
+        let pre_auth = self.max_packet.min(PRE_AUTH_MAX_PACKET);
+        let connect = match tokio::time::timeout(CONNECT_TIMEOUT, read_packet(&mut rd, &mut buf, pre_auth)).await {
             Ok(Ok(Some(Packet::Connect(c)))) => c,
             Ok(Ok(_)) => return Err("the first packet was not CONNECT".into()),
             Ok(Err(e)) => return Err(e),
@@ -275,27 +319,34 @@ impl Conn {
             return Err("refused: no valid token".into());
         };
         let business_logic = principal.is_business_logic();
+        let (tx, mut rx) = mpsc::channel::<(String, Bytes, QoS)>(QUEUE);
+        let admitted = {
+            let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
+            let admitted = reg.sessions_of(&principal.client_id) < MAX_SESSIONS_PER_CLIENT;
+            if admitted {
+                let client = Client {
+                    client_id: principal.client_id.clone(),
+                    token: connect.login.as_ref().map(|l| l.password.clone()).unwrap_or_default(),
+                    filters: HashMap::new(),
+                    tx,
+                };
+                reg.clients.insert(id, client);
+            }
+            admitted
+        };
+        if !admitted {
+            let refuse = Packet::ConnAck(ConnAck::new(ConnectReturnCode::ServiceUnavailable, false));
+            write_packet(&mut wr, refuse, self.max_packet).await?;
+            return Err(format!(
+                "refused: {MAX_SESSIONS_PER_CLIENT} sessions of this client already"
+            ));
+        }
         write_packet(
             &mut wr,
             Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)),
             self.max_packet,
         )
         .await?;
-        let (tx, mut rx) = mpsc::channel::<(String, Bytes, QoS)>(QUEUE);
-        self.registry
-            .clients
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clients
-            .insert(
-                id,
-                Client {
-                    client_id: principal.client_id.clone(),
-                    token: connect.login.as_ref().map(|l| l.password.clone()).unwrap_or_default(),
-                    filters: Vec::new(),
-                    tx,
-                },
-            );
         // Keep-alive: a client silent for 1.5 × its interval is gone (MQTT 3.1.1 §3.1.2.10).
         let idle = match connect.keep_alive {
             0 => Duration::from_secs(24 * 3600),
@@ -313,22 +364,26 @@ impl Conn {
                     };
                     match packet {
                         Packet::Subscribe(s) => {
-                            let mut codes = Vec::with_capacity(s.filters.len());
+                            let mut codes = vec![SubscribeReasonCode::Failure; s.filters.len()];
                             let mut granted = Vec::new();
-                            for f in &s.filters {
+                            // Past the per-packet limit, filters fail without being looked at.
+                            for (i, f) in s.filters.iter().enumerate().take(MAX_FILTERS_PER_PACKET) {
                                 if may_subscribe(&self.topics, &f.path, &principal.client_id, business_logic) {
                                     let qos = if f.qos == QoS::AtMostOnce { QoS::AtMostOnce } else { QoS::AtLeastOnce };
-                                    granted.push((f.path.clone(), qos));
-                                    codes.push(SubscribeReasonCode::Success(qos));
+                                    granted.push((i, f.path.clone(), qos));
                                 } else {
                                     tracing::info!(client = %principal.client_id, filter = %f.path, "MQTT subscription refused");
-                                    codes.push(SubscribeReasonCode::Failure);
                                 }
+                            }
+                            if s.filters.len() > MAX_FILTERS_PER_PACKET {
+                                tracing::info!(client = %principal.client_id, filters = s.filters.len(), "MQTT SUBSCRIBE past the per-packet limit");
                             }
                             {
                                 let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
-                                for (path, qos) in granted {
-                                    reg.subscribe(id, path, qos);
+                                for (i, path, qos) in granted {
+                                    if reg.subscribe(id, path, qos) {
+                                        codes[i] = SubscribeReasonCode::Success(qos);
+                                    }
                                 }
                             }
                             write_packet(&mut wr, Packet::SubAck(SubAck::new(s.pkid, codes)), self.max_packet).await?;

@@ -626,7 +626,7 @@ pub fn settle(
                     &(history_from.date_naive() - TimeDelta::days(1)).to_string(),
                     &(period.end().date_naive() + TimeDelta::days(1)).to_string(),
                 )?,
-                db::dispatched_between(c, chunk, to_naive(history_from), to_naive(period.end()))?,
+                settled_events(c, chunk, history_from, period.end())?,
             ))
         })?;
         let mut loads: HashMap<String, SiteLoad> = HashMap::new();
@@ -796,6 +796,44 @@ fn add_reports(
     Ok(())
 }
 
+/// The events settled for `sites` that started in `[from, to)`: every dispatch's, and every other event
+/// with a curtailment or load-up payload that reached them (docs/spec-decisions.md, "Events settled").
+/// The latter carry no dispatch id and no allocation: their site commits its enrollment's megawatts.
+fn settled_events(
+    c: &mut crate::store::AnyConnection,
+    sites: &[String],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> StoreResult<Vec<db::DispatchedRow>> {
+    let mut rows = db::dispatched_between(c, sites, to_naive(from), to_naive(to))?;
+    for sent in db::sent_between(c, sites, to_naive(from), to_naive(to))? {
+        let Ok(req) = serde_json::from_str::<crate::wire::EventRequest>(&sent.body) else {
+            continue;
+        };
+        let types = req
+            .intervals
+            .iter()
+            .flatten()
+            .flat_map(|i| &i.payloads)
+            .map(|p| p.value_type.as_str());
+        let Some(direction) = Direction::of_payloads(types) else {
+            continue;
+        };
+        rows.push(db::DispatchedRow {
+            site_id: sent.site_id,
+            event_id: sent.event_id,
+            dispatch_id: String::new(),
+            program_id: sent.program_id,
+            direction: direction.as_str().to_owned(),
+            created_date_time: sent.created_date_time,
+            starts_at: sent.starts_at,
+            ends_at: sent.ends_at,
+            allocated_mw: String::new(),
+        });
+    }
+    Ok(rows)
+}
+
 /// What a site's settlement needs, owned, so sites can be settled on several threads.
 struct SiteInputParts {
     site_name: String,
@@ -823,14 +861,24 @@ fn parts(
         event_days.insert(local_day(start, tz));
         event_days.insert(local_day(end - TimeDelta::seconds(1), tz));
         if d.program_id == program_id && start >= period.start() && start < period.end() {
+            let direction = Direction::parse(&d.direction).unwrap_or(Direction::Shed);
+            // An event sent outside a dispatch commits the site's enrollment, in its direction.
+            let committed_mw = match (d.allocated_mw.as_str(), direction) {
+                ("", Direction::Shed) => parse_decimal(&e.shed_mw)?,
+                ("", Direction::LoadUp) => parse_decimal(&e.load_up_mw)?,
+                (allocated, _) => parse_decimal(allocated)?,
+            };
+            if committed_mw.is_zero() {
+                continue;
+            }
             events.push(EventWindow {
                 event_id: d.event_id.clone(),
-                dispatch_id: Some(d.dispatch_id.clone()),
-                direction: Direction::parse(&d.direction).unwrap_or(Direction::Shed),
+                dispatch_id: (!d.dispatch_id.is_empty()).then(|| d.dispatch_id.clone()),
+                direction,
                 notice: from_naive(d.created_date_time),
                 start,
                 end,
-                committed_mw: parse_decimal(&d.allocated_mw)?,
+                committed_mw,
             });
         }
     }

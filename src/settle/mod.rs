@@ -63,6 +63,29 @@ impl Direction {
             _ => None,
         }
     }
+
+    /// What an event sent outside a dispatch asks of a site, by its payload types
+    /// (docs/spec-decisions.md, "Events settled"): a cap on imports (`IMPORT_CAPACITY_LIMIT`) or a
+    /// `SIMPLE` level asks for less load; a `DISPATCH_SETPOINT` alone, for more (as a load-up dispatch
+    /// sends it). Other events (prices, for one) ask for nothing settlement pays for.
+    pub fn of_payloads<'a>(types: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        let mut setpoint = false;
+        for t in types {
+            match t {
+                "IMPORT_CAPACITY_LIMIT" | "SIMPLE" => return Some(Self::Shed),
+                "DISPATCH_SETPOINT" => setpoint = true,
+                _ => {}
+            }
+        }
+        setpoint.then_some(Self::LoadUp)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shed => "SHED",
+            Self::LoadUp => "LOAD_UP",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -417,6 +417,74 @@ pub fn dispatched_between(
     Ok(rows.into_iter().filter(|r| r.ends_at > r.starts_at).collect())
 }
 
+/// An event sent to an enrolled site outside a dispatch (through the OpenADR API), as response latency
+/// tracks it: which site, when it ran, and the event as stored.
+#[derive(Debug, Clone)]
+pub struct SentRow {
+    pub site_id: String,
+    pub event_id: String,
+    pub program_id: String,
+    pub created_date_time: NaiveDateTime,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub body: String,
+}
+
+/// Every event that started in `[from, to)`, reached one of `sites` and is no dispatch's: the (event,
+/// site) pairs response latency tracks (it decides which enrolled sites may read an event), with an end.
+pub fn sent_between(
+    c: &mut AnyConnection,
+    sites: &[String],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> StoreResult<Vec<SentRow>> {
+    let pairs: Vec<(String, String, NaiveDateTime, Option<NaiveDateTime>)> = event_latency::table
+        .filter(event_latency::site_id.eq_any(sites))
+        .filter(event_latency::event_start.ge(from))
+        .filter(event_latency::event_start.lt(to))
+        .filter(diesel::dsl::not(
+            event_latency::event_id.eq_any(dispatch_sites::table.select(dispatch_sites::event_id)),
+        ))
+        .order((
+            event_latency::site_id,
+            event_latency::event_start,
+            event_latency::event_id,
+        ))
+        .select((
+            event_latency::site_id,
+            event_latency::event_id,
+            event_latency::event_start,
+            event_latency::event_end,
+        ))
+        .load(c)?;
+    let mut ids: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found: HashMap<String, (String, NaiveDateTime, String)> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String, NaiveDateTime, String)> = events::table
+            .filter(events::id.eq_any(chunk))
+            .select((events::id, events::program_id, events::created_date_time, events::body))
+            .load(c)?;
+        found.extend(rows.into_iter().map(|(id, p, t, b)| (id, (p, t, b))));
+    }
+    Ok(pairs
+        .into_iter()
+        .filter_map(|(site_id, event_id, starts_at, ends_at)| {
+            let (program_id, created, body) = found.get(&event_id)?.clone();
+            Some(SentRow {
+                site_id,
+                event_id,
+                program_id,
+                created_date_time: created,
+                starts_at,
+                ends_at: ends_at.filter(|e| *e > starts_at)?,
+                body,
+            })
+        })
+        .collect())
+}
+
 /// Records what an import did, once it has done it.
 pub fn finish_import(c: &mut AnyConnection, row: &ImportRow) -> StoreResult<()> {
     diesel::update(meter_imports::table.find(&row.id))

@@ -488,3 +488,57 @@ async fn a_meter_before_baseline_anchored_on_a_fractional_second_notice_is_exact
     assert_eq!(ev["energyAmount"], "63750.00");
     assert_eq!(s.body["totals"]["penaltyAmount"], "0.00");
 }
+
+/// A curtailment event the operator sends an enrolled site through the OpenADR API, not through a
+/// dispatch, is settled as a dispatch's would be: the site commits its enrollment's megawatts, and the
+/// notice is the event's creation.
+#[actix_rt::test]
+async fn an_event_sent_through_the_openadr_api_to_an_enrolled_site_is_settled() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let (ers, site) = example_site(&app, &bl).await;
+    let r = bl
+        .post(
+            "/events",
+            &json!({"programID": ers, "targets": [format!("site:{site}")],
+                    "intervalPeriod": {"start": "2026-07-01T16:00:00Z", "duration": "PT1H"},
+                    "intervals": [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [10000]}]}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ev = r.id();
+    // A price event reaches the site too, and is no curtailment: nothing to settle.
+    let r = bl
+        .post(
+            "/events",
+            &json!({"programID": ers, "intervalPeriod": {"start": "2026-07-01T18:00:00Z", "duration": "PT1H"},
+                    "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [0.2]}]}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.refresh_latency().await;
+    let r = bl
+        .post_raw(
+            "/ops/meter-data",
+            "text/csv",
+            meter_csv("mine-1", &["12", "10", "10", "12"]),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(bl.post_raw("/ops/prices", "text/csv", PRICES).await.status, 201);
+    let s = settled_with(&bl, &ers, &rules()).await;
+    assert_eq!(s.status, 200, "{}", s.text);
+    let events = s.body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{}", s.text);
+    assert_eq!(events[0]["eventID"], ev.as_str());
+    assert!(events[0].get("dispatchID").is_none_or(Value::is_null), "{}", events[0]);
+    assert_eq!(events[0]["noticeDateTime"], "2026-07-01T12:00:00Z");
+    let credited: Vec<&str> = events[0]["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["creditedMWh"].as_str().unwrap())
+        .collect();
+    assert_eq!(credited, ["9.5", "10", "10", "9.5"]);
+    assert_eq!(events[0]["energyAmount"], "83500.00");
+}

@@ -23,6 +23,9 @@ pub enum AppError {
     RequestTimeout(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The path exists, with other methods: `allow` lists them (the `Allow` header, RFC 9110 §15.5.6).
+    #[error("{method} is not allowed here; allowed: {allow}")]
+    MethodNotAllowed { method: String, allow: String },
     /// An OAuth2 token endpoint error (RFC 6749 §5.2): status and `error` code.
     #[error("{description}")]
     OAuth {
@@ -51,6 +54,7 @@ impl AppError {
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
+            Self::MethodNotAllowed { .. } => 405,
             Self::RequestTimeout(_) => 408,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge(_) => 413,

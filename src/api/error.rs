@@ -77,6 +77,11 @@ impl ResponseError for AppError {
             };
             resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
         }
+        if let AppError::MethodNotAllowed { allow, .. } = self
+            && let Ok(v) = HeaderValue::from_str(allow)
+        {
+            resp.insert_header((header::ALLOW, v));
+        }
         if matches!(self, AppError::OAuth { .. }) {
             resp.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
         }

@@ -23,7 +23,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::{self, Data};
-use actix_web::{App, HttpResponse};
+use actix_web::{App, HttpRequest, HttpResponse};
 use futures_util::FutureExt;
 use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -198,8 +198,50 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api
 }
 
-async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound("no such resource".into()))
+/// No route matched: 405 with `Allow` when the path is served with other methods, else 404.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    match allowed_methods(req.path()) {
+        Some(allow) => Err(AppError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        }),
+        None => Err(AppError::NotFound("no such resource".into())),
+    }
+}
+
+/// The methods the served OpenAPI document gives `path` (`GET, PUT, DELETE`), if it has the path. The
+/// committed document is the one list of routes: the drift test keeps it equal to what is registered.
+fn allowed_methods(path: &str) -> Option<String> {
+    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, String)>> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let doc: serde_json::Value =
+            serde_json::from_slice(include_bytes!("../../openapi/openapi.json")).unwrap_or_default();
+        let Some(paths) = doc.get("paths").and_then(serde_json::Value::as_object) else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .map(|(p, ops)| {
+                let segments = p.split('/').map(str::to_owned).collect();
+                let methods: Vec<String> = ops
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_uppercase()).collect())
+                    .unwrap_or_default();
+                (segments, methods.join(", "))
+            })
+            .collect()
+    });
+    let asked: Vec<&str> = path.split('/').collect();
+    routes
+        .iter()
+        .find(|(segments, _)| {
+            segments.len() == asked.len()
+                && segments
+                    .iter()
+                    .zip(&asked)
+                    .all(|(s, a)| s == a || (s.starts_with('{') && !a.is_empty()))
+        })
+        .map(|(_, allow)| allow.clone())
 }
 
 /// The OpenAPI document as served at `/openapi.json`: the committed `openapi/openapi.json`, which a test

@@ -43,6 +43,23 @@ async fn unknown_routes_are_404_problems_and_problems_quote_the_request_id() {
     assert_eq!(r.body["instance"], format!("urn:uuid:{id}"));
 }
 
+/// A method a path is not served with is 405 with `Allow` naming those it is (RFC 9110 §15.5.6), not 404.
+#[actix_rt::test]
+async fn an_undeclared_method_on_an_existing_path_is_405_with_allow() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let r = bl.put("/programs", &json!({})).await;
+    r.assert_problem(405);
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let r = bl.post("/programs/some-id", &json!({})).await;
+    r.assert_problem(405);
+    assert_eq!(r.header("allow"), Some("GET, PUT, DELETE"));
+    let r = app.anonymous().delete("/auth/token").await;
+    r.assert_problem(405);
+    assert_eq!(r.header("allow"), Some("POST"));
+    bl.put("/programs/a/b", &json!({})).await.assert_problem(404);
+}
+
 #[actix_rt::test]
 async fn checklist_76_successful_responses_are_application_json() {
     let app = TestApp::new().await;

@@ -70,6 +70,16 @@ fn rules() -> Value {
     })
 }
 
+/// One field of every interval line of a statement's event.
+fn column<'a>(event: &'a Value, name: &str) -> Vec<&'a str> {
+    event["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l[name].as_str().unwrap())
+        .collect()
+}
+
 async fn settle(bl: &As, program: &str) -> Value {
     let r = bl
         .post(
@@ -139,13 +149,7 @@ async fn an_analyst_imports_meter_data_settles_and_exports_the_worked_example() 
     let s = bl.get(&format!("/ops/statements/{id}")).await;
     assert_eq!(s.status, 200, "{}", s.text);
     let ev = &s.body["events"][0];
-    let credited: Vec<&str> = ev["intervals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["creditedMWh"].as_str().unwrap())
-        .collect();
-    assert_eq!(credited, ["9.5", "10", "10", "9.5"]);
+    assert_eq!(column(ev, "creditedMWh"), ["9.5", "10", "10", "9.5"]);
     assert_eq!(ev["energyAmount"], "83500.00");
     assert_eq!(ev["performanceFactor"], "0.975");
     assert_eq!(s.body["totals"]["capacityAmount"], "195000.00");
@@ -474,17 +478,9 @@ async fn a_meter_before_baseline_anchored_on_a_fractional_second_notice_is_exact
     let s = settled_with(&bl, &ers, &rules).await;
     assert_eq!(s.status, 200, "{}", s.text);
     let ev = &s.body["events"][0];
-    let column = |name: &str| -> Vec<String> {
-        ev["intervals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l[name].as_str().unwrap().to_owned())
-            .collect()
-    };
-    assert_eq!(column("baselineMW"), ["42"; 4]);
+    assert_eq!(column(ev, "baselineMW"), ["42"; 4]);
     // 30 MW off for each quarter hour: 7.5 MWh at 1200, 2500, 3000 and 1800.
-    assert_eq!(column("creditedMWh"), ["7.5"; 4]);
+    assert_eq!(column(ev, "creditedMWh"), ["7.5"; 4]);
     assert_eq!(ev["energyAmount"], "63750.00");
     assert_eq!(s.body["totals"]["penaltyAmount"], "0.00");
 }
@@ -533,12 +529,6 @@ async fn an_event_sent_through_the_openadr_api_to_an_enrolled_site_is_settled() 
     assert_eq!(events[0]["eventID"], ev.as_str());
     assert!(events[0].get("dispatchID").is_none_or(Value::is_null), "{}", events[0]);
     assert_eq!(events[0]["noticeDateTime"], "2026-07-01T12:00:00Z");
-    let credited: Vec<&str> = events[0]["intervals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["creditedMWh"].as_str().unwrap())
-        .collect();
-    assert_eq!(credited, ["9.5", "10", "10", "9.5"]);
+    assert_eq!(column(&events[0], "creditedMWh"), ["9.5", "10", "10", "9.5"]);
     assert_eq!(events[0]["energyAmount"], "83500.00");
 }

@@ -174,17 +174,21 @@ impl Worker {
         let (done, finished) = tokio::sync::mpsc::unbounded_channel::<Finished>();
         let dispatching = Arc::new(AtomicBool::new(false));
         tokio::spawn(self.clone().record(finished));
-        let mut look = true;
-        let mut pruned_at: Option<std::time::Instant> = None;
-        loop {
-            if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
-                pruned_at = Some(std::time::Instant::now());
-                match prune(&self.db, self.clock.now(), self.settings.retention_days).await {
+        // Retention runs beside delivery: a backlog to delete never delays a notification.
+        let (db, clock, days) = (self.db.clone(), self.clock.clone(), self.settings.retention_days);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PRUNE_EVERY);
+            loop {
+                tick.tick().await;
+                match prune(&db, clock.now(), days).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "finished notifications past their retention deleted"),
                     Err(e) => tracing::warn!(error = %e, "pruning finished notifications failed; retrying later"),
                 }
             }
+        });
+        let mut look = true;
+        loop {
             look |= self.fan_out_all().await > 0;
             look |= self.notifier.look.swap(false, Ordering::AcqRel);
             if look && self.settings.deliver {

@@ -203,6 +203,15 @@ async fn a_panicking_write_fails_alone_and_the_rest_of_its_batch_commits() {
     }
 }
 
+/// `GET /auth/server` with these request headers.
+async fn auth_server(app: &TestApp, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = app.http.get(format!("{}/auth/server", app.base));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap()
+}
+
 /// `/auth/server` tells VENs where to send their secrets: nothing a request says may change that, except
 /// a proxy the operator trusts, and no cache may keep one VEN's answer for another.
 #[actix_rt::test]
@@ -215,13 +224,7 @@ async fn auth_server_ignores_forwarding_headers_from_untrusted_peers_and_is_neve
         ("X-Forwarded-Proto", "https"),
         ("Host", "attacker.example/steal?"),
     ] {
-        let r = app
-            .http
-            .get(format!("{}/auth/server", app.base))
-            .header(name, value)
-            .send()
-            .await
-            .unwrap();
+        let r = auth_server(&app, &[(name, value)]).await;
         assert_eq!(r.headers()["cache-control"], "no-store");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["tokenURL"], own.as_str(), "{name}: {value}");
@@ -232,14 +235,7 @@ async fn auth_server_ignores_forwarding_headers_from_untrusted_peers_and_is_neve
 async fn auth_server_names_the_configured_public_url_whatever_the_request_says() {
     let app = TestApp::with_settings(|s| s.server.public_url = Some("https://vtn.utility.example/".into())).await;
     for (name, value) in [("Host", "attacker.example"), ("X-Forwarded-Host", "attacker.example")] {
-        let r = app
-            .http
-            .get(format!("{}/auth/server", app.base))
-            .header(name, value)
-            .send()
-            .await
-            .unwrap();
-        let body: Value = r.json().await.unwrap();
+        let body: Value = auth_server(&app, &[(name, value)]).await.json().await.unwrap();
         assert_eq!(body["tokenURL"], "https://vtn.utility.example/auth/token");
     }
 }
@@ -247,15 +243,11 @@ async fn auth_server_names_the_configured_public_url_whatever_the_request_says()
 #[actix_rt::test]
 async fn a_trusted_reverse_proxy_names_the_host_vens_reach() {
     let app = TestApp::with_settings(|s| s.server.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
-    let r = app
-        .http
-        .get(format!("{}/auth/server", app.base))
-        .header("X-Forwarded-Host", "vtn.utility.example")
-        .header("X-Forwarded-Proto", "https")
-        .send()
-        .await
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
+    let forwarded = [
+        ("X-Forwarded-Host", "vtn.utility.example"),
+        ("X-Forwarded-Proto", "https"),
+    ];
+    let body: Value = auth_server(&app, &forwarded).await.json().await.unwrap();
     assert_eq!(body["tokenURL"], "https://vtn.utility.example/auth/token");
 }
 

@@ -529,11 +529,19 @@ pub async fn cancel(state: &AppState, who: &Principal, id: String) -> Result<Dis
                 if gone || now >= end {
                     continue;
                 }
-                // An event that has not started is deleted, unless its VEN already reported on it (the
-                // reports are kept, so is the event): it then shrinks to nothing at its start.
+                // An event that has not started is deleted, unless its VEN already reported on it
+                // (`delete_in` keeps an event with reports): it then shrinks to nothing at its start.
                 let unstarted = now < start;
-                if unstarted && crate::store::repo::count_event_reports(c, &s.event_id)? == 0 {
-                    delete_in(c, &s.event_id)?;
+                let deleted = if unstarted {
+                    match delete_in(c, &s.event_id) {
+                        Ok(_) => true,
+                        Err(StoreError::Refused(_)) => false,
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    false
+                };
+                if deleted {
                     db::delete_latency(c, &s.event_id)?;
                 } else {
                     let elapsed = if unstarted {

@@ -18,6 +18,9 @@ use crate::wire::sites::{
     SiteRequest, SiteTelemetry,
 };
 
+// JSON objects only (see crate::wire::strict).
+crate::wire::strict::objects_only!(; deserialize_only: NewVenClient);
+
 fn json<T: Serialize>(v: &T) -> Result<String, AppError> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
 }
@@ -288,6 +291,7 @@ pub async fn site_latency(
 
 /// `POST /ops/clients`.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(remote = "Self")]
 pub struct NewVenClient {
     /// A name for the client (1..=128 characters).
     pub name: String,

@@ -12,6 +12,9 @@ use utoipa::ToSchema;
 
 use super::Decimal;
 
+// JSON objects only (see crate::wire::strict).
+crate::wire::strict::objects_only!(Window);
+
 /// Minutes in a week; windows are sets of half-open minute ranges `[a, b)` of the week, Monday 00:00 = 0.
 const WEEK: u32 = 7 * 24 * 60;
 
@@ -106,6 +109,7 @@ impl ToSchema for TimeOfDay {}
 /// whose `to` is not after `from` runs past midnight into the next day (22:00–06:00); `from` = `to` is the
 /// whole day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct Window {
     /// The days the window starts on; all seven when absent.
     #[serde(default = "all_days")]

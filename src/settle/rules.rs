@@ -11,8 +11,12 @@ use super::Decimal;
 use super::meter::Channel;
 use rust_decimal::dec;
 
+// JSON objects only (see crate::wire::strict).
+crate::wire::strict::objects_only!(Rules, EnergyPrice, Shortfall, Baseline, XOfYParams, AdjustmentRule);
+
 /// Settlement rules of a program (`PUT /ops/programs/{id}/settlement-rules` makes a new version).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rules {
     pub baseline: Baseline,
@@ -68,6 +72,7 @@ fn default_dispute_days() -> u32 {
 
 /// How energy is priced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnergyPrice {
     /// A fixed rate per MWh; or
@@ -89,6 +94,7 @@ pub struct EnergyPrice {
 
 /// What a site that delivers less than it committed loses: one rule per program, never both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(tag = "rule", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum Shortfall {
     /// The capacity payment is scaled by the performance factor (ERS style).
@@ -113,6 +119,7 @@ pub enum Anchor {
 
 /// How a baseline is computed. X-of-Y methods take every parameter explicitly once stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(tag = "method", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum Baseline {
     /// Drop-to: the baseline is the site's firm service level plus its commitment; the enrollment's FSL
@@ -150,6 +157,7 @@ fn default_mbma_window() -> u32 {
 
 /// Parameters of an X-of-Y baseline. Absent fields take the method's defaults when the rules are stored.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct XOfYParams {
     /// Like days taken (Y) for a weekday event, most recent first.
@@ -180,6 +188,7 @@ pub enum LowUsageOf {
 
 /// A same-day adjustment over a window before the event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AdjustmentRule {
     pub kind: AdjustmentKind,

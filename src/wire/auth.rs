@@ -3,8 +3,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+// JSON objects only (see crate::wire::strict).
+crate::wire::strict::objects_only!(AuthServerInfo, ClientCredentialResponse; deserialize_only: ClientCredentialRequest);
+
 /// `authServerInfo`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct AuthServerInfo {
     #[serde(rename = "tokenURL")]
     pub token_url: String,
@@ -13,6 +17,7 @@ pub struct AuthServerInfo {
 /// `clientCredentialRequest` (form-urlencoded). Every field is optional here so that a missing one is
 /// reported as an OAuth2 `invalid_request` rather than a generic parse failure.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct ClientCredentialRequest {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -22,6 +27,7 @@ pub struct ClientCredentialRequest {
 
 /// `clientCredentialResponse`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct ClientCredentialResponse {
     pub access_token: String,
     pub token_type: String,

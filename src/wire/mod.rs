@@ -8,6 +8,7 @@ pub mod problem;
 pub mod render;
 pub mod settlement;
 pub mod sites;
+pub mod strict;
 
 pub use objects::*;
 pub use primitives::{Duration, Name, ObjectId, Target, Uri, WireDateTime, format_time, in_range};

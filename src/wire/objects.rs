@@ -8,6 +8,33 @@ use utoipa::ToSchema;
 
 use super::primitives::{Duration, Name, ObjectId, Target, Uri, WireDateTime};
 
+// JSON objects only (see crate::wire::strict).
+crate::wire::strict::objects_only!(
+    IntervalPeriod,
+    Point,
+    ValuesMap,
+    Interval,
+    EventPayloadDescriptor,
+    ReportPayloadDescriptor,
+    ProgramPayloadDescriptor,
+    EventDescriptorFields,
+    ReportDescriptorFields,
+    ReportDescriptor,
+    ProgramDescription,
+    ProgramRequest,
+    EventRequest,
+    ReportResource,
+    ReportRequest,
+    ObjectOperation,
+    SubscriptionRequest,
+    VenRequest,
+    BlVenRequest,
+    VenVenRequest,
+    ResourceRequest,
+    BlResourceRequest,
+    VenResourceRequest
+);
+
 /// `objectTypes`: the kinds of object addressable through the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -58,6 +85,7 @@ pub enum Operation {
 
 /// `intervalPeriod`: start, duration and randomizeStart, all optional in 3.1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct IntervalPeriod {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +98,7 @@ pub struct IntervalPeriod {
 
 /// A `point` payload value (e.g. a VoltVar curve point).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct Point {
     pub x: f64,
     pub y: f64,
@@ -88,6 +117,7 @@ pub enum PayloadValue {
 
 /// `valuesMap`: a type (enumerated or private string) and its values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct ValuesMap {
     #[serde(rename = "type")]
     pub value_type: Name,
@@ -96,6 +126,7 @@ pub struct ValuesMap {
 
 /// `interval`: a client-chosen id, an optional period, and payloads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct Interval {
     pub id: i32,
@@ -123,6 +154,7 @@ pub enum ReportPayloadDescriptorType {
 
 /// `eventPayloadDescriptor`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct EventPayloadDescriptor {
     #[serde(default)]
@@ -136,6 +168,7 @@ pub struct EventPayloadDescriptor {
 
 /// `reportPayloadDescriptor`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct ReportPayloadDescriptor {
     #[serde(default)]
@@ -179,6 +212,7 @@ impl<'de> Deserialize<'de> for Confidence {
 
 /// A program's payload descriptor: `anyOf` event or report descriptor, told apart by `objectType`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(tag = "objectType")]
 pub enum ProgramPayloadDescriptor {
     #[serde(rename = "EVENT_PAYLOAD_DESCRIPTOR")]
@@ -189,6 +223,7 @@ pub enum ProgramPayloadDescriptor {
 
 /// The fields of an event payload descriptor inside a program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct EventDescriptorFields {
     pub payload_type: Name,
@@ -200,6 +235,7 @@ pub struct EventDescriptorFields {
 
 /// The fields of a report payload descriptor inside a program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct ReportDescriptorFields {
     pub payload_type: Name,
@@ -224,6 +260,7 @@ pub enum ReportIntervals {
 
 /// `reportDescriptor`: what report an event asks its VENs for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct ReportDescriptor {
     pub payload_type: Name,
@@ -251,6 +288,7 @@ pub struct ReportDescriptor {
 
 /// One entry of `programDescriptions`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 pub struct ProgramDescription {
     #[serde(rename = "URL")]
     pub url: Uri,
@@ -258,6 +296,7 @@ pub struct ProgramDescription {
 
 /// `programRequest` (POST/PUT /programs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct ProgramRequest {
     pub program_name: Name,
@@ -275,6 +314,7 @@ pub struct ProgramRequest {
 
 /// `eventRequest` (POST/PUT /events). Only `programID` is required in 3.1 ("report-only" events).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct EventRequest {
     #[serde(rename = "programID")]
@@ -300,6 +340,7 @@ pub struct EventRequest {
 
 /// One resource's data inside a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct ReportResource {
     pub resource_name: Name,
@@ -310,6 +351,7 @@ pub struct ReportResource {
 
 /// `reportRequest` (POST/PUT /reports).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct ReportRequest {
     #[serde(rename = "eventID")]
@@ -324,6 +366,7 @@ pub struct ReportRequest {
 
 /// One `objectOperations` entry of a subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectOperation {
     pub objects: Vec<ObjectType>,
@@ -335,6 +378,7 @@ pub struct ObjectOperation {
 
 /// `subscriptionRequest` (POST/PUT /subscriptions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionRequest {
     pub client_name: Name,
@@ -347,6 +391,7 @@ pub struct SubscriptionRequest {
 
 /// `venRequest`: `oneOf` BlVenRequest | VenVenRequest, told apart by `objectType`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(tag = "objectType")]
 pub enum VenRequest {
     #[serde(rename = "BL_VEN_REQUEST")]
@@ -357,6 +402,7 @@ pub enum VenRequest {
 
 /// `BlVenRequest`: the business logic names the VEN's client and may set targets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct BlVenRequest {
     #[serde(rename = "clientID")]
@@ -370,6 +416,7 @@ pub struct BlVenRequest {
 
 /// `VenVenRequest`: a VEN registers itself; its clientID comes from its token, and it may not set targets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct VenVenRequest {
     pub ven_name: Name,
@@ -379,6 +426,7 @@ pub struct VenVenRequest {
 
 /// `resourceRequest`: `oneOf` BlResourceRequest | VenResourceRequest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(tag = "objectType")]
 pub enum ResourceRequest {
     #[serde(rename = "BL_RESOURCE_REQUEST")]
@@ -389,6 +437,7 @@ pub enum ResourceRequest {
 
 /// `BlResourceRequest`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct BlResourceRequest {
     #[serde(rename = "clientID")]
@@ -405,6 +454,7 @@ pub struct BlResourceRequest {
 /// `VenResourceRequest`. `venID` is required by the spec but tolerated when absent: OpenLEADR's client
 /// leaves it out, and the caller's own ven is the only one it may name anyway (digest §10).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct VenResourceRequest {
     pub resource_name: Name,

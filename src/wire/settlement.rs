@@ -10,8 +10,12 @@ use crate::settle::export::StatementKind;
 use crate::settle::meter::ImportCounts;
 use crate::settle::rules::Rules;
 
+// JSON objects only (see crate::wire::strict).
+crate::wire::strict::objects_only!(MeterImport, PriceImport, RulesVersion, StatementSummary, SettlementRun, MeterDay; deserialize_only: SettleRequest);
+
 /// What a meter-data import did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct MeterImport {
     #[serde(rename = "importID")]
@@ -27,6 +31,7 @@ pub struct MeterImport {
 
 /// What a price import did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct PriceImport {
     /// The series the file held.
@@ -37,6 +42,7 @@ pub struct PriceImport {
 
 /// A version of a program's settlement rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct RulesVersion {
     #[serde(rename = "programID")]
@@ -50,6 +56,7 @@ pub struct RulesVersion {
 
 /// `POST /ops/settlements`: settle a program for a period.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct SettleRequest {
     #[serde(rename = "programID")]
@@ -62,6 +69,7 @@ pub struct SettleRequest {
 
 /// A statement without its lines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct StatementSummary {
     #[serde(rename = "statementID")]
@@ -87,6 +95,7 @@ pub struct StatementSummary {
 /// A settlement run and the statements it stands on: newly issued ones, and the unchanged latest
 /// versions of the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct SettlementRun {
     #[serde(rename = "runID")]
@@ -111,6 +120,7 @@ pub struct SettlementRun {
 
 /// One stored version of one UTC day of a site's meter data (`GET /ops/sites/{id}/meter-data`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct MeterDay {
     pub day: NaiveDate,

@@ -9,6 +9,9 @@ use utoipa::ToSchema;
 use super::primitives::{Duration, Name, ObjectId, WireDateTime};
 use crate::flex::calendar::Window;
 
+// JSON objects only (see crate::wire::strict).
+crate::wire::strict::objects_only!(SkippedSite; deserialize_only: SiteRequest, EnrollmentRequest, DispatchRequest, PriceSignalRequest);
+
 /// What a site is, for dispatch and reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -38,6 +41,7 @@ impl SiteKind {
 
 /// `POST/PUT /ops/sites`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct SiteRequest {
     /// Unique name of the site.
@@ -97,6 +101,7 @@ pub struct Site {
 
 /// `POST/PUT /ops/enrollments`: a site's commitment to a program.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollmentRequest {
     #[serde(rename = "siteID")]
@@ -263,6 +268,7 @@ impl DispatchDirection {
 
 /// `POST /ops/dispatches`: "N MW less (or more) from this program's sites, from then, for this long".
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct DispatchRequest {
     #[serde(rename = "programID")]
@@ -373,6 +379,7 @@ pub struct LatencyFigures {
 
 /// An enrolled site not chosen, and why.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct SkippedSite {
     #[serde(rename = "siteID")]
@@ -471,6 +478,7 @@ pub struct SiteLatency {
 /// `POST /ops/price-signals`: the economic variant of dispatch. One OpenADR PRICE event to the program's
 /// VENs; each site curtails (or loads up) on its own when the price crosses its offer.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct PriceSignalRequest {
     #[serde(rename = "programID")]

@@ -351,3 +351,55 @@ async fn a_ven_cannot_squat_the_name_of_another_clients_ven() {
     r.assert_problem(409);
     assert!(r.body["detail"].as_str().unwrap().contains(&mine.id()), "{}", r.text);
 }
+
+/// The 3.1 schema makes every object a JSON object. serde would read a struct from an array of its fields
+/// (`"intervalPeriod": [null, null]` as an empty period), store it, and serve a shape no client can parse.
+#[actix_rt::test]
+async fn objects_sent_as_arrays_are_refused_and_nothing_is_stored() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "ERS", &[]).await;
+    let cases = [
+        (
+            "/programs",
+            json!({"programName": "arrays", "intervalPeriod": [null, null]}),
+        ),
+        ("/programs", json!(["arrays"])),
+        ("/events", json!({"programID": p, "intervals": [[0, []]]})),
+        ("/vens", json!(["BL_VEN_REQUEST", "site-9"])),
+        (
+            "/vens",
+            json!({"objectType": "BL_VEN_REQUEST", "venName": "site-9", "targets": [], "attributes": [["x", []]]}),
+        ),
+        (
+            "/subscriptions",
+            json!({"clientName": "c", "objectOperations": [[["EVENT"], ["CREATE"], "https://x.example"]]}),
+        ),
+    ];
+    for (path, body) in cases {
+        let r = bl.post(path, &body).await;
+        r.assert_problem(400);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("sequence"),
+            "{path} {body}: {}",
+            r.text
+        );
+    }
+    let r = bl
+        .put(
+            &format!("/ops/programs/{p}/settlement-rules"),
+            &json!({"baseline": ["FIRM_SERVICE_LEVEL", null], "energyPrice": {"fixedPerMWh": "100"},
+                    "shortfall": {"rule": "PRO_RATA"}}),
+        )
+        .await;
+    r.assert_problem(400);
+    assert_eq!(bl.get("/programs").await.ids(), vec![p.clone()]);
+    assert!(bl.get("/vens").await.ids().is_empty());
+    assert!(bl.get("/subscriptions").await.ids().is_empty());
+    assert!(bl.get(&format!("/events?programID={p}")).await.ids().is_empty());
+    // The same objects as objects are fine.
+    let r = bl
+        .post("/programs", &json!({"programName": "objects", "intervalPeriod": {}}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}

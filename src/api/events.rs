@@ -10,6 +10,7 @@ use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, events};
 use crate::wire::{EventRequest, Problem};
+use crate::wire::{Name, ObjectId};
 
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -17,10 +18,10 @@ use crate::wire::{EventRequest, Problem};
 struct ListParams {
     /// Only events of this program.
     #[param(rename = "programID")]
-    program_id: Option<String>,
+    program_id: Option<ObjectId>,
     /// Only events with one of these targets.
-    #[param(rename = "targets")]
-    targets: Option<Vec<String>>,
+    #[param(rename = "targets", max_items = 50)]
+    targets: Option<Vec<Name>>,
     /// true: leave out events that have ended.
     #[param(rename = "active")]
     active: Option<bool>,

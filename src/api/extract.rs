@@ -75,9 +75,17 @@ pub async fn read_body(req: &HttpRequest, payload: Payload) -> Result<BytesMut, 
     read_limited(req, payload, false).await
 }
 
-/// An uploaded file, read whole within the upload limit and the timeout.
+/// An uploaded file, read whole within the upload limit and the timeout. Meter data and prices are text
+/// (CSV, or XML, where NUL is not a character at all): a NUL byte is refused, as in all text Sluice takes
+/// (`wire::primitives::Text`).
 pub async fn read_upload(req: &HttpRequest, payload: Payload) -> Result<BytesMut, AppError> {
-    read_limited(req, payload, true).await
+    let body = read_limited(req, payload, true).await?;
+    if let Some(at) = body.iter().position(|b| *b == 0) {
+        return Err(AppError::BadRequest(format!(
+            "the file has a NUL byte at offset {at}: meter data and prices are UTF-8 text"
+        )));
+    }
+    Ok(body)
 }
 
 async fn read_limited(req: &HttpRequest, mut payload: Payload, upload: bool) -> Result<BytesMut, AppError> {

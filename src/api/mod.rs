@@ -148,6 +148,8 @@ fn configure_served(cfg: &mut web::ServiceConfig) {
         license(name = "Apache-2.0")
     ),
     modifiers(&Security),
+    // Named only by query parameters, which utoipa does not collect.
+    components(schemas(crate::settle::export::Format, crate::service::settlement::MeterFormat)),
     tags(
         (name = "programs"), (name = "events"), (name = "reports"), (name = "subscriptions"),
         (name = "vens"), (name = "resources"), (name = "auth"), (name = "notifiers"), (name = "MQTT_notifier"), (name = "operations"),
@@ -195,7 +197,51 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(configure)
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    api
+    close_tagged_variants(api)
+}
+
+/// utoipa writes a variant of an internally tagged enum as `allOf: [{$ref: Variant}, {tag}]`. When the
+/// variant's struct refuses unknown fields (`additionalProperties: false`), no object can satisfy both
+/// parts: the tag is unknown to the first. Such a variant becomes one object, the struct's schema plus
+/// the tag, as serde reads it.
+fn close_tagged_variants(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use serde_json::Value;
+    let Ok(mut doc) = serde_json::to_value(&api) else {
+        return api;
+    };
+    let schemas = doc["components"]["schemas"].clone();
+    let closed = |reference: &Value| -> Option<Value> {
+        let name = reference["$ref"].as_str()?.strip_prefix("#/components/schemas/")?;
+        let target = &schemas[name];
+        (target["additionalProperties"] == Value::Bool(false)).then(|| target.clone())
+    };
+    let Some(all) = doc["components"]["schemas"].as_object_mut() else {
+        return api;
+    };
+    for schema in all.values_mut() {
+        let Some(variants) = schema.get_mut("oneOf").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for variant in variants {
+            let Some([reference, tag]) = variant.get("allOf").and_then(Value::as_array).map(Vec::as_slice) else {
+                continue;
+            };
+            let Some(mut merged) = closed(reference) else {
+                continue;
+            };
+            for (k, v) in tag["properties"].as_object().into_iter().flatten() {
+                merged["properties"][k] = v.clone();
+            }
+            let mut required: Vec<Value> = merged["required"].as_array().cloned().unwrap_or_default();
+            required.extend(tag["required"].as_array().cloned().unwrap_or_default());
+            merged["required"] = Value::Array(required);
+            if let Some(d) = variant.get("description") {
+                merged["description"] = d.clone();
+            }
+            *variant = merged;
+        }
+    }
+    serde_json::from_value(doc).unwrap_or(api)
 }
 
 /// No route matched: 405 with `Allow` when the path is served with other methods, else 404.
@@ -278,6 +324,19 @@ pub fn app(
         .service(docs_page::docs_page)
         .service(docs_page::rapidoc)
         .default_service(web::to(not_found))
+        .wrap_fn(|req, srv| {
+            // A URL naming U+0000 (`%00`, the only way a URI carries it) is refused before any handler
+            // reads it: no text Sluice accepts holds NUL (`wire::primitives::Text`).
+            if req.uri().path_and_query().is_some_and(|pq| pq.as_str().contains("%00")) {
+                // Rendered when polled, inside the request id's scope.
+                return futures_util::future::Either::Left(async move {
+                    let e = AppError::BadRequest("URLs may not contain %00 (U+0000)".into());
+                    let resp = actix_web::ResponseError::error_response(&e);
+                    Ok(req.into_response(resp).map_into_right_body())
+                });
+            }
+            futures_util::future::Either::Right(srv.call(req).map(|r| r.map(ServiceResponse::map_into_left_body)))
+        })
         .wrap_fn(|req, srv| {
             let id = uuid::Uuid::now_v7().to_string();
             let method = req.method().clone();

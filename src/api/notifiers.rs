@@ -14,6 +14,7 @@ use crate::service::{AppState, notifications};
 use crate::store::outbox::NotificationFilter;
 use crate::wire::Problem;
 use crate::wire::ops::{CallbackStatus, NotificationStatus, NotifiersResponse};
+use crate::wire::{Name, ObjectId};
 
 /// The notification bindings offered. The yaml asks for `read_all`; every authenticated client may read
 /// it (it reveals nothing private, and VENs need it to choose a binding; docs/spec-decisions.md).
@@ -80,21 +81,30 @@ topic_endpoints! {
 struct NotificationParams {
     /// Notifications about this event and its reports.
     #[param(rename = "eventID")]
-    event_id: Option<String>,
+    event_id: Option<ObjectId>,
     #[param(rename = "subscriptionID")]
-    subscription_id: Option<String>,
+    subscription_id: Option<ObjectId>,
     /// Notifications about this object.
     #[param(rename = "objectID")]
-    object_id: Option<String>,
+    object_id: Option<ObjectId>,
     /// Notifications to this subscribing client.
     #[param(rename = "clientID")]
-    client_id: Option<String>,
+    client_id: Option<Name>,
     /// pending, delivered, failed or cancelled.
+    #[param(schema_with = notification_states)]
     state: Option<String>,
     #[param(minimum = 0)]
     skip: Option<i32>,
     #[param(minimum = 0, maximum = 50)]
     limit: Option<i32>,
+}
+
+/// The `state` filter's values.
+fn notification_states() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(notifications::STATES))
+        .build()
 }
 
 /// Notifications and their delivery state, oldest change first (operator only).

@@ -9,6 +9,7 @@ use super::extract::{Caller, JsonBody, Query};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, programs};
+use crate::wire::Name;
 use crate::wire::{Problem, ProgramRequest};
 
 #[derive(IntoParams)]
@@ -16,8 +17,8 @@ use crate::wire::{Problem, ProgramRequest};
 #[allow(dead_code)]
 struct ListParams {
     /// Only programs with one of these targets (repeat the parameter for several).
-    #[param(rename = "targets")]
-    targets: Option<Vec<String>>,
+    #[param(rename = "targets", max_items = 50)]
+    targets: Option<Vec<Name>>,
     #[param(minimum = 0)]
     skip: Option<i32>,
     #[param(minimum = 0, maximum = 50)]

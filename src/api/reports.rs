@@ -9,6 +9,7 @@ use super::extract::{Caller, JsonBody, Query};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, reports};
+use crate::wire::{Name, ObjectId};
 use crate::wire::{Problem, ReportRequest};
 
 #[derive(IntoParams)]
@@ -17,13 +18,13 @@ use crate::wire::{Problem, ReportRequest};
 struct ListParams {
     /// Only reports on events of this program.
     #[param(rename = "programID")]
-    program_id: Option<String>,
+    program_id: Option<ObjectId>,
     /// Only reports on this event.
     #[param(rename = "eventID")]
-    event_id: Option<String>,
+    event_id: Option<ObjectId>,
     /// Only reports with this clientName.
     #[param(rename = "clientName")]
-    client_name: Option<String>,
+    client_name: Option<Name>,
     #[param(minimum = 0)]
     skip: Option<i32>,
     #[param(minimum = 0, maximum = 50)]

@@ -9,6 +9,7 @@ use super::extract::{Caller, JsonBody, Query};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, resources};
+use crate::wire::{Name, ObjectId};
 use crate::wire::{Problem, ResourceRequest};
 
 #[derive(IntoParams)]
@@ -17,13 +18,13 @@ use crate::wire::{Problem, ResourceRequest};
 struct ListParams {
     /// Only resources with this name.
     #[param(rename = "resourceName")]
-    resource_name: Option<String>,
+    resource_name: Option<Name>,
     /// Only resources of this ven.
     #[param(rename = "venID")]
-    ven_id: Option<String>,
+    ven_id: Option<ObjectId>,
     /// Only resources with one of these targets.
-    #[param(rename = "targets")]
-    targets: Option<Vec<String>>,
+    #[param(rename = "targets", max_items = 50)]
+    targets: Option<Vec<Name>>,
     #[param(minimum = 0)]
     skip: Option<i32>,
     #[param(minimum = 0, maximum = 50)]

@@ -14,13 +14,14 @@ use crate::service::AppState;
 use crate::service::settlement::{self, ImportOptions, MeterFormat};
 use crate::settle::engine::Period;
 use crate::settle::export::{self, Format, Statement};
+use crate::settle::meter::Channel;
 use crate::settle::rules::Rules;
 use crate::store::Db;
 use crate::store::settlement::StatementFilter;
-use crate::wire::Problem;
 use crate::wire::settlement::{
     MeterDay, MeterImport, PriceImport, RulesVersion, SettleRequest, SettlementRun, StatementSummary,
 };
+use crate::wire::{Name, ObjectId, Problem};
 
 fn json<T: Serialize>(v: &T) -> Result<String, AppError> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
@@ -74,9 +75,9 @@ fn meter_format(q: &Query, req: &HttpRequest) -> Result<MeterFormat, AppError> {
 /// nothing: a file with a bad row is refused with every problem and its line. A revised interval is a new
 /// version of its day, never an overwrite.
 #[utoipa::path(tag = "settlement",
-    params(("format" = Option<String>, Query, description = "csv or greenbutton (default: from Content-Type)"),
-           ("site" = Option<String>, Query, description = "Green Button: the site (id or name) the meter is"),
-           ("fileName" = Option<String>, Query, description = "Kept with the import for the audit trail")),
+    params(("format" = Option<MeterFormat>, Query, description = "csv or greenbutton (default: from Content-Type)"),
+           ("site" = Option<Name>, Query, description = "Green Button: the site (id or name) the meter is"),
+           ("fileName" = Option<Name>, Query, description = "Kept with the import for the audit trail")),
     request_body(content((String = "text/csv"), (String = "application/atom+xml"))),
     security(("bearerAuth" = ["write_programs"])),
     responses((status = 201, body = MeterImport), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -92,8 +93,8 @@ pub async fn import_meter(
     writer(&who.0)?;
     let q = Query::parse(req.query_string());
     let format = meter_format(&q, &req)?;
-    let site = q.one("site").map(str::to_owned);
-    let file_name = q.one("fileName").map(str::to_owned);
+    let site = q.name("site")?;
+    let file_name = q.name("fileName")?;
     let body = read_upload(&req, payload.into_inner()).await?;
     let (now, by) = (state.clock.now(), who.0.client_id.clone());
     let done = on_db(&state, move |db| {
@@ -113,9 +114,9 @@ pub async fn import_meter(
 /// A site's stored meter data, every version of every day (newest first within a day): what each import
 /// changed, and what settlement read.
 #[utoipa::path(tag = "settlement",
-    params(("siteID" = String, Path), ("from" = String, Query, description = "first UTC day, YYYY-MM-DD"),
-           ("to" = String, Query, description = "last UTC day, included (at most 93 days)"),
-           ("channel" = Option<String>, Query, description = "delivered (default), received or net")),
+    params(("siteID" = String, Path), ("from" = NaiveDate, Query, description = "first UTC day, YYYY-MM-DD"),
+           ("to" = NaiveDate, Query, description = "last UTC day, included (at most 93 days)"),
+           ("channel" = Option<Channel>, Query, description = "delivered (default), received or net")),
     security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = [MeterDay]), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -230,7 +231,7 @@ pub async fn get_run(state: Data<AppState>, who: Caller, id: Path<String>) -> Re
 /// The statements a run issued (initial statements and true-ups) in one file: JSON array (default), CSV
 /// (one header, every statement's rows) or XML (`<statements>`), for billing imports.
 #[utoipa::path(tag = "settlement",
-    params(("runID" = String, Path), ("format" = Option<String>, Query, description = "json (default), csv or xml")),
+    params(("runID" = String, Path), ("format" = Option<Format>, Query, description = "json (default), csv or xml")),
     security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = [Statement], content_type = "application/json"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -274,8 +275,8 @@ fn file(format: Format, name: &str, body: String) -> HttpResponse {
 
 /// Statements, newest period first, every version.
 #[utoipa::path(tag = "settlement",
-    params(("programID" = Option<String>, Query), ("siteID" = Option<String>, Query), ("runID" = Option<String>, Query),
-           ("skip" = Option<i32>, Query), ("limit" = Option<i32>, Query)),
+    params(("programID" = Option<ObjectId>, Query), ("siteID" = Option<ObjectId>, Query), ("runID" = Option<ObjectId>, Query),
+           ("skip" = Option<i32>, Query, minimum = 0), ("limit" = Option<i32>, Query, minimum = 0, maximum = 1000)),
     security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = [StatementSummary]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/statements")]
@@ -296,7 +297,7 @@ pub async fn list_statements(state: Data<AppState>, who: Caller, req: HttpReques
 /// One statement: JSON by default; `format=csv` (one row per interval, event and total, for billing
 /// imports) or `format=xml`.
 #[utoipa::path(tag = "settlement",
-    params(("statementID" = String, Path), ("format" = Option<String>, Query, description = "json (default), csv or xml")),
+    params(("statementID" = String, Path), ("format" = Option<Format>, Query, description = "json (default), csv or xml")),
     security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = Statement, content_type = "application/json"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]

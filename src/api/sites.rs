@@ -17,6 +17,7 @@ use crate::wire::sites::{
     Dispatch, DispatchRequest, Enrollment, EnrollmentRequest, EventLatency, PriceSignalRequest, Site, SiteLatency,
     SiteRequest, SiteTelemetry,
 };
+use crate::wire::{Name, ObjectId, WireDateTime};
 
 // JSON objects only (see crate::wire::strict).
 crate::wire::strict::objects_only!(; deserialize_only: NewVenClient);
@@ -93,15 +94,15 @@ pub async fn delete_site(state: Data<AppState>, who: Caller, id: Path<String>) -
 #[allow(dead_code)]
 struct TelemetryParams {
     /// Points starting at or after this time.
-    from: Option<String>,
+    from: Option<WireDateTime>,
     /// Points starting before this time.
-    to: Option<String>,
+    to: Option<WireDateTime>,
     /// Only this payload type (DEMAND, USAGE, OPERATING_STATE, …).
     #[param(rename = "payloadType")]
-    payload_type: Option<String>,
+    payload_type: Option<Name>,
     /// Only points from reports on this event.
     #[param(rename = "eventID")]
-    event_id: Option<String>,
+    event_id: Option<ObjectId>,
     #[param(minimum = 0)]
     skip: Option<i32>,
     /// Default and maximum 10,000.
@@ -138,9 +139,9 @@ pub async fn site_telemetry(
 #[allow(dead_code)]
 struct EnrollmentParams {
     #[param(rename = "siteID")]
-    site_id: Option<String>,
+    site_id: Option<ObjectId>,
     #[param(rename = "programID")]
-    program_id: Option<String>,
+    program_id: Option<ObjectId>,
     #[param(minimum = 0)]
     skip: Option<i32>,
     #[param(minimum = 0, maximum = 50)]
@@ -266,9 +267,9 @@ pub async fn event_latency(state: Data<AppState>, who: Caller, id: Path<String>)
 #[allow(dead_code)]
 struct PeriodParams {
     /// Events starting at or after this time (default: 30 days before `to`).
-    from: Option<String>,
+    from: Option<WireDateTime>,
     /// Events starting before this time (default: now).
-    to: Option<String>,
+    to: Option<WireDateTime>,
 }
 
 /// A site's response to the events of a period, with p50/p90/p99 of each figure.
@@ -293,8 +294,8 @@ pub async fn site_latency(
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self")]
 pub struct NewVenClient {
-    /// A name for the client (1..=128 characters).
-    pub name: String,
+    /// A name for the client.
+    pub name: Name,
 }
 
 /// Issues OAuth2 credentials for a VEN (a site's controller). The secret is shown once. Operator

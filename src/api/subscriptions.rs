@@ -10,6 +10,7 @@ use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, subscriptions};
 use crate::wire::ObjectType;
+use crate::wire::{Name, ObjectId};
 use crate::wire::{Problem, SubscriptionRequest};
 
 #[derive(IntoParams)]
@@ -18,10 +19,10 @@ use crate::wire::{Problem, SubscriptionRequest};
 struct ListParams {
     /// Only subscriptions to this program.
     #[param(rename = "programID")]
-    program_id: Option<String>,
+    program_id: Option<ObjectId>,
     /// Only subscriptions with this clientName.
     #[param(rename = "clientName")]
-    client_name: Option<String>,
+    client_name: Option<Name>,
     /// Only subscriptions naming one of these object types.
     #[param(rename = "objects")]
     objects: Option<Vec<ObjectType>>,

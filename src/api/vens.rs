@@ -9,6 +9,7 @@ use super::extract::{Caller, JsonBody, Query};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, vens};
+use crate::wire::Name;
 use crate::wire::{Problem, VenRequest};
 
 #[derive(IntoParams)]
@@ -17,10 +18,10 @@ use crate::wire::{Problem, VenRequest};
 struct ListParams {
     /// Only the ven with this name.
     #[param(rename = "venName")]
-    ven_name: Option<String>,
+    ven_name: Option<Name>,
     /// Only vens with one of these targets.
-    #[param(rename = "targets")]
-    targets: Option<Vec<String>>,
+    #[param(rename = "targets", max_items = 50)]
+    targets: Option<Vec<Name>>,
     #[param(minimum = 0)]
     skip: Option<i32>,
     #[param(minimum = 0, maximum = 50)]

@@ -175,7 +175,7 @@ pub fn parse(report: &ReportRequest, received: DateTime<Utc>, defaults: &UnitDef
                 .find(|p| p.value_type.as_str() == "DATA_QUALITY")
                 .and_then(|p| p.values.first())
                 .and_then(|v| match v {
-                    PayloadValue::String(s) => Some(s.clone()),
+                    PayloadValue::String(s) => Some(s.to_string()),
                     _ => None,
                 });
             for payload in &interval.payloads {
@@ -207,7 +207,7 @@ pub fn parse(report: &ReportRequest, received: DateTime<Utc>, defaults: &UnitDef
                 };
                 match kind {
                     Quantity::State => match first {
-                        PayloadValue::String(s) => point.state = Some(s.clone()),
+                        PayloadValue::String(s) => point.state = Some(s.to_string()),
                         PayloadValue::Number(n) if n.is_i64() || n.is_u64() => point.state = Some(n.to_string()),
                         _ => {
                             out.skip(format!("{payload_type} should be a name or an integer"));

@@ -14,6 +14,7 @@ use crate::store::outbox::{self, ChangeRow, NewNotification, SubscriberRow};
 use crate::store::repo::{granted_targets_among, to_naive, ven_clients};
 use crate::store::{AnyConnection, StoreResult};
 use crate::wire::Operation;
+use crate::wire::Text;
 use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest, TargetView};
 
 /// Changes fanned out per transaction.
@@ -107,13 +108,13 @@ pub fn deliveries(sub: &Subscriber, grants: &[String], change: &ChangeRow) -> Ve
         let url = oo.callback_url.as_str().to_owned();
         if out
             .iter()
-            .any(|d| d.callback_url == url && d.bearer_token == oo.bearer_token)
+            .any(|d| d.callback_url == url && d.bearer_token.as_deref() == oo.bearer_token.as_ref().map(Text::as_str))
         {
             continue;
         }
         out.push(Delivery {
             callback_url: url,
-            bearer_token: oo.bearer_token.clone(),
+            bearer_token: oo.bearer_token.as_ref().map(Text::to_string),
             visible: visible.clone(),
         });
     }

@@ -101,6 +101,10 @@ pub async fn token(
             "client_id and client_secret are at most 4096 characters",
         ));
     }
+    // Whatever way it came (form, JSON, Basic), a clientID is text: one with a NUL names no client.
+    if crate::wire::Text::parse(client_id.as_str()).is_err() {
+        return Err(oauth(401, "invalid_client", "unknown client or wrong secret"));
+    }
     let id = client_id.clone();
     let row = state.db.read(move |c| repo::get_client(c, &id)).await?;
     let row = match row {
@@ -129,7 +133,11 @@ pub async fn token(
 
 /// `POST /ops/clients`: the business logic issues credentials for a VEN (a mining site's controller, the
 /// fleet simulator). Only VEN clients: operator credentials are made with the CLI, on the server itself.
-pub async fn issue_ven(state: &AppState, who: &crate::auth::Principal, name: String) -> Result<IssuedClient, AppError> {
+pub async fn issue_ven(
+    state: &AppState,
+    who: &crate::auth::Principal,
+    name: crate::wire::Name,
+) -> Result<IssuedClient, AppError> {
     who.require(crate::auth::Scope::ReadAll)?;
     who.require(crate::auth::Scope::WriteVens)?;
     if state.auth.external_token_url().is_some() {
@@ -137,14 +145,11 @@ pub async fn issue_ven(state: &AppState, who: &crate::auth::Principal, name: Str
             "clients are managed by the external identity provider named by GET /auth/server".into(),
         ));
     }
-    if name.is_empty() || name.chars().count() > 128 {
-        return Err(AppError::BadRequest("name must be 1..=128 characters".into()));
-    }
     let client_id = new_client_id(Role::Ven.as_str());
     let client_secret = new_client_secret();
     let row = ClientRow {
         client_id: client_id.clone(),
-        client_name: name,
+        client_name: name.into_string(),
         role: Role::Ven.as_str().to_owned(),
         secret_hash: hash_secret(&state.pepper, &client_secret),
         created: state.clock.now(),

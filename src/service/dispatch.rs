@@ -34,7 +34,7 @@ const REFERENCE_MAX_AGE: Duration = Duration::minutes(15);
 const HISTORY: Duration = Duration::days(90);
 
 fn span(s: &str) -> StoreResult<Duration> {
-    crate::wire::Duration::parse(s)
+    crate::wire::WireDuration::parse(s)
         .ok()
         .and_then(|d| d.to_chrono())
         .ok_or_else(|| StoreError::Corrupt(format!("{s:?} is not a finite duration")))
@@ -193,19 +193,16 @@ fn validate(req: &DispatchRequest, now: DateTime<Utc>) -> Result<(DateTime<Utc>,
     if req.target_mw > super::sites::MAX_FIGURE {
         errs.push(format!("targetMW must not exceed {}", super::sites::MAX_FIGURE));
     }
-    let start = match req.start.as_deref() {
-        None | Some("now") => now,
-        Some(s) => match crate::wire::WireDateTime::parse(s) {
-            Ok(t) if t.0 >= now - Duration::minutes(1) => t.0,
-            Ok(_) => {
-                errs.push("start is in the past".into());
-                now
-            }
-            Err(e) => {
-                errs.push(format!("start: {e} (or \"now\")"));
-                now
-            }
-        },
+    let start = match crate::wire::sites::start_time(req.start.as_deref(), now) {
+        Ok(t) if t >= now - Duration::minutes(1) => t,
+        Ok(_) => {
+            errs.push("start is in the past".into());
+            now
+        }
+        Err(e) => {
+            errs.push(e);
+            now
+        }
     };
     let duration = match req.duration.to_chrono() {
         Some(d) if d > Duration::zero() => d,
@@ -659,19 +656,10 @@ pub async fn price_signal(
 ) -> Result<crate::wire::StoredObject, AppError> {
     let now = state.clock.now();
     let mut errs = Vec::new();
-    let start = match req.start.as_deref() {
-        None | Some("now") => now,
-        Some(s) => crate::wire::WireDateTime::parse(s).map(|t| t.0).unwrap_or_else(|e| {
-            errs.push(format!("start: {e} (or \"now\")"));
-            now
-        }),
-    };
-    if !(req.currency.len() == 3 && req.currency.bytes().all(|b| b.is_ascii_uppercase())) {
-        errs.push(format!(
-            "currency {:?} is not an ISO 4217 code such as USD",
-            req.currency
-        ));
-    }
+    let start = crate::wire::sites::start_time(req.start.as_deref(), now).unwrap_or_else(|e| {
+        errs.push(e);
+        now
+    });
     if req.prices.is_empty() || req.prices.len() > 288 {
         errs.push("prices holds 1..=288 values, one per interval".into());
     }

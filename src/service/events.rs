@@ -8,6 +8,7 @@ use crate::error::AppError;
 use crate::store::dialect;
 use crate::store::repo::{self, EventColumns, EventFilter, ObjectWrite};
 use crate::store::{AnyConnection, Page, StoreResult};
+use crate::wire::Text;
 use crate::wire::{EventRequest, ObjectId, ObjectType, StoredObject, WireDateTime};
 
 use super::cache::CHANGE_CHANNEL;
@@ -62,7 +63,7 @@ pub fn event_end(req: &EventRequest, now: DateTime<Utc>) -> Option<DateTime<Utc>
 fn columns(req: &EventRequest, now: DateTime<Utc>) -> EventColumns {
     EventColumns {
         program_id: req.program_id.as_str().to_owned(),
-        event_name: req.event_name.clone(),
+        event_name: req.event_name.as_ref().map(Text::to_string),
         priority: req.priority.map(i64::from),
         ends_at: event_end(req, now),
     }

@@ -8,6 +8,7 @@ use crate::error::AppError;
 use crate::store::dialect;
 use crate::store::repo::{self, ReportColumns, ReportFilter};
 use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::wire::Text;
 use crate::wire::{ObjectId, ReportRequest, StoredObject};
 
 use super::privacy::{TargetScope, scope_for_viewer};
@@ -85,7 +86,7 @@ fn columns(who: &Principal, req: &ReportRequest) -> ReportColumns {
         event_id: req.event_id.as_str().to_owned(),
         client_id: who.client_id.clone(),
         client_name: req.client_name.as_str().to_owned(),
-        report_name: req.report_name.clone(),
+        report_name: req.report_name.as_ref().map(Text::to_string),
     }
 }
 

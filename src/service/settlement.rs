@@ -39,7 +39,8 @@ fn rejected(errors: Vec<LineError>, count: usize, what: &str) -> AppError {
 }
 
 /// Meter-data file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum MeterFormat {
     Csv,
     GreenButton,
@@ -600,8 +601,9 @@ pub fn settle(
     let prices: Box<dyn Prices + Sync> = match (&rules.energy_price.fixed_per_mwh, &rules.energy_price.series) {
         (Some(rate), _) => Box::new(engine::Fixed(*rate)),
         (None, Some(series)) => {
-            let rows =
-                db_.read_blocking(|c| db::prices_between(c, series, to_naive(period.start()), to_naive(period.end())))?;
+            let rows = db_.read_blocking(|c| {
+                db::prices_between(c, series.as_str(), to_naive(period.start()), to_naive(period.end()))
+            })?;
             let mut map = BTreeMap::new();
             for r in rows {
                 let p: Decimal = parse_decimal(&r.price)?;

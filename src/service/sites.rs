@@ -16,7 +16,7 @@ use crate::store::{AnyConnection, Page, StoreError, StoreResult};
 use crate::wire::sites::{
     Enrollment, EnrollmentRequest, ReportReject, Site, SiteKind, SiteRequest, SiteTelemetry, TelemetryPoint,
 };
-use crate::wire::{Duration, ObjectId, format_time};
+use crate::wire::{ObjectId, WireDuration, format_time};
 
 use super::AppState;
 
@@ -85,7 +85,7 @@ fn site_row(id: String, req: &SiteRequest, now: DateTime<Utc>) -> Result<SiteRow
     {
         errs.push("longitude must be within -180..=180".into());
     }
-    if req.location.as_ref().is_some_and(|l| l.chars().count() > 1000) {
+    if req.location.as_ref().is_some_and(|l| l.as_str().chars().count() > 1000) {
         errs.push("location must be at most 1000 characters".into());
     }
     let tz = req.time_zone.clone().unwrap_or_else(|| "UTC".into());
@@ -102,7 +102,7 @@ fn site_row(id: String, req: &SiteRequest, now: DateTime<Utc>) -> Result<SiteRow
         kind: req.kind.as_str().to_owned(),
         max_import_mw: max.to_string(),
         meter_id: req.meter_id.as_ref().map(|m| m.as_str().to_owned()),
-        location: req.location.clone(),
+        location: req.location.as_ref().map(ToString::to_string),
         latitude: req.latitude,
         longitude: req.longitude,
         time_zone: tz,
@@ -262,7 +262,7 @@ fn lock_site(c: &mut AnyConnection, id: &str) -> StoreResult<()> {
 
 // ---------------------------------------------------------------------------------------- enrollments
 
-fn duration(name: &str, d: Option<&Duration>, errs: &mut Vec<String>) -> Option<String> {
+fn duration(name: &str, d: Option<&WireDuration>, errs: &mut Vec<String>) -> Option<String> {
     let d = d?;
     match d.to_chrono() {
         Some(span) if span >= chrono::Duration::zero() => Some(d.as_str().to_owned()),

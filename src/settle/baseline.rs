@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::meter::Quality;
-use super::rules::{AdjustmentKind, Anchor, Baseline, LowUsageOf, XOfY};
+use super::rules::{AdjustmentKind, Anchor, Baseline, FirmServiceLevel, LowUsageOf, MeterBefore, XOfY};
 use super::{Decimal, Direction, factor, qty};
 
 /// A site's metered load.
@@ -155,7 +155,7 @@ pub fn compute(rule: &Baseline, ctx: &Context<'_>, load: &dyn Load, ev: &EventWi
     let slots = intervals(ev, ctx.secs);
     let method = rule.name();
     match rule {
-        Baseline::FirmServiceLevel { fsl_mw } => match fsl_mw.or(ctx.fsl_mw) {
+        Baseline::FirmServiceLevel(FirmServiceLevel { fsl_mw }) => match fsl_mw.or(ctx.fsl_mw) {
             None => unavailable(
                 method,
                 slots.len(),
@@ -176,7 +176,7 @@ pub fn compute(rule: &Baseline, ctx: &Context<'_>, load: &dyn Load, ev: &EventWi
                 }
             }
         },
-        Baseline::MeterBefore { anchor, window_minutes } => {
+        Baseline::MeterBefore(MeterBefore { anchor, window_minutes }) => {
             let at = match anchor {
                 Anchor::Notice => ev.notice.min(ev.start),
                 Anchor::Start => ev.start,
@@ -633,10 +633,10 @@ pub(crate) mod tests {
         load.day(date("2026-07-15"), dec!(48), &[(14, dec!(3))]);
         let (none, hol) = (BTreeSet::new(), BTreeSet::new());
         let ev = event("2026-07-15T14:00:00Z", "2026-07-15T15:00:00Z", dec!(40));
-        let rule = Baseline::MeterBefore {
+        let rule = Baseline::MeterBefore(MeterBefore {
             anchor: Anchor::Start,
             window_minutes: 60,
-        };
+        });
         let b = compute(&rule, &ctx(&none, &hol, 900), &load, &ev);
         assert_eq!(b.values, vec![Some(dec!(48)); 4]);
         let empty = MapLoad::default();

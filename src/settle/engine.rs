@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::baseline::{self, Context, EventWindow, Load, Trace};
 use super::meter::Quality;
-use super::rules::{Rules, Shortfall};
+use super::rules::{PerMwh, Rules, Shortfall};
 use super::{Decimal, Direction, ROUNDING_RULE, factor, money, qty};
 
 /// Prices per MWh by interval.
@@ -256,7 +256,7 @@ pub fn settle(
     let full_capacity = site.shed_mw * rules.capacity_rate_per_mw_month * months;
     let (capacity_amount, penalty_amount) = match &rules.shortfall {
         Shortfall::ProRata => (money(full_capacity * pf), money(Decimal::ZERO)),
-        Shortfall::PerMwh { rate_per_mwh } => (
+        Shortfall::PerMwh(PerMwh { rate_per_mwh }) => (
             money(full_capacity),
             money((committed_mwh - credited_mwh).max(Decimal::ZERO) * rate_per_mwh),
         ),
@@ -277,7 +277,7 @@ pub fn settle(
         period_start: period.start(),
         period_end: period.end(),
         baseline_method: rules.baseline.name().into(),
-        currency: rules.currency.clone(),
+        currency: rules.currency.to_string(),
         rounding: ROUNDING_RULE.into(),
         dispute_deadline: period.to + TimeDelta::days(i64::from(rules.dispute_days)),
         events: lines,
@@ -336,7 +336,12 @@ fn settle_event(
             Some(p) => p,
             None => {
                 return Err(SettleError::NoPrice {
-                    series: rules.energy_price.series.clone().unwrap_or_default(),
+                    series: rules
+                        .energy_price
+                        .series
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
                     at: *start,
                 });
             }
@@ -401,13 +406,13 @@ mod tests {
 
     fn rules(shortfall: Shortfall) -> Rules {
         Rules {
-            baseline: Baseline::FirmServiceLevel { fsl_mw: None },
+            baseline: Baseline::FirmServiceLevel(crate::settle::rules::FirmServiceLevel { fsl_mw: None }),
             interval_minutes: 15,
             channel: crate::settle::meter::Channel::Delivered,
             telemetry_fallback: true,
             energy_price: EnergyPrice {
                 fixed_per_mwh: None,
-                series: Some("HB_NORTH".into()),
+                series: Some("HB_NORTH".parse().unwrap()),
                 floor_per_mwh: None,
                 threshold_per_mwh: None,
             },
@@ -416,7 +421,7 @@ mod tests {
             payment_cap: None,
             payment_floor: None,
             holidays: vec![],
-            currency: "USD".into(),
+            currency: crate::wire::Currency::usd(),
             dispute_days: 45,
         }
     }
@@ -481,9 +486,9 @@ mod tests {
         let (load, prices) = example();
         let days = BTreeSet::new();
         let ev = event("2026-07-15T16:00:00Z", "2026-07-15T17:00:00Z", dec!(40));
-        let r = rules(Shortfall::PerMwh {
+        let r = rules(Shortfall::PerMwh(PerMwh {
             rate_per_mwh: dec!(1150),
-        });
+        }));
         let s = settle(&r, JULY, &site(&load, &days, vec![ev]), &prices).unwrap();
         assert_eq!(
             (s.totals.capacity_amount, s.totals.penalty_amount),
@@ -614,7 +619,7 @@ mod tests {
             let ev = event("2026-07-15T16:00:00Z", "2026-07-15T17:00:00Z", Decimal::new(i64::from(committed), 3));
             let mut s = site(&load, &days, vec![ev]);
             s.fsl_mw = Some(Decimal::new(i64::from(fsl), 3));
-            let r = rules(Shortfall::PerMwh { rate_per_mwh: dec!(99.99) });
+            let r = rules(Shortfall::PerMwh(PerMwh { rate_per_mwh: dec!(99.99) }));
             let a = settle(&r, JULY, &s, &prices).unwrap();
             let b = settle(&r, JULY, &s, &prices).unwrap();
             prop_assert_eq!(serde_json::to_vec(&a).unwrap(), serde_json::to_vec(&b).unwrap());

@@ -9,10 +9,22 @@ use utoipa::ToSchema;
 
 use super::Decimal;
 use super::meter::Channel;
+use crate::wire::Currency;
+use crate::wire::decimal::WireDecimal;
 use rust_decimal::dec;
 
 // JSON objects only (see crate::wire::strict).
-crate::wire::strict::objects_only!(Rules, EnergyPrice, Shortfall, Baseline, XOfYParams, AdjustmentRule);
+crate::wire::strict::objects_only!(
+    Rules,
+    EnergyPrice,
+    Shortfall,
+    PerMwh,
+    Baseline,
+    FirmServiceLevel,
+    MeterBefore,
+    XOfYParams,
+    AdjustmentRule
+);
 
 /// Settlement rules of a program (`PUT /ops/programs/{id}/settlement-rules` makes a new version).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -22,6 +34,7 @@ pub struct Rules {
     pub baseline: Baseline,
     /// Length of a settlement interval, minutes (divides a day). Meter data finer than this is averaged.
     #[serde(default = "default_interval")]
+    #[serde(deserialize_with = "crate::wire::strict::integer")]
     pub interval_minutes: u32,
     /// The meter channel settled.
     #[serde(default = "default_channel")]
@@ -32,25 +45,29 @@ pub struct Rules {
     pub energy_price: EnergyPrice,
     /// Capacity payment, per MW committed per month; zero or absent for energy-only programs.
     #[serde(default, rename = "capacityRatePerMWMonth")]
-    #[schema(value_type = String, example = "5000")]
+    #[schema(value_type = WireDecimal, example = "5000")]
+    #[serde(deserialize_with = "crate::wire::decimal::de")]
     pub capacity_rate_per_mw_month: Decimal,
     pub shortfall: Shortfall,
     /// Most the statement total may be.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<WireDecimal>)]
+    #[serde(deserialize_with = "crate::wire::decimal::de_option")]
     pub payment_cap: Option<Decimal>,
     /// Least the statement total may be (for example 0: penalties never exceed what is earned).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<WireDecimal>)]
+    #[serde(deserialize_with = "crate::wire::decimal::de_option")]
     pub payment_floor: Option<Decimal>,
     /// Holidays: excluded from X-of-Y baseline days, and holiday events use like-day (weekend) rules.
     #[serde(default)]
     pub holidays: Vec<NaiveDate>,
     /// ISO 4217 code the amounts are in.
     #[serde(default = "default_currency")]
-    pub currency: String,
+    pub currency: Currency,
     /// Days after the period's end by which a statement can be disputed.
     #[serde(default = "default_dispute_days")]
+    #[serde(deserialize_with = "crate::wire::strict::integer")]
     pub dispute_days: u32,
 }
 
@@ -63,8 +80,8 @@ fn default_channel() -> Channel {
 fn yes() -> bool {
     true
 }
-fn default_currency() -> String {
-    "USD".into()
+fn default_currency() -> Currency {
+    Currency::usd()
 }
 fn default_dispute_days() -> u32 {
     45
@@ -77,18 +94,21 @@ fn default_dispute_days() -> u32 {
 pub struct EnergyPrice {
     /// A fixed rate per MWh; or
     #[serde(default, rename = "fixedPerMWh")]
-    #[schema(value_type = Option<String>, example = "100")]
+    #[schema(value_type = Option<WireDecimal>, example = "100")]
+    #[serde(deserialize_with = "crate::wire::decimal::de_option")]
     pub fixed_per_mwh: Option<Decimal>,
     /// the name of an imported price series (for example an LMP node), per MWh.
     #[serde(default)]
-    pub series: Option<String>,
+    pub series: Option<crate::wire::Text>,
     /// Each interval is paid at least this price (NYISO EDRP: max(LMP, 500)).
     #[serde(default, rename = "floorPerMWh")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<WireDecimal>)]
+    #[serde(deserialize_with = "crate::wire::decimal::de_option")]
     pub floor_per_mwh: Option<Decimal>,
     /// Energy is paid only in intervals whose price is at least this (PJM's net-benefits test).
     #[serde(default, rename = "thresholdPerMWh")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<WireDecimal>)]
+    #[serde(deserialize_with = "crate::wire::decimal::de_option")]
     pub threshold_per_mwh: Option<Decimal>,
 }
 
@@ -100,11 +120,19 @@ pub enum Shortfall {
     /// The capacity payment is scaled by the performance factor (ERS style).
     ProRata,
     /// Full capacity payment minus the undelivered MWh at a rate (PJM style).
-    PerMwh {
-        #[serde(rename = "ratePerMWh")]
-        #[schema(value_type = String, example = "1150")]
-        rate_per_mwh: Decimal,
-    },
+    PerMwh(PerMwh),
+}
+
+/// The per-MWh shortfall rule's rate. (Variants with fields are structs of their own so that the
+/// OpenAPI document can say, as serde does, that they take no other fields.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
+#[serde(deny_unknown_fields)]
+pub struct PerMwh {
+    #[serde(rename = "ratePerMWh")]
+    #[schema(value_type = WireDecimal, example = "1150")]
+    #[serde(deserialize_with = "crate::wire::decimal::de")]
+    pub rate_per_mwh: Decimal,
 }
 
 /// Where an adjustment is anchored.
@@ -124,19 +152,9 @@ pub enum Anchor {
 pub enum Baseline {
     /// Drop-to: the baseline is the site's firm service level plus its commitment; the enrollment's FSL
     /// applies when none is given here.
-    FirmServiceLevel {
-        #[serde(default, rename = "fslMW")]
-        #[schema(value_type = Option<String>)]
-        fsl_mw: Option<Decimal>,
-    },
+    FirmServiceLevel(FirmServiceLevel),
     /// Meter before: the mean load over a window just before the anchor, held flat through the event.
-    #[serde(rename_all = "camelCase")]
-    MeterBefore {
-        #[serde(default = "anchor_notice")]
-        anchor: Anchor,
-        #[serde(default = "default_mbma_window")]
-        window_minutes: u32,
-    },
+    MeterBefore(MeterBefore),
     /// PJM economic CBL: high 4 of the 5 most recent like days, symmetric additive adjustment.
     #[serde(rename = "PJM_HIGH_4_OF_5")]
     PjmHigh4Of5(XOfYParams),
@@ -146,6 +164,29 @@ pub enum Baseline {
     /// CAISO 10 in 10, multiplicative same-day adjustment bounded to ±20%.
     #[serde(rename = "CAISO_10_OF_10")]
     Caiso10Of10(XOfYParams),
+}
+
+/// Parameters of the firm-service-level baseline.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
+#[serde(deny_unknown_fields)]
+pub struct FirmServiceLevel {
+    #[serde(default, rename = "fslMW")]
+    #[schema(value_type = Option<WireDecimal>)]
+    #[serde(deserialize_with = "crate::wire::decimal::de_option")]
+    pub fsl_mw: Option<Decimal>,
+}
+
+/// Parameters of the meter-before baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MeterBefore {
+    #[serde(default = "anchor_notice")]
+    pub anchor: Anchor,
+    #[serde(default = "default_mbma_window")]
+    #[serde(deserialize_with = "crate::wire::strict::integer")]
+    pub window_minutes: u32,
 }
 
 fn anchor_notice() -> Anchor {
@@ -161,18 +202,25 @@ fn default_mbma_window() -> u32 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct XOfYParams {
     /// Like days taken (Y) for a weekday event, most recent first.
+    #[serde(default, deserialize_with = "crate::wire::strict::integer_option")]
     pub pool_days: Option<u32>,
     /// Of those, the highest by event-window load kept (X).
+    #[serde(default, deserialize_with = "crate::wire::strict::integer_option")]
     pub keep_days: Option<u32>,
     /// Y and X for weekend and holiday events.
+    #[serde(default, deserialize_with = "crate::wire::strict::integer_option")]
     pub weekend_pool_days: Option<u32>,
+    #[serde(default, deserialize_with = "crate::wire::strict::integer_option")]
     pub weekend_keep_days: Option<u32>,
     /// Calendar days looked back.
+    #[serde(default, deserialize_with = "crate::wire::strict::integer_option")]
     pub lookback_days: Option<u32>,
     /// Days right before the event day that are never candidates (NYISO skips the day before).
+    #[serde(default, deserialize_with = "crate::wire::strict::integer_option")]
     pub skip_days: Option<u32>,
     /// A day whose event-window load is below this share of the reference is low-usage and excluded.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<WireDecimal>)]
+    #[serde(default, deserialize_with = "crate::wire::decimal::de_option")]
     pub low_usage_share: Option<Decimal>,
     /// The reference of the low-usage rule: the candidates' mean (PJM) or maximum (NYISO).
     pub low_usage_of: Option<LowUsageOf>,
@@ -193,15 +241,19 @@ pub enum LowUsageOf {
 pub struct AdjustmentRule {
     pub kind: AdjustmentKind,
     /// The window starts this many minutes before the event's start…
+    #[serde(deserialize_with = "crate::wire::strict::integer")]
     pub from_minutes_before: u32,
     /// …and ends this many minutes before it.
+    #[serde(deserialize_with = "crate::wire::strict::integer")]
     pub to_minutes_before: u32,
     /// Bounds of a multiplicative factor.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<WireDecimal>)]
+    #[serde(deserialize_with = "crate::wire::decimal::de_option")]
     pub min_factor: Option<Decimal>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<WireDecimal>)]
+    #[serde(deserialize_with = "crate::wire::decimal::de_option")]
     pub max_factor: Option<Decimal>,
 }
 
@@ -361,7 +413,7 @@ impl Rules {
     pub fn complete(mut self) -> Self {
         let filled = |x: XOfY| x.params();
         self.baseline = match self.baseline {
-            b @ (Baseline::FirmServiceLevel { .. } | Baseline::MeterBefore { .. }) => b,
+            b @ (Baseline::FirmServiceLevel(_) | Baseline::MeterBefore(_)) => b,
             ref b @ Baseline::PjmHigh4Of5(_) => {
                 Baseline::PjmHigh4Of5(filled(b.x_of_y().unwrap_or_else(unreachable_xofy)))
             }
@@ -385,13 +437,13 @@ impl Rules {
         match (&self.energy_price.fixed_per_mwh, &self.energy_price.series) {
             (Some(_), Some(_)) => p.push("energyPrice has both fixedPerMWh and series: choose one".into()),
             (None, None) => p.push("energyPrice needs fixedPerMWh or series".into()),
-            (_, Some(s)) if s.trim().is_empty() => p.push("energyPrice.series is empty".into()),
+            (_, Some(s)) if s.as_str().trim().is_empty() => p.push("energyPrice.series is empty".into()),
             _ => {}
         }
         if self.capacity_rate_per_mw_month.is_sign_negative() {
             p.push("capacityRatePerMWMonth is negative".into());
         }
-        if let Shortfall::PerMwh { rate_per_mwh } = &self.shortfall
+        if let Shortfall::PerMwh(PerMwh { rate_per_mwh }) = &self.shortfall
             && rate_per_mwh.is_sign_negative()
         {
             p.push("shortfall.ratePerMWh is negative".into());
@@ -401,14 +453,13 @@ impl Rules {
         {
             p.push(format!("paymentCap {cap} is below paymentFloor {floor}"));
         }
-        if self.currency.len() != 3 || !self.currency.chars().all(|c| c.is_ascii_uppercase()) {
-            p.push(format!("currency `{}` is not an ISO 4217 code", self.currency));
-        }
         match &self.baseline {
-            Baseline::FirmServiceLevel { fsl_mw: Some(f) } if f.is_sign_negative() => {
+            Baseline::FirmServiceLevel(FirmServiceLevel { fsl_mw: Some(f) }) if f.is_sign_negative() => {
                 p.push("baseline.fslMW is negative".into());
             }
-            Baseline::MeterBefore { window_minutes, .. } if *window_minutes == 0 || *window_minutes > 1440 => {
+            Baseline::MeterBefore(MeterBefore { window_minutes, .. })
+                if *window_minutes == 0 || *window_minutes > 1440 =>
+            {
                 p.push(format!(
                     "baseline.windowMinutes {window_minutes} is not within 1..=1440"
                 ));
@@ -490,10 +541,10 @@ mod tests {
         }));
         assert_eq!(
             m.baseline,
-            Baseline::MeterBefore {
+            Baseline::MeterBefore(MeterBefore {
                 anchor: Anchor::Start,
                 window_minutes: 30
-            }
+            })
         );
         let wire = serde_json::to_value(&m.baseline).unwrap();
         assert_eq!(wire["windowMinutes"], 30);
@@ -506,17 +557,20 @@ mod tests {
             "intervalMinutes": 7,
             "energyPrice": {},
             "shortfall": {"rule": "PRO_RATA"},
-            "paymentCap": "1", "paymentFloor": "2", "currency": "usd"
+            "paymentCap": "1", "paymentFloor": "2"
         }));
         let p = r.problems().join("; ");
-        for needle in ["intervalMinutes", "energyPrice", "paymentCap", "currency", "keep days"] {
+        for needle in ["intervalMinutes", "energyPrice", "paymentCap", "keep days"] {
             assert!(p.contains(needle), "{needle} in {p}");
         }
-        assert!(
-            serde_json::from_value::<Rules>(serde_json::json!({
-                "baseline": {"method": "GUESS"}, "energyPrice": {}, "shortfall": {"rule": "PRO_RATA"}
-            }))
-            .is_err()
-        );
+        for wrong in [
+            serde_json::json!({"baseline": {"method": "GUESS"}, "energyPrice": {}, "shortfall": {"rule": "PRO_RATA"}}),
+            serde_json::json!({"baseline": {"method": "METER_BEFORE"}, "energyPrice": {}, "shortfall": {"rule": "PRO_RATA"},
+                "currency": "usd"}),
+            serde_json::json!({"baseline": {"method": "METER_BEFORE", "windowMinute": 30}, "energyPrice": {},
+                "shortfall": {"rule": "PRO_RATA"}}),
+        ] {
+            assert!(serde_json::from_value::<Rules>(wrong.clone()).is_err(), "{wrong}");
+        }
     }
 }

@@ -581,7 +581,7 @@ fn instructions(e: &Value, seen: DateTime<Utc>, offer: f64, shed_level_mw: f64) 
             .0;
         let length = e["intervalPeriod"]["duration"]
             .as_str()
-            .and_then(|d| crate::wire::Duration::parse(d).ok())
+            .and_then(|d| crate::wire::WireDuration::parse(d).ok())
             .and_then(|d| d.to_chrono());
         let intervals = e["intervals"].as_array()?;
         let mut out = Vec::new();

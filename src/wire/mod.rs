@@ -1,6 +1,7 @@
 //! OpenADR 3.1 JSON types. Imports neither diesel nor actix: this is the protocol, nothing else.
 
 pub mod auth;
+pub mod decimal;
 pub mod objects;
 pub mod ops;
 pub mod primitives;
@@ -11,6 +12,6 @@ pub mod sites;
 pub mod strict;
 
 pub use objects::*;
-pub use primitives::{Duration, Name, ObjectId, Target, Uri, WireDateTime, format_time, in_range};
+pub use primitives::{Currency, Name, ObjectId, Target, Text, Uri, WireDateTime, WireDuration, format_time, in_range};
 pub use problem::Problem;
 pub use render::{StoredObject, TargetView};

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::primitives::{Duration, Name, ObjectId, Target, Uri, WireDateTime};
+use super::primitives::{Name, ObjectId, Target, Text, Uri, WireDateTime, WireDuration};
 
 // JSON objects only (see crate::wire::strict).
 crate::wire::strict::objects_only!(
@@ -91,9 +91,9 @@ pub struct IntervalPeriod {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<WireDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<Duration>,
+    pub duration: Option<WireDuration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub randomize_start: Option<Duration>,
+    pub randomize_start: Option<WireDuration>,
 }
 
 /// A `point` payload value (e.g. a VoltVar curve point).
@@ -110,7 +110,7 @@ pub struct Point {
 pub enum PayloadValue {
     #[schema(value_type = f64)]
     Number(serde_json::Number),
-    String(String),
+    String(Text),
     Boolean(bool),
     Point(Point),
 }
@@ -129,6 +129,7 @@ pub struct ValuesMap {
 #[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct Interval {
+    #[serde(deserialize_with = "crate::wire::strict::integer")]
     pub id: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_period: Option<IntervalPeriod>,
@@ -163,7 +164,7 @@ pub struct EventPayloadDescriptor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units: Option<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<Text>,
 }
 
 /// `reportPayloadDescriptor`.
@@ -201,7 +202,7 @@ impl ToSchema for Confidence {}
 
 impl<'de> Deserialize<'de> for Confidence {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = i64::deserialize(d)?;
+        let v: i64 = crate::wire::strict::integer(d)?;
         u8::try_from(v)
             .ok()
             .filter(|v| *v <= 100)
@@ -230,7 +231,7 @@ pub struct EventDescriptorFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units: Option<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<Text>,
 }
 
 /// The fields of a report payload descriptor inside a program.
@@ -273,14 +274,18 @@ pub struct ReportDescriptor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::strict::integer_option")]
     pub start_interval: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::strict::integer_option")]
     pub num_intervals: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub historical: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::strict::integer_option")]
     pub frequency: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::wire::strict::integer_option")]
     pub repeat: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_intervals: Option<ReportIntervals>,
@@ -320,11 +325,12 @@ pub struct EventRequest {
     #[serde(rename = "programID")]
     pub program_id: ObjectId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_name: Option<String>,
+    pub event_name: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<Duration>,
+    pub duration: Option<WireDuration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0)]
+    #[serde(deserialize_with = "crate::wire::strict::integer_option")]
     pub priority: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<Target>>,
@@ -358,7 +364,7 @@ pub struct ReportRequest {
     pub event_id: ObjectId,
     pub client_name: Name,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_name: Option<String>,
+    pub report_name: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_descriptors: Option<Vec<ReportPayloadDescriptor>>,
     pub resources: Vec<ReportResource>,
@@ -373,7 +379,7 @@ pub struct ObjectOperation {
     pub operations: Vec<Operation>,
     pub callback_url: Uri,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token: Option<String>,
+    pub bearer_token: Option<Text>,
 }
 
 /// `subscriptionRequest` (POST/PUT /subscriptions).
@@ -473,7 +479,7 @@ mod tests {
         prop_oneof![
             any::<i64>().prop_map(serde_json::Value::from),
             (-1e12f64..1e12).prop_map(serde_json::Value::from),
-            ".{0,20}".prop_map(serde_json::Value::from),
+            "[^\\x00]{0,20}".prop_map(serde_json::Value::from),
             any::<bool>().prop_map(serde_json::Value::from),
             ((-1e6f64..1e6), (-1e6f64..1e6)).prop_map(|(x, y)| serde_json::json!({"x": x, "y": y})),
         ]

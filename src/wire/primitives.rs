@@ -10,9 +10,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-/// Declares a string newtype whose length (in characters) is bounded, with serde and OpenAPI support.
+/// Declares a string newtype whose length (in characters) is bounded and, when `$pattern` is given, that
+/// matches it, with serde and OpenAPI support. The one pattern string is both what is checked and what
+/// the OpenAPI document declares (it must mean the same to the `regex` crate and to ECMA-262).
 macro_rules! bounded_string {
-    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $check:expr, $what:expr) => {
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $pattern:expr, $what:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -31,9 +33,10 @@ macro_rules! bounded_string {
                         $what, $min, $max, len
                     ));
                 }
-                let check: fn(&str) -> bool = $check;
-                if !check(&value) {
-                    return Err(format!("{} {:?} has characters the spec does not allow", $what, value));
+                static PATTERN: std::sync::LazyLock<Option<regex::Regex>> =
+                    std::sync::LazyLock::new(|| compile_pattern($pattern));
+                if let Some(p) = PATTERN.as_ref().filter(|p| !p.is_match(&value)) {
+                    return Err(format!("{} {:?} does not match {}", $what, value, p.as_str()));
                 }
                 Ok(Self(value))
             }
@@ -84,7 +87,8 @@ macro_rules! bounded_string {
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .min_length(Some($min))
-                    .max_length(Some($max))
+                    .max_length((($max) != usize::MAX).then_some($max))
+                    .pattern($pattern)
                     .into()
             }
         }
@@ -93,37 +97,44 @@ macro_rules! bounded_string {
     };
 }
 
-fn any_char(_: &str) -> bool {
-    true
-}
-
-fn object_id_chars(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+/// A pattern of [`bounded_string!`], compiled once. The patterns are constants of this file, each checked
+/// by a test, so one that does not compile is a programming error: it then matches everything rather than
+/// stopping the server, and the tests fail.
+fn compile_pattern(pattern: Option<&str>) -> Option<regex::Regex> {
+    pattern.and_then(|p| regex::Regex::new(p).ok())
 }
 
 bounded_string!(
     /// `objectID`: VTN-assigned, URL-safe, `^[a-zA-Z0-9_-]*$`, 1..128 characters.
-    ObjectId, 1, 128, object_id_chars, "objectID"
+    ObjectId, 1, 128, Some("^[a-zA-Z0-9_-]*$"), "objectID"
 );
+/// No text Sluice accepts holds U+0000: PostgreSQL cannot store it, and no name or label needs it
+/// (docs/spec-decisions.md, "Where Sluice is stricter than the 3.1 yaml").
+const NO_NUL: &str = r"^[^\x00]*$";
+
 bounded_string!(
     /// A 1..128 character name or identifier: programName, venName, clientName, clientID, resourceName,
     /// target, valuesMap type, payloadType, units, readingType.
-    Name, 1, 128, any_char, "value"
+    Name, 1, 128, Some(NO_NUL), "value"
 );
 bounded_string!(
-    /// A URI of 2..8000 characters (callbackUrl, programDescriptions URL, tokenURL).
-    Uri, 2, 8000, is_uri, "URI"
+    /// Free text of any length: eventName, reportName, a site's location, a string payload value.
+    Text, 0, usize::MAX, Some(NO_NUL), "text"
+);
+bounded_string!(
+    /// A URI of 2..8000 characters (callbackUrl, programDescriptions URL, tokenURL): RFC 3986's scheme, a
+    /// colon, and no whitespace or control characters.
+    Uri, 2, 8000, Some(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f-\x9f]*$"), "URI"
+);
+bounded_string!(
+    /// An ISO 4217 currency code such as `USD`.
+    Currency, 3, 3, Some("^[A-Z]{3}$"), "currency"
 );
 
-fn is_uri(s: &str) -> bool {
-    // RFC 3986 absolute URI: a scheme, a colon, and no whitespace or control characters.
-    let Some((scheme, _)) = s.split_once(':') else {
-        return false;
-    };
-    let mut chars = scheme.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+impl Currency {
+    pub fn usd() -> Self {
+        Self("USD".into())
+    }
 }
 
 impl ObjectId {
@@ -222,7 +233,7 @@ impl ToSchema for WireDateTime {}
 
 /// An ISO 8601 duration as the spec's pattern allows, kept exactly as it was sent (`PT1H` stays `PT1H`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Duration {
+pub struct WireDuration {
     raw: String,
     negative: bool,
     years: u64,
@@ -235,7 +246,7 @@ pub struct Duration {
     micros: u64,
 }
 
-impl Duration {
+impl WireDuration {
     /// `P9999Y`, the spec's "infinity".
     pub fn is_infinite(&self) -> bool {
         !self.negative && self.years >= 9999
@@ -245,11 +256,21 @@ impl Duration {
         &self.raw
     }
 
-    /// Parses `^(-?)P(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)([DW]))?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`
-    /// by hand (the pattern's look-ahead is not supported by the `regex` crate).
+    /// The spec's pattern `^(-?)P(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)([DW]))?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`
+    /// with each number's digits bounded ([`DURATION_DIGITS`]): what [`WireDuration::parse`] accepts and
+    /// the OpenAPI document declares.
+    pub fn pattern() -> String {
+        let [y, mo, d, h, mi, s, f] = DURATION_DIGITS.map(|(_, n)| n);
+        format!(
+            r"^(-?)P(?=\d|T\d)(?:(\d{{1,{y}}})Y)?(?:(\d{{1,{mo}}})M)?(?:(\d{{1,{d}}})([DW]))?(?:T(?:(\d{{1,{h}}})H)?(?:(\d{{1,{mi}}})M)?(?:(\d{{1,{s}}}(?:\.\d{{1,{f}}})?)S)?)?$"
+        )
+    }
+
+    /// Parses what [`WireDuration::pattern`] matches, by hand (its look-ahead is not supported by the
+    /// `regex` crate).
     pub fn parse(s: &str) -> Result<Self, String> {
         let err = || format!("{s:?} is not an ISO 8601 duration (e.g. PT1H, P1D, -PT5M)");
-        let mut d = Duration {
+        let mut d = WireDuration {
             raw: s.to_owned(),
             negative: false,
             years: 0,
@@ -294,6 +315,7 @@ impl Duration {
                 'D' | 'W' => 3,
                 _ => return Err(err()),
             };
+            check_digits(s, if unit == 'W' { 'D' } else { unit }, digits)?;
             if rank <= order {
                 return Err(err());
             }
@@ -326,6 +348,9 @@ impl Duration {
                     return Err(err());
                 }
                 order = rank;
+                let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+                check_digits(s, if unit == 'M' { 'm' } else { unit }, whole.len())?;
+                check_digits(s, '.', frac.len())?;
                 if unit == 'S' {
                     d.micros = parse_seconds_micros(num).ok_or_else(err)?;
                 } else {
@@ -341,11 +366,6 @@ impl Duration {
                 }
                 part = &tail[1..];
             }
-        }
-        // Anything past the infinity marker is infinite or nonsense: a span of more than 10,000 years
-        // that is not P9999Y-style would only overflow the arithmetic it takes part in.
-        if !d.is_infinite() && d.to_chrono().is_none_or(|span| span.abs() > max_span()) {
-            return Err(format!("{s:?} is longer than 10000 years (P9999Y means infinity)"));
         }
         Ok(d)
     }
@@ -372,9 +392,19 @@ impl Duration {
     }
 }
 
-/// The longest finite duration accepted: 10,000 years of 365 days.
-fn max_span() -> chrono::Duration {
-    chrono::Duration::days(10_000 * 365)
+/// Most digits of each number of a duration: years, months, days or weeks, hours, minutes, whole seconds,
+/// fractional seconds. The longest finite duration they allow (P9998Y99999M999999WT9999999H…) is about
+/// 43,600 years, so adding one to any date-time Sluice accepts stays within chrono's range and a
+/// microsecond count within `i64` (docs/spec-decisions.md, "Date-times and durations have bounds").
+const DURATION_DIGITS: [(char, usize); 7] = [('Y', 4), ('M', 5), ('D', 6), ('H', 7), ('m', 9), ('S', 11), ('.', 9)];
+
+fn check_digits(s: &str, unit: char, digits: usize) -> Result<(), String> {
+    match DURATION_DIGITS.iter().find(|(u, _)| *u == unit) {
+        Some((_, max)) if digits > *max => Err(format!(
+            "{s:?}: a duration's numbers have at most {max} digits here (P9999Y means infinity)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn parse_seconds_micros(num: &str) -> Option<u64> {
@@ -392,37 +422,35 @@ fn parse_seconds_micros(num: &str) -> Option<u64> {
     whole.checked_mul(1_000_000)?.checked_add(frac)
 }
 
-impl fmt::Display for Duration {
+impl fmt::Display for WireDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.raw)
     }
 }
 
-impl Serialize for Duration {
+impl Serialize for WireDuration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.raw)
     }
 }
 
-impl<'de> Deserialize<'de> for Duration {
+impl<'de> Deserialize<'de> for WireDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Self::parse(&s).map_err(de::Error::custom)
     }
 }
 
-impl PartialSchema for Duration {
+impl PartialSchema for WireDuration {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .description(Some("ISO 8601 duration, e.g. PT1H; P9999Y means infinity"))
-            .pattern(Some(
-                r"^(-?)P(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)([DW]))?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$",
-            ))
+            .pattern(Some(Self::pattern()))
             .into()
     }
 }
-impl ToSchema for Duration {}
+impl ToSchema for WireDuration {}
 
 #[cfg(test)]
 mod tests {
@@ -432,36 +460,44 @@ mod tests {
     #[test]
     fn checklist_28_duration_pattern() {
         for ok in ["PT1H", "P9999Y", "-PT5M", "PT0S", "P1DT2H3M4.5S", "P2W", "P1Y2M3D"] {
-            assert!(Duration::parse(ok).is_ok(), "{ok} should parse");
+            assert!(WireDuration::parse(ok).is_ok(), "{ok} should parse");
         }
         for bad in [
             "1 hour", "P0S", "P", "PT", "PT1.5H", "P1H", "PT1M1H", "P1D1Y", "", "--PT1H", "P1.5D",
         ] {
-            assert!(Duration::parse(bad).is_err(), "{bad} should be rejected");
+            assert!(WireDuration::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
 
     #[test]
     fn duration_spans() {
-        let d = Duration::parse("PT1H30M").unwrap();
+        let d = WireDuration::parse("PT1H30M").unwrap();
         assert_eq!(d.to_chrono(), Some(chrono::Duration::minutes(90)));
         assert_eq!(
-            Duration::parse("-PT5M").unwrap().to_chrono(),
+            WireDuration::parse("-PT5M").unwrap().to_chrono(),
             Some(chrono::Duration::minutes(-5))
         );
         assert_eq!(
-            Duration::parse("PT0.25S").unwrap().to_chrono(),
+            WireDuration::parse("PT0.25S").unwrap().to_chrono(),
             Some(chrono::Duration::milliseconds(250))
         );
-        assert!(Duration::parse("P9999Y").unwrap().to_chrono().is_none());
-        assert!(Duration::parse("P10000Y").unwrap().is_infinite());
-        for huge in ["P4000000D", "P9998Y999999D", "PT9999999999999H", "-P3650001D"] {
-            assert!(Duration::parse(huge).is_err(), "{huge} should be refused");
+        assert!(WireDuration::parse("P9999Y").unwrap().to_chrono().is_none());
+        assert!(WireDuration::parse("P9999Y1D").unwrap().is_infinite());
+        for huge in [
+            "P10000Y",
+            "P4000000D",
+            "PT9999999999999H",
+            "-P3650001D",
+            "PT1.0000000001S",
+        ] {
+            assert!(WireDuration::parse(huge).is_err(), "{huge} should be refused");
         }
-        assert!(
-            Duration::parse("P3650000D").is_ok(),
-            "10,000 years exactly is still a duration"
-        );
+        // The longest the digit bounds allow still adds to any accepted date-time without overflow.
+        let longest = WireDuration::parse("P9998Y99999M999999WT9999999H999999999M99999999999.999999999S").unwrap();
+        let span = longest.to_chrono().unwrap();
+        assert!(span < chrono::Duration::days(44_000 * 365), "{span}");
+        let last = WireDateTime::parse("9999-12-31T23:59:59Z").unwrap().0;
+        assert!(last.checked_add_signed(span).is_some() && last.checked_sub_signed(span).is_some());
     }
 
     #[test]
@@ -482,6 +518,18 @@ mod tests {
         assert!(WireDateTime::parse("9999-12-31T23:59:59.999999Z").is_ok());
         let t = WireDateTime::parse("2023-06-15T11:30:00+02:00").unwrap();
         assert_eq!(format_time(&t.0), "2023-06-15T09:30:00Z");
+    }
+
+    #[test]
+    fn every_pattern_compiles_and_is_enforced() {
+        assert!(Uri::parse("https://vtn.example/cb?x=1").is_ok());
+        for bad in ["no-scheme", "1http://x", "https://x y", "https://x\u{85}"] {
+            assert!(Uri::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Currency::parse("EUR").is_ok());
+        assert!(Currency::parse("usd").is_err() && Currency::parse("USDT").is_err());
+        assert!(Text::parse("").is_ok() && Text::parse("a\u{0}").is_err());
+        assert!(Name::parse("west hub").is_ok() && Name::parse("\u{0}").is_err());
     }
 
     #[test]
@@ -514,18 +562,15 @@ mod tests {
                     match frac { Some(f) => text.push_str(&format!("{s}.{f}S")), None => text.push_str(&format!("{s}S")) }
                 }
             }
-            let infinite = !neg && y.unwrap_or(0) >= 9999;
-            let secs = (u64::from(y.unwrap_or(0)) * 365 + u64::from(m.unwrap_or(0)) * 30 + u64::from(d.unwrap_or(0))) * 86_400
-                + u64::from(h.unwrap_or(0)) * 3600 + u64::from(mi.unwrap_or(0)) * 60 + u64::from(s.unwrap_or(0));
-            let max = 10_000 * 365 * 86_400;
-            let bounded = infinite || secs < max || (secs == max && frac.unwrap_or(0) == 0);
+            // Each number within its digits (years at most 4: P9999Y is infinity).
+            let bounded = y.unwrap_or(0) < 10_000;
             let valid = (y.is_some() || m.is_some() || d.is_some() || has_time) && bounded;
-            let parsed = Duration::parse(&text);
+            let parsed = WireDuration::parse(&text);
             prop_assert_eq!(parsed.is_ok(), valid, "{}", text);
             if let Ok(parsed) = parsed {
                 let json = serde_json::to_string(&parsed).unwrap();
                 prop_assert_eq!(json, format!("\"{text}\""));
-                let back: Duration = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+                let back: WireDuration = serde_json::from_str(&format!("\"{text}\"")).unwrap();
                 prop_assert_eq!(back, parsed);
             }
         }
@@ -538,9 +583,11 @@ mod tests {
         }
 
         #[test]
-        fn names_bound_by_characters_not_bytes(n in 1usize..=128, c in any::<char>()) {
+        fn names_bound_by_characters_not_bytes(n in 1usize..=128, c in any::<char>().prop_filter("NUL", |c| *c != '\0')) {
             let s: String = std::iter::repeat_n(c, n).collect();
-            prop_assert!(Name::parse(s).is_ok());
+            prop_assert!(Name::parse(s.clone()).is_ok());
+            let with_nul = s + "\0";
+            prop_assert!(Name::parse(with_nul).is_err());
             let long: String = std::iter::repeat_n(c, 129).collect();
             prop_assert!(Name::parse(long).is_err());
         }

@@ -2,11 +2,13 @@
 //! bodies. Megawatts and prices are exact decimals, written as JSON strings (`"40.5"`) and read from
 //! strings or numbers.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::primitives::{Duration, Name, ObjectId, WireDateTime};
+use super::decimal::WireDecimal;
+use super::primitives::{Currency, Name, ObjectId, Text, WireDateTime, WireDuration};
 use crate::flex::calendar::Window;
 
 // JSON objects only (see crate::wire::strict).
@@ -52,20 +54,25 @@ pub struct SiteRequest {
     pub kind: SiteKind,
     /// The most the site draws from the grid, MW: the bound of every commitment.
     #[serde(rename = "maxImportMW")]
-    #[schema(value_type = String, example = "50")]
+    #[schema(value_type = WireDecimal, example = "50")]
+    #[serde(deserialize_with = "crate::wire::decimal::de")]
     pub max_import_mw: Decimal,
     /// Revenue meter (settlement matches meter data by it).
     #[serde(default, rename = "meterID")]
     pub meter_id: Option<Name>,
     /// Free-form location (address, substation, load zone).
     #[serde(default)]
-    pub location: Option<String>,
+    #[schema(max_length = 1000)]
+    pub location: Option<Text>,
     #[serde(default)]
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
     #[serde(default)]
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
     /// IANA time zone of availability windows (default `UTC`), e.g. `America/Chicago`.
     #[serde(default)]
+    #[schema(schema_with = time_zone)]
     pub time_zone: Option<String>,
 }
 
@@ -110,42 +117,45 @@ pub struct EnrollmentRequest {
     pub program_id: ObjectId,
     /// Committed reduction, MW.
     #[serde(rename = "shedMW", default)]
-    #[schema(value_type = String, example = "40")]
+    #[schema(value_type = WireDecimal, example = "40")]
+    #[serde(deserialize_with = "crate::wire::decimal::de")]
     pub shed_mw: Decimal,
     /// Committed increase (load-up), MW; 0 when the site offers none.
     #[serde(rename = "loadUpMW", default)]
-    #[schema(value_type = String, example = "0")]
+    #[schema(value_type = WireDecimal, example = "0")]
+    #[serde(deserialize_with = "crate::wire::decimal::de")]
     pub load_up_mw: Decimal,
     /// Firm service level ("drop-to"), MW: the load the site promises not to exceed during a shed event.
     #[serde(rename = "firmServiceLevelMW", default)]
-    #[schema(value_type = Option<String>, example = "10")]
+    #[schema(value_type = Option<WireDecimal>, example = "10")]
+    #[serde(deserialize_with = "crate::wire::decimal::de_option")]
     pub firm_service_level_mw: Option<Decimal>,
     /// The least notice the site needs before an event starts (default `PT0S`).
     #[serde(default)]
-    pub notice: Option<Duration>,
+    pub notice: Option<WireDuration>,
     /// Time to reach the committed level once an event starts (default `PT0S`).
     #[serde(default)]
-    pub ramp: Option<Duration>,
+    pub ramp: Option<WireDuration>,
     /// Longest event the site accepts.
     #[serde(default)]
-    pub max_event_duration: Option<Duration>,
+    pub max_event_duration: Option<WireDuration>,
     /// At most this many events per `maxEventsPeriod`.
     #[serde(default)]
+    #[serde(deserialize_with = "crate::wire::strict::integer_option")]
     pub max_events: Option<u32>,
     #[serde(default)]
-    pub max_events_period: Option<Duration>,
+    pub max_events_period: Option<WireDuration>,
     /// Weekly windows when the commitment holds, in the site's time zone; always when empty.
     #[serde(default)]
     pub availability: Vec<Window>,
     /// Offer price, currency units per MWh (merit order: cheapest first).
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = WireDecimal, example = "120.00")]
+    #[serde(deserialize_with = "crate::wire::decimal::de")]
     pub offer_price: Decimal,
     /// First moment of the commitment.
-    #[schema(value_type = String, format = DateTime)]
     pub start: WireDateTime,
     /// End of the commitment (exclusive); open-ended when absent.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub end: Option<WireDateTime>,
 }
 
@@ -277,23 +287,25 @@ pub struct DispatchRequest {
     pub direction: DispatchDirection,
     /// Megawatts asked for.
     #[serde(rename = "targetMW")]
-    #[schema(value_type = String, example = "150")]
+    #[schema(value_type = WireDecimal, example = "150")]
+    #[serde(deserialize_with = "crate::wire::decimal::de")]
     pub target_mw: Decimal,
     /// When the change starts: an RFC 3339 time, or `now` (the default).
     #[serde(default)]
-    #[schema(example = "now")]
+    #[schema(schema_with = start_or_now, example = "now")]
     pub start: Option<String>,
-    pub duration: Duration,
+    pub duration: WireDuration,
     /// The full change is needed this long after the dispatch: sites whose notice and ramp do not allow it
     /// are skipped.
     #[serde(default)]
-    pub response_time: Option<Duration>,
+    pub response_time: Option<WireDuration>,
     /// `IMPORT_CAPACITY_LIMIT` (default for shed) or `DISPATCH_SETPOINT` (default for load-up): what the
     /// events carry as each site's new level, in KW, beside a SIMPLE level.
     #[serde(default)]
     pub payload_type: Option<String>,
     /// Event priority (lower is more important).
     #[serde(default)]
+    #[serde(deserialize_with = "crate::wire::strict::integer_option")]
     pub priority: Option<u32>,
 }
 
@@ -484,16 +496,58 @@ pub struct PriceSignalRequest {
     #[serde(rename = "programID")]
     pub program_id: ObjectId,
     /// ISO 4217 code, e.g. `USD`.
-    pub currency: String,
+    pub currency: Currency,
     /// First interval's start: an RFC 3339 time, or `now` (the default).
     #[serde(default)]
+    #[schema(schema_with = start_or_now)]
     pub start: Option<String>,
     /// Length of each interval, e.g. `PT15M`.
-    pub interval_duration: Duration,
+    pub interval_duration: WireDuration,
     /// One price per interval, currency per MWh, in order (1..=288).
-    #[schema(value_type = Vec<String>, example = json!(["45.10", "950.00", "1200.00"]))]
+    #[schema(value_type = Vec<WireDecimal>, example = json!(["45.10", "950.00", "1200.00"]))]
+    #[serde(deserialize_with = "crate::wire::decimal::de_vec")]
     pub prices: Vec<Decimal>,
     /// Only VENs holding one of these targets (default: every VEN of the program).
     #[serde(default)]
     pub targets: Option<Vec<super::primitives::Target>>,
+}
+
+/// The schema of a `start` that is an RFC 3339 date-time or `now`: see [`start_time`].
+fn start_or_now() -> utoipa::openapi::Schema {
+    use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, Type, schema::OneOfBuilder};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["now"])),
+        )
+        .build()
+        .into()
+}
+
+/// A `start` as sent: absent or `now` is `now`; otherwise an RFC 3339 date-time.
+pub fn start_time(start: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    match start {
+        None | Some("now") => Ok(now),
+        Some(s) => WireDateTime::parse(s)
+            .map(|t| t.0)
+            .map_err(|e| format!("start: {e} (or \"now\")")),
+    }
+}
+
+/// The schema of an IANA time zone name: every name the time zone database knows.
+fn time_zone() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::Type::String,
+            utoipa::openapi::Type::Null,
+        ]))
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+        .build()
 }

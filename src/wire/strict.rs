@@ -64,3 +64,45 @@ macro_rules! objects_only {
     };
 }
 pub(crate) use objects_only;
+
+/// `#[serde(deserialize_with = "crate::wire::strict::integer")]`: an integer field that also takes a JSON
+/// number with a zero fraction (`9.0`), which JSON Schema counts as an integer and clients that compute
+/// with floating point send. Anything else that is not an integer in the field's range is refused.
+pub fn integer<'de, D: serde::Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<T, D::Error> {
+    struct IntVisitor;
+    impl Visitor<'_> for IntVisitor {
+        type Value = i64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<i64, E> {
+            Ok(n)
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<i64, E> {
+            i64::try_from(n).map_err(|_| E::custom(format!("{n} is out of range")))
+        }
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<i64, E> {
+            // Exactly representable integers only: |n| < 2^53.
+            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(n as i64)
+            } else {
+                Err(E::custom(format!("{n} is not an integer")))
+            }
+        }
+    }
+    let n = d.deserialize_any(IntVisitor)?;
+    T::try_from(n).map_err(|_| serde::de::Error::custom(format!("{n} is out of range")))
+}
+
+/// [`integer`] for an optional field (with `#[serde(default)]`).
+pub fn integer_option<'de, D: serde::Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<Option<T>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "integer")] i64);
+    match <Option<Wrap> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(Wrap(n)) => T::try_from(n)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{n} is out of range"))),
+    }
+}

@@ -403,3 +403,68 @@ async fn objects_sent_as_arrays_are_refused_and_nothing_is_stored() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
 }
+
+/// PostgreSQL cannot store U+0000, so a NUL reaching a query or a text column was a 500 there (and stored
+/// on SQLite). It is refused at the edge, alike on both: in URLs, names, free text, payload values,
+/// credentials and uploaded files.
+#[actix_rt::test]
+async fn nul_characters_are_refused_everywhere_on_both_databases() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let p = program(&bl, "ERS", &[]).await;
+    let site = enrolled(&app, &bl, &p, "alpha", ("50", "40", "50", "PT0S")).await;
+    let ev = event(&bl, &p, &[]).await;
+    for path in [
+        "/vens?venName=a%00b",
+        "/vens/a%00b",
+        "/programs?targets=a%00",
+        "/reports?clientName=%00",
+    ] {
+        bl.get(path).await.assert_problem(400);
+    }
+    for body in [
+        json!({"programName": "p\u{0}"}),
+        json!({"programName": "p", "targets": ["west\u{0}"]}),
+    ] {
+        bl.post("/programs", &body).await.assert_problem(400);
+    }
+    let named = json!({"programID": p, "eventName": "heat\u{0}wave", "intervals": []});
+    bl.post("/events", &named).await.assert_problem(400);
+    let state = json!({"eventID": ev, "clientName": "alpha", "resources": [{"resourceName": "SITE",
+        "intervals": [{"id": 0, "payloads": [{"type": "OPERATING_STATE", "values": ["RUNNING\u{0}"]}]}]}]});
+    site.ven.post("/reports", &state).await.assert_problem(400);
+    let site_body = json!({"siteName": "beta", "venID": "v", "kind": "MINING", "maxImportMW": "5",
+        "location": "substation\u{0}7"});
+    bl.post("/ops/sites", &site_body).await.assert_problem(400);
+    let csv = "site_id,meter_id,channel,interval_start_utc,interval_end_utc,kwh,avg_kw,quality,source\n\
+               s\0,m,delivered,2026-07-01T00:00:00Z,2026-07-01T00:15:00Z,1,4,A,revenue\n";
+    bl.post_raw("/ops/meter-data", "text/csv", csv)
+        .await
+        .assert_problem(400);
+    let prices = "series,interval_start_utc,interval_end_utc,price\nn\0,2026-07-01T00:00:00Z,2026-07-01T00:15:00Z,1\n";
+    bl.post_raw("/ops/prices", "text/csv", prices).await.assert_problem(400);
+    app.anonymous()
+        .post_raw(
+            "/auth/token",
+            "application/x-www-form-urlencoded",
+            "grant_type=client_credentials&client_id=a%00&client_secret=b",
+        )
+        .await
+        .assert_problem(401);
+    let basic = reqwest::Client::new()
+        .post(format!("{}/auth/token", app.base))
+        .basic_auth("a\0", Some("b"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+    // Nothing was stored on the way.
+    assert_eq!(bl.get("/programs").await.ids(), vec![p]);
+    assert_eq!(
+        bl.get(&format!("/events?programID={}", bl.get("/programs").await.ids()[0]))
+            .await
+            .ids(),
+        vec![ev]
+    );
+}

@@ -1,10 +1,12 @@
-//! Objects come as JSON objects, nothing else.
+//! How strict the wire is about JSON's types: objects come as objects, nothing else; integers come as
+//! integers, which JSON Schema says `9.0` also is ([`integer`]).
 //!
 //! serde's derived `Deserialize` for a struct also accepts a sequence of its fields in declaration order, so
 //! `"intervalPeriod": [null, null]` would be read as an empty `intervalPeriod` and stored, a shape the 3.1
-//! schema (`type: object`) forbids and no 3.1 client can read back. Types that clients send therefore derive
-//! their serde code with `#[serde(remote = "Self")]` (which makes it inherent functions) and get their trait
-//! impls from [`objects_only!`], which deserializes from a map only and otherwise forwards.
+//! schema (`type: object`) forbids and no 3.1 client can read back. Types that clients send (structs, and
+//! internally tagged enums) therefore derive their serde code with `#[serde(remote = "Self")]` (which makes
+//! it inherent functions) and get their trait impls from [`objects_only!`], which deserializes from a map
+//! only and otherwise forwards.
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -85,9 +85,6 @@ fn site_row(id: String, req: &SiteRequest, now: DateTime<Utc>) -> Result<SiteRow
     {
         errs.push("longitude must be within -180..=180".into());
     }
-    if req.location.as_ref().is_some_and(|l| l.as_str().chars().count() > 1000) {
-        errs.push("location must be at most 1000 characters".into());
-    }
     let tz = req.time_zone.clone().unwrap_or_else(|| "UTC".into());
     if tz.parse::<chrono_tz::Tz>().is_err() {
         errs.push(format!(

@@ -118,8 +118,12 @@ bounded_string!(
     Name, 1, 128, Some(NO_NUL), "value"
 );
 bounded_string!(
-    /// Free text of any length: eventName, reportName, a site's location, a string payload value.
+    /// Free text of any length: eventName, reportName, a string payload value.
     Text, 0, usize::MAX, Some(NO_NUL), "text"
+);
+bounded_string!(
+    /// A site's free-form location (address, substation, load zone): at most 1000 characters.
+    Location, 0, 1000, Some(NO_NUL), "location"
 );
 bounded_string!(
     /// A URI of 2..8000 characters (callbackUrl, programDescriptions URL, tokenURL): RFC 3986's scheme, a

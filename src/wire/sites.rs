@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::decimal::WireDecimal;
-use super::primitives::{Currency, Name, ObjectId, Text, WireDateTime, WireDuration};
+use super::primitives::{Currency, Location, Name, ObjectId, WireDateTime, WireDuration};
 use crate::flex::calendar::Window;
 
 // JSON objects only (see crate::wire::strict).
@@ -62,8 +62,7 @@ pub struct SiteRequest {
     pub meter_id: Option<Name>,
     /// Free-form location (address, substation, load zone).
     #[serde(default)]
-    #[schema(max_length = 1000)]
-    pub location: Option<Text>,
+    pub location: Option<Location>,
     #[serde(default)]
     #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,

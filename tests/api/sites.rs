@@ -65,6 +65,25 @@ async fn an_operator_enrolls_a_site_and_reads_it_back_exactly() {
 }
 
 #[actix_rt::test]
+async fn a_sites_location_holds_1000_characters_and_a_longer_one_is_refused() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let ven = app.ven("lancium");
+    let ven_id = ven_object(&bl, &ven, "lancium", &[]).await;
+    let site = |location: String| {
+        json!({"siteName": "lancium", "venID": ven_id, "kind": "MINING",
+                                         "maxImportMW": "20", "location": location})
+    };
+    let r = bl.post("/ops/sites", &site("é".repeat(1001))).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("location"), "{}", r.text);
+    // Characters, not bytes: 1000 two-byte characters fit.
+    let r = bl.post("/ops/sites", &site("é".repeat(1000))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["location"].as_str().unwrap().chars().count(), 1000);
+}
+
+#[actix_rt::test]
 async fn the_same_megawatts_in_two_programs_at_overlapping_times_are_refused_naming_the_other() {
     let app = TestApp::new().await;
     let bl = app.bl();

@@ -37,7 +37,7 @@ pub enum AppError {
     #[error("{detail}")]
     Rejected {
         detail: String,
-        errors: Vec<crate::settle::meter::LineError>,
+        errors: Vec<crate::wire::settlement::LineError>,
     },
     #[error("{0}")]
     NotImplemented(String),

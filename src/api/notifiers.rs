@@ -8,11 +8,11 @@ use utoipa::IntoParams;
 use super::extract::{Caller, Query};
 use super::ok;
 use crate::error::AppError;
-use crate::notify::mqtt::topics::TopicsResponse;
 use crate::service::notifications::TopicScope;
 use crate::service::{AppState, notifications};
 use crate::store::outbox::NotificationFilter;
 use crate::wire::Problem;
+use crate::wire::ops::TopicsResponse;
 use crate::wire::ops::{CallbackStatus, NotificationStatus, NotifiersResponse};
 use crate::wire::{Name, ObjectId};
 

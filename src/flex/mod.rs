@@ -9,12 +9,3 @@ pub mod telemetry;
 
 /// Megawatts, prices and money are exact decimals.
 pub type Decimal = rust_decimal::Decimal;
-
-/// Targets of the form `site:<siteID>` are held by the site's ven (granted with its own targets), so an
-/// event can be addressed to exactly one site.
-pub const SITE_TARGET_PREFIX: &str = "site:";
-
-/// The target that addresses one site.
-pub fn site_target(site_id: &str) -> String {
-    format!("{SITE_TARGET_PREFIX}{site_id}")
-}

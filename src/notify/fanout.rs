@@ -8,8 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::notify::mqtt::topics::Topics;
-use crate::service::cache::Viewer;
-use crate::service::privacy::{scope_for_grants, scope_for_viewer};
+use crate::privacy::{Viewer, scope_for_grants, scope_for_viewer};
 use crate::store::outbox::{self, ChangeRow, NewNotification, SubscriberRow};
 use crate::store::repo::{granted_targets_among, to_naive, ven_clients};
 use crate::store::{AnyConnection, StoreResult};

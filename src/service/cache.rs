@@ -12,18 +12,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
+use crate::privacy::Viewer;
 use crate::wire::ObjectType;
 
 /// The PostgreSQL channel that carries "something changed" between instances.
 pub const CHANGE_CHANNEL: &str = "sluice_changes";
-
-/// Who a cached list was rendered for: the business logic (sees everything, no hiding) or the VENs holding
-/// exactly these granted targets (the answer depends on nothing else).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Viewer {
-    BusinessLogic,
-    Granted(Arc<[String]>),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ListKey {

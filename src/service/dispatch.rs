@@ -13,7 +13,7 @@ use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::flex::calendar::Direction;
 use crate::flex::dispatch::{self as plan, Candidate, Request};
-use crate::flex::site_target;
+use crate::privacy::site_target;
 use crate::store::dispatch::{self as db, DispatchRow, DispatchSiteRow, LatencyRow};
 use crate::store::repo::{from_naive, to_naive};
 use crate::store::sites::{self as sites_db, EnrollmentFilter, EnrollmentRow, SiteRow};

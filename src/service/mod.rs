@@ -23,7 +23,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use self::cache::{CachedList, ListKey, ReadCache, Viewer};
+use self::cache::{CachedList, ListKey, ReadCache};
 use crate::auth::Principal;
 use crate::auth::jwt::Authenticator;
 use crate::clock::SharedClock;
@@ -31,8 +31,9 @@ use crate::error::AppError;
 use crate::notify::Notifier;
 use crate::notify::mqtt::MqttBinding;
 use crate::notify::webhook::WebhookClient;
+use crate::privacy::{TargetFilter, Viewer};
 use crate::store::repo;
-use crate::store::{AnyConnection, Db, Page, StoreResult, TargetFilter};
+use crate::store::{AnyConnection, Db, Page, StoreResult};
 use crate::wire::ObjectType;
 use crate::wire::render::write_array;
 use crate::wire::{StoredObject, TargetView};
@@ -148,7 +149,7 @@ impl AppState {
             return Ok(list);
         }
         let generation = self.cache.generation();
-        let scope = privacy::scope_for_viewer(&key.viewer, requested.as_deref());
+        let scope = crate::privacy::scope_for_viewer(&key.viewer, requested.as_deref());
         let filter = scope.filter.clone();
         let (objects, next_end) = self
             .db

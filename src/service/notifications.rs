@@ -5,12 +5,13 @@ use chrono::NaiveDateTime;
 
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
-use crate::notify::mqtt::topics::{Topics, TopicsResponse};
+use crate::notify::mqtt::topics::Topics;
 use crate::store::Page;
 use crate::store::outbox::{self, CallbackRow, NotificationFilter, NotificationRow};
 use crate::store::repo;
 use crate::store::repo::from_naive;
 use crate::wire::format_time;
+use crate::wire::ops::TopicsResponse;
 use crate::wire::ops::{CallbackStatus, NotificationStatus};
 
 use super::AppState;

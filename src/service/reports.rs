@@ -11,9 +11,9 @@ use crate::store::{AnyConnection, Page, StoreError, StoreResult};
 use crate::wire::Text;
 use crate::wire::{ObjectId, ReportRequest, StoredObject};
 
-use super::privacy::{TargetScope, scope_for_viewer};
 use super::sites::Ingest;
 use super::{AppState, Links, View, object_write, record};
+use crate::privacy::{TargetScope, scope_for_viewer};
 use crate::wire::Operation;
 
 /// Filters of `GET /reports`.

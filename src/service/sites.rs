@@ -112,7 +112,7 @@ fn site(row: SiteRow, client_id: String) -> StoreResult<Site> {
     Ok(Site {
         kind: SiteKind::parse(&row.kind).ok_or_else(|| StoreError::Corrupt(format!("site kind {:?}", row.kind)))?,
         max_import_mw: parse_decimal(&row.max_import_mw)?,
-        target: crate::flex::site_target(&row.id),
+        target: crate::privacy::site_target(&row.id),
         id: row.id,
         site_name: row.site_name,
         ven_id: row.ven_id,

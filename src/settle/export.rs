@@ -12,15 +12,7 @@ use utoipa::ToSchema;
 use super::Decimal;
 use super::engine::{EventLine, Settlement};
 use super::{Direction, money, qty};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StatementKind {
-    /// The first statement of a site, program and period.
-    Initial,
-    /// A re-settlement after inputs changed (revised meter data, new prices): supersedes the previous one.
-    TrueUp,
-}
+pub use crate::wire::settlement::StatementKind;
 
 /// One interval whose credit changed from the previous version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -12,36 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Decimal;
-
-/// Which way the energy flowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    /// Taken from the grid (the load): what settlement measures by default.
-    Delivered,
-    /// Sent to the grid.
-    Received,
-    Net,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Delivered => "delivered",
-            Self::Received => "received",
-            Self::Net => "net",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "delivered" | "consumption" | "c" => Some(Self::Delivered),
-            "received" | "generation" | "g" => Some(Self::Received),
-            "net" => Some(Self::Net),
-            _ => None,
-        }
-    }
-}
+pub use crate::wire::settlement::{Channel, ImportCounts, LineError};
 
 /// Where a series comes from. Revenue-meter data settles; telemetry (SCADA) stands in where it is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -120,23 +91,6 @@ pub struct Reading {
     pub quality: Quality,
     /// Where it came from: the CSV line, or 0.
     pub line: usize,
-}
-
-/// A reading that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct LineError {
-    /// 1-based line of the file (the header is line 1); 0 when the problem is the whole file.
-    pub line: usize,
-    pub message: String,
-}
-
-impl LineError {
-    pub fn file(message: impl Into<String>) -> Self {
-        Self {
-            line: 0,
-            message: message.into(),
-        }
-    }
 }
 
 /// At most this many problems are listed; the count says how many there were.
@@ -764,22 +718,6 @@ impl DayBlock {
 /// The UTC day a reading belongs to.
 pub fn day_of(t: DateTime<Utc>) -> NaiveDate {
     t.date_naive()
-}
-
-/// How an import changed the stored data.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportCounts {
-    /// Readings in the file.
-    pub readings: u64,
-    /// Intervals that had no reading before.
-    pub new_intervals: u64,
-    /// Intervals whose reading changed: kept as a new version of their day.
-    pub revised_intervals: u64,
-    /// Intervals read again with the same value.
-    pub unchanged_intervals: u64,
-    /// Day blocks written (a new version each).
-    pub versions_written: u64,
 }
 
 /// Merges `readings` (all of one series and one day) into the latest stored block. Returns the block to

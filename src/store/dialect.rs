@@ -12,7 +12,8 @@ use diesel::{QueryResult, RunQueryDsl};
 use super::conn::{AnyConnection, Batchable};
 use super::error::{StoreError, StoreResult};
 use super::outbox::{self, Change};
-use super::repo::{self, EventColumns, ObjectWrite, ReportColumns, TargetFilter, to_naive};
+use super::repo::{self, EventColumns, ObjectWrite, ReportColumns, to_naive};
+use crate::privacy::TargetFilter;
 use crate::wire::{ObjectType, Operation, StoredObject};
 
 /// One bind value of a [`Prepared`] statement.

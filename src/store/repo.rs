@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::conn::AnyConnection;
 use super::error::StoreResult;
 use super::schema::*;
+use crate::privacy::TargetFilter;
 use crate::wire::{ObjectType, StoredObject};
 
 /// `skip`/`limit` of a list request (already validated).
@@ -14,29 +15,6 @@ use crate::wire::{ObjectType, StoredObject};
 pub struct Page {
     pub skip: i64,
     pub limit: i64,
-}
-
-/// Which targeted objects (programs, events) a list may return.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetFilter {
-    /// Every object.
-    All,
-    /// Objects without targets, and objects with at least one target in the set (a VEN's granted targets).
-    UntargetedOr(Vec<String>),
-    /// Objects with at least one target in the set.
-    AnyOf(Vec<String>),
-}
-
-impl TargetFilter {
-    /// Whether one object with `targets` passes this filter (the same rule the SQL applies).
-    pub fn admits(&self, targets: Option<&[String]>) -> bool {
-        let targets = targets.unwrap_or(&[]);
-        match self {
-            TargetFilter::All => true,
-            TargetFilter::UntargetedOr(set) => targets.is_empty() || targets.iter().any(|t| set.contains(t)),
-            TargetFilter::AnyOf(set) => targets.iter().any(|t| set.contains(t)),
-        }
-    }
 }
 
 /// The columns an object is written with.
@@ -800,7 +778,7 @@ pub fn granted_targets(c: &mut AnyConnection, client_id: &str) -> StoreResult<Op
         .filter(sites::ven_id.eq(&ven_id))
         .select(sites::id)
         .load(c)?;
-    targets.extend(sites_of_ven.iter().map(|id| crate::flex::site_target(id)));
+    targets.extend(sites_of_ven.iter().map(|id| crate::privacy::site_target(id)));
     targets.sort();
     targets.dedup();
     Ok(Some(targets))
@@ -833,7 +811,7 @@ pub fn granted_targets_among(
             .load(c)?;
         let site_ids: Vec<&str> = chunk
             .iter()
-            .filter_map(|t| t.strip_prefix(crate::flex::SITE_TARGET_PREFIX))
+            .filter_map(|t| t.strip_prefix(crate::privacy::SITE_TARGET_PREFIX))
             .collect();
         let via_sites: Vec<(String, String)> = if site_ids.is_empty() {
             Vec::new()
@@ -844,7 +822,7 @@ pub fn granted_targets_among(
                 .select((vens::client_id, sites::id))
                 .load::<(String, String)>(c)?
                 .into_iter()
-                .map(|(client, id)| (client, crate::flex::site_target(&id)))
+                .map(|(client, id)| (client, crate::privacy::site_target(&id)))
                 .collect()
         };
         for (client, target) in direct.into_iter().chain(via_resources).chain(via_sites) {

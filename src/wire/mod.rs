@@ -1,12 +1,14 @@
 //! OpenADR 3.1 JSON types. Imports neither diesel nor actix: this is the protocol, nothing else.
 
 pub mod auth;
+pub mod calendar;
 pub mod decimal;
 pub mod objects;
 pub mod ops;
 pub mod primitives;
 pub mod problem;
 pub mod render;
+pub mod rules;
 pub mod settlement;
 pub mod sites;
 pub mod strict;

@@ -11,7 +11,45 @@ pub struct NotifiersResponse {
     pub webhook: bool,
     /// The MQTT binding, when enabled.
     #[serde(rename = "MQTT", skip_serializing_if = "Option::is_none")]
-    pub mqtt: Option<crate::notify::mqtt::MqttBindingInfo>,
+    pub mqtt: Option<MqttBindingInfo>,
+}
+
+/// `mqttNotifierBindingObject`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MqttBindingInfo {
+    #[serde(rename = "URIS")]
+    pub uris: Vec<String>,
+    /// Always JSON.
+    pub serialization: String,
+    pub authentication: MqttAuthentication,
+}
+
+/// How clients authenticate to the broker (yaml oneOf ANONYMOUS | OAUTH2_BEARER_TOKEN).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MqttAuthentication {
+    pub method: String,
+    /// `{clientID}`: log in with your own clientID, and your access token as the password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+/// `notifierOperationsTopics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OperationTopics {
+    #[serde(rename = "CREATE", skip_serializing_if = "Option::is_none")]
+    pub create: Option<String>,
+    #[serde(rename = "UPDATE")]
+    pub update: String,
+    #[serde(rename = "DELETE")]
+    pub delete: String,
+    #[serde(rename = "ALL")]
+    pub all: String,
+}
+
+/// `notifierTopicsResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TopicsResponse {
+    pub topics: OperationTopics,
 }
 
 /// One notification and its delivery state.

@@ -21,5 +21,5 @@ pub struct Problem {
     pub error_description: Option<String>,
     /// The problems of a rejected file (meter data, prices), each with its line (0: the whole file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<crate::settle::meter::LineError>>,
+    pub errors: Option<Vec<super::settlement::LineError>>,
 }

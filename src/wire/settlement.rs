@@ -6,12 +6,83 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::settle::export::StatementKind;
-use crate::settle::meter::ImportCounts;
-use crate::settle::rules::Rules;
+use super::rules::Rules;
 
 // JSON objects only (see crate::wire::strict).
 crate::wire::strict::objects_only!(MeterImport, PriceImport, RulesVersion, StatementSummary, SettlementRun, MeterDay; deserialize_only: SettleRequest);
+
+/// Which way the energy flowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// Taken from the grid (the load): what settlement measures by default.
+    Delivered,
+    /// Sent to the grid.
+    Received,
+    Net,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Received => "received",
+            Self::Net => "net",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "delivered" | "consumption" | "c" => Some(Self::Delivered),
+            "received" | "generation" | "g" => Some(Self::Received),
+            "net" => Some(Self::Net),
+            _ => None,
+        }
+    }
+}
+
+/// A reading that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LineError {
+    /// 1-based line of the file (the header is line 1); 0 when the problem is the whole file.
+    pub line: usize,
+    pub message: String,
+}
+
+impl LineError {
+    pub fn file(message: impl Into<String>) -> Self {
+        Self {
+            line: 0,
+            message: message.into(),
+        }
+    }
+}
+
+/// How an import changed the stored data.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportCounts {
+    /// Readings in the file.
+    pub readings: u64,
+    /// Intervals that had no reading before.
+    pub new_intervals: u64,
+    /// Intervals whose reading changed: kept as a new version of their day.
+    pub revised_intervals: u64,
+    /// Intervals read again with the same value.
+    pub unchanged_intervals: u64,
+    /// Day blocks written (a new version each).
+    pub versions_written: u64,
+}
+
+/// What a statement is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StatementKind {
+    /// The first statement of a site, program and period.
+    Initial,
+    /// A re-settlement after inputs changed (revised meter data, new prices): supersedes the previous one.
+    TrueUp,
+}
 
 /// What a meter-data import did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

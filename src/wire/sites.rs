@@ -7,9 +7,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::calendar::Window;
 use super::decimal::WireDecimal;
 use super::primitives::{Currency, Location, Name, ObjectId, WireDateTime, WireDuration};
-use crate::flex::calendar::Window;
 
 // JSON objects only (see crate::wire::strict).
 crate::wire::strict::objects_only!(SkippedSite; deserialize_only: SiteRequest, EnrollmentRequest, DispatchRequest, PriceSignalRequest);

@@ -7,31 +7,10 @@ pub mod topics;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use serde::Serialize;
-use utoipa::ToSchema;
-
 use crate::config::MqttSettings;
+use crate::wire::ops::{MqttAuthentication, MqttBindingInfo};
+use bytes::Bytes;
 use topics::Topics;
-
-/// `mqttNotifierBindingObject`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MqttBindingInfo {
-    #[serde(rename = "URIS")]
-    pub uris: Vec<String>,
-    /// Always JSON.
-    pub serialization: String,
-    pub authentication: MqttAuthentication,
-}
-
-/// How clients authenticate to the broker (yaml oneOf ANONYMOUS | OAUTH2_BEARER_TOKEN).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MqttAuthentication {
-    pub method: String,
-    /// `{clientID}`: log in with your own clientID, and your access token as the password.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-}
 
 /// Where notifications are published.
 #[derive(Clone, Debug)]

@@ -14,29 +14,8 @@
 //! <prefix>/clients/<clientID>/ven/{update,delete}   its ven
 //! ```
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
 use crate::wire::Operation;
-
-/// `notifierOperationsTopics`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct OperationTopics {
-    #[serde(rename = "CREATE", skip_serializing_if = "Option::is_none")]
-    pub create: Option<String>,
-    #[serde(rename = "UPDATE")]
-    pub update: String,
-    #[serde(rename = "DELETE")]
-    pub delete: String,
-    #[serde(rename = "ALL")]
-    pub all: String,
-}
-
-/// `notifierTopicsResponse`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct TopicsResponse {
-    pub topics: OperationTopics,
-}
+use crate::wire::ops::{OperationTopics, TopicsResponse};
 
 /// Topic names under one prefix.
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ use sluice::auth::{Principal, Role};
 use sluice::clock::ManualClock;
 use sluice::service::events::{self, EventQuery};
 use sluice::service::{programs, vens};
-use sluice::store::Page;
+use sluice::wire::Page;
 
 fn opt(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::service::{AppState, MAX_LIMIT};
-use crate::store::Page;
+use crate::wire::Page;
 use crate::wire::{Name, ObjectId};
 
 /// Limits on request bodies, from configuration.

@@ -5,13 +5,12 @@ use actix_web::{HttpResponse, get};
 
 use super::docs::Health;
 use crate::service::AppState;
-use crate::store::repo;
 
 /// 200 when the database answers, 503 otherwise.
 #[utoipa::path(tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
 #[get("/health")]
 pub async fn health(state: Data<AppState>) -> HttpResponse {
-    match state.db.read(repo::ping).await {
+    match state.database_answers().await {
         Ok(()) => HttpResponse::Ok().json(Health {
             status: "ok",
             database: "ok",

@@ -17,7 +17,8 @@ use crate::privacy::site_target;
 use crate::store::dispatch::{self as db, DispatchRow, DispatchSiteRow, LatencyRow};
 use crate::store::repo::{from_naive, to_naive};
 use crate::store::sites::{self as sites_db, EnrollmentFilter, EnrollmentRow, SiteRow};
-use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::wire::Page;
 use crate::wire::sites::{
     Dispatch, DispatchDirection, DispatchRequest, DispatchSite, EventLatency, LatencyFigures, Percentiles,
     PriceSignalRequest, SiteLatency, SkippedSite,

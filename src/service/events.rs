@@ -7,7 +7,8 @@ use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::store::dialect;
 use crate::store::repo::{self, EventColumns, EventFilter, ObjectWrite};
-use crate::store::{AnyConnection, Page, StoreResult};
+use crate::store::{AnyConnection, StoreResult};
+use crate::wire::Page;
 use crate::wire::Text;
 use crate::wire::{EventRequest, ObjectId, ObjectType, StoredObject, WireDateTime};
 

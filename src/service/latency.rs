@@ -210,7 +210,7 @@ fn rows_for_new_events(
                     site_id: None,
                     program_id: Some(program_id.clone()),
                 },
-                crate::store::Page {
+                crate::wire::Page {
                     skip: 0,
                     limit: i64::MAX,
                 },

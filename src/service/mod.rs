@@ -33,7 +33,8 @@ use crate::notify::mqtt::MqttBinding;
 use crate::notify::webhook::WebhookClient;
 use crate::privacy::{TargetFilter, Viewer};
 use crate::store::repo;
-use crate::store::{AnyConnection, Db, Page, StoreResult};
+use crate::store::{AnyConnection, Db, StoreResult};
+use crate::wire::Page;
 use crate::wire::ObjectType;
 use crate::wire::render::write_array;
 use crate::wire::{StoredObject, TargetView};
@@ -62,6 +63,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Whether the database answers a round trip (`/health`).
+    pub async fn database_answers(&self) -> StoreResult<()> {
+        self.db.read(crate::store::repo::ping).await
+    }
+
     /// A write: one transaction on the group-commit writers; afterwards the notification worker is woken
     /// for the changes it recorded in the outbox.
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::notify::mqtt::topics::Topics;
-use crate::store::Page;
+use crate::wire::Page;
 use crate::store::outbox::{self, CallbackRow, NotificationFilter, NotificationRow};
 use crate::store::repo;
 use crate::store::repo::from_naive;

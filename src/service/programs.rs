@@ -2,7 +2,7 @@
 
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
-use crate::store::Page;
+use crate::wire::Page;
 use crate::store::repo::{self, ObjectWrite};
 use crate::wire::{ObjectId, ObjectType, ProgramRequest, StoredObject};
 use bytes::Bytes;

@@ -7,7 +7,8 @@ use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::store::dialect;
 use crate::store::repo::{self, ReportColumns, ReportFilter};
-use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::wire::Page;
 use crate::wire::Text;
 use crate::wire::{ObjectId, ReportRequest, StoredObject};
 

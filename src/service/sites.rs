@@ -12,7 +12,8 @@ use crate::flex::calendar::{self, Commitment, Conflict, Direction, Window};
 use crate::flex::telemetry::Parsed;
 use crate::store::repo::{self, from_naive, to_naive};
 use crate::store::sites::{self as db, EnrollmentFilter, EnrollmentRow, PointRow, SiteRow, TelemetryFilter};
-use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::wire::Page;
 use crate::wire::sites::{
     Enrollment, EnrollmentRequest, ReportReject, Site, SiteKind, SiteRequest, SiteTelemetry, TelemetryPoint,
 };

@@ -6,7 +6,8 @@ use serde::Serialize;
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::store::repo::{self, SubscriptionColumns, SubscriptionFilter};
-use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::wire::Page;
 use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest};
 
 use super::vens::owned_by;

@@ -6,7 +6,8 @@ use serde::Serialize;
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::store::repo::{self, VenFilter};
-use crate::store::{AnyConnection, Page, StoreError, StoreResult};
+use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::wire::Page;
 use crate::wire::{Name, ObjectId, StoredObject, Target, ValuesMap, VenRequest};
 
 use super::{AppState, Links, View, object_write, record};

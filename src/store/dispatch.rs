@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::conn::AnyConnection;
 use super::error::StoreResult;
-use super::repo::Page;
+use crate::wire::Page;
 use super::schema::*;
 
 #[derive(Debug, Clone, Queryable, Insertable)]

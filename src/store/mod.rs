@@ -12,4 +12,3 @@ pub mod sites;
 
 pub use conn::{AnyConnection, Db, DbOptions, DbUrl, SqliteSync};
 pub use error::{StoreError, StoreResult};
-pub use repo::Page;

@@ -11,7 +11,8 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 
 use super::conn::AnyConnection;
 use super::error::StoreResult;
-use super::repo::{Page, from_naive, to_naive};
+use super::repo::{from_naive, to_naive};
+use crate::wire::Page;
 use super::schema::{callback_health, changes, notifications, subscription_objects, subscriptions};
 use crate::wire::{ObjectType, Operation, StoredObject};
 

@@ -8,14 +8,7 @@ use super::conn::AnyConnection;
 use super::error::StoreResult;
 use super::schema::*;
 use crate::privacy::TargetFilter;
-use crate::wire::{ObjectType, StoredObject};
-
-/// `skip`/`limit` of a list request (already validated).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub skip: i64,
-    pub limit: i64,
-}
+use crate::wire::{ObjectType, Page, StoredObject};
 
 /// The columns an object is written with.
 #[derive(Debug, Clone)]

@@ -327,7 +327,7 @@ pub struct StatementFilter {
 pub fn list_statements(
     c: &mut AnyConnection,
     f: &StatementFilter,
-    page: super::repo::Page,
+    page: crate::wire::Page,
 ) -> StoreResult<Vec<StatementRow>> {
     let mut q = statements::table.into_boxed();
     if let Some(p) = &f.program_id {

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::conn::AnyConnection;
 use super::error::StoreResult;
-use super::repo::Page;
+use crate::wire::Page;
 use super::schema::*;
 
 /// A site row, with its ven's clientID.

@@ -17,3 +17,11 @@ pub use objects::*;
 pub use primitives::{Currency, Name, ObjectId, Target, Text, Uri, WireDateTime, WireDuration, format_time, in_range};
 pub use problem::Problem;
 pub use render::{StoredObject, TargetView};
+
+/// `skip`/`limit` of a list request (already validated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub skip: i64,
+    pub limit: i64,
+}
+

@@ -275,7 +275,7 @@ async fn concurrent_writes_commit_independently_even_when_grouped() {
         }
     }
     assert_eq!(ok, 40);
-    let page = sluice::store::Page { skip: 0, limit: 100 };
+    let page = sluice::wire::Page { skip: 0, limit: 100 };
     let stored = db
         .read(move |c| repo::list_programs(c, &sluice::privacy::TargetFilter::All, page))
         .await

@@ -18,8 +18,8 @@ MQTT_PORT=18883
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 echo "building release binaries…" >&2
-# Two builds: an example is built with the dev-dependencies' features, which would change the server binary
-# (and miss bench/symbol-order.txt). The server measured is the one `cargo build --release` makes.
+# Two builds: an example is built with the dev-dependencies' features, which would change the server
+# binary. The server measured is the one `cargo build --release` makes.
 cargo build --release --quiet --bin sluice
 cargo build --release --quiet --example bench-fanout
 BIN=target/release/sluice

@@ -22,8 +22,8 @@ mkdir -p "$OUT"
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 echo "building release binaries…" >&2
-# Two builds: an example is built with the dev-dependencies' features, which would change the server binary
-# (and miss bench/symbol-order.txt). The server measured is the one `cargo build --release` makes.
+# Two builds: an example is built with the dev-dependencies' features, which would change the server
+# binary. The server measured is the one `cargo build --release` makes.
 cargo build --release --quiet --bin sluice
 cargo build --release --quiet --example bench-settle
 BIN=target/release/sluice

@@ -34,8 +34,8 @@ use crate::notify::webhook::WebhookClient;
 use crate::privacy::{TargetFilter, Viewer};
 use crate::store::repo;
 use crate::store::{AnyConnection, Db, StoreResult};
-use crate::wire::Page;
 use crate::wire::ObjectType;
+use crate::wire::Page;
 use crate::wire::render::write_array;
 use crate::wire::{StoredObject, TargetView};
 

@@ -2,8 +2,8 @@
 
 use crate::auth::{Principal, Scope};
 use crate::error::AppError;
-use crate::wire::Page;
 use crate::store::repo::{self, ObjectWrite};
+use crate::wire::Page;
 use crate::wire::{ObjectId, ObjectType, ProgramRequest, StoredObject};
 use bytes::Bytes;
 

@@ -18,9 +18,9 @@ use crate::settle::meter::{self, Channel, DayBlock, ImportCounts, LineError, Pro
 use crate::settle::rules::Rules;
 use crate::settle::{Decimal, Direction};
 use crate::store::repo::{from_naive, to_naive};
-use crate::wire::Page;
 use crate::store::settlement::{self as db, MeterDayRow, PriceRow, StatementFilter, StatementRow};
 use crate::store::{AnyConnection, Db, StoreError, StoreResult};
+use crate::wire::Page;
 use crate::wire::settlement::{MeterDay, MeterImport, PriceImport, RulesVersion, SettlementRun, StatementSummary};
 
 /// Readings held before they are written: a site's readings are written together once this many wait.

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use super::conn::AnyConnection;
 use super::error::StoreResult;
-use crate::wire::Page;
 use super::schema::*;
+use crate::wire::Page;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
 #[diesel(table_name = dispatches)]

@@ -12,8 +12,8 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use super::conn::AnyConnection;
 use super::error::StoreResult;
 use super::repo::{from_naive, to_naive};
-use crate::wire::Page;
 use super::schema::{callback_health, changes, notifications, subscription_objects, subscriptions};
+use crate::wire::Page;
 use crate::wire::{ObjectType, Operation, StoredObject};
 
 /// A committed change of an object, as the outbox records it.

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::conn::AnyConnection;
 use super::error::StoreResult;
-use crate::wire::Page;
 use super::schema::*;
+use crate::wire::Page;
 
 /// A site row, with its ven's clientID.
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]

@@ -24,4 +24,3 @@ pub struct Page {
     pub skip: i64,
     pub limit: i64,
 }
-

@@ -7,9 +7,10 @@ pub mod topics;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use crate::config::MqttSettings;
 use crate::wire::ops::{MqttAuthentication, MqttBindingInfo};
-use bytes::Bytes;
 use topics::Topics;
 
 /// Where notifications are published.

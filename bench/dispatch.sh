@@ -80,6 +80,6 @@ printf '  %-48s %s\n' \
   "POST /ops/dispatches" "$post_ms ms" \
   "GET /ops/dispatches/{id} p50 / p99 under load" "$(lat 50%) / $(lat 99%) (target p99 <= 50 ms)" \
   "GET /ops/dispatches/{id} throughput" "$(awk '/Requests\/sec/ {printf "%.0f req/s", $2}' "$OUT/$WHICH-dispatch-get.txt")" \
-  "delivered / planned" "$(jq -r '"\(.deliveredMW | floor) / \(.plannedMW) MW"' <<<"$V")" \
+  "delivered / planned" "$(jq -r '"\(.deliveredMW | tonumber | floor) / \(.plannedMW) MW"' <<<"$V")" \
   "server peak RSS" "$rss MB"
 tail -1 "$work/sim.err" | sed 's/^/  simulator: /'

@@ -10,9 +10,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;
 
-use rust_decimal::Decimal;
-use serde::Deserializer;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::de::{self, Visitor};
+use serde::{Deserializer, Serializer};
 use utoipa::openapi::schema::{OneOfBuilder, SchemaType};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
@@ -94,6 +94,34 @@ pub fn de_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Decimal>, D::Error>
         .collect())
 }
 
+/// Megawatts measured from telemetry are computed in binary floating point; a response writes them like
+/// every other quantity, as a decimal string, rounded to the kilowatt (`48.0` → `"48"`, `12.3456` →
+/// `"12.346"`). Not a number (never expected) is written as null.
+/// `#[serde(serialize_with = "crate::wire::decimal::ser_measured")]`, schema `value_type = String`.
+pub fn ser_measured<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    match measured(*v) {
+        Some(d) => s.collect_str(&d),
+        None => s.serialize_none(),
+    }
+}
+
+/// [`ser_measured`] for `Option<f64>` (with `skip_serializing_if = "Option::is_none"`).
+pub fn ser_measured_option<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v.and_then(measured) {
+        Some(d) => s.collect_str(&d),
+        None => s.serialize_none(),
+    }
+}
+
+fn measured(v: f64) -> Option<Decimal> {
+    Decimal::from_f64_retain(v).map(|d| {
+        let d = d
+            .round_dp_with_strategy(3, RoundingStrategy::MidpointAwayFromZero)
+            .normalize();
+        if d.is_zero() { Decimal::ZERO } else { d }
+    })
+}
+
 /// The OpenAPI schema of a request decimal (`#[schema(value_type = WireDecimal)]`); responses write
 /// decimals as plain strings.
 pub struct WireDecimal;
@@ -122,6 +150,22 @@ impl ToSchema for WireDecimal {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn measured_megawatts_are_decimal_strings_to_the_kilowatt() {
+        #[derive(serde::Serialize)]
+        struct M(#[serde(serialize_with = "ser_measured")] f64);
+        for (v, text) in [
+            (48.0, "\"48\""),
+            (12.3456, "\"12.346\""),
+            (0.1 + 0.2, "\"0.3\""),
+            (-0.0004, "\"0\""),
+            (-2.5, "\"-2.5\""),
+            (f64::NAN, "null"),
+        ] {
+            assert_eq!(serde_json::to_string(&M(v)).unwrap(), text, "{v}");
+        }
+    }
 
     #[test]
     fn decimals_are_exact_or_refused() {

@@ -215,6 +215,8 @@ pub struct TelemetryPoint {
     pub server_timed: bool,
     /// MW (power) or MWh (energy), per `unit`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::decimal::ser_measured_option")]
+    #[schema(value_type = Option<String>)]
     pub value: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
@@ -353,13 +355,19 @@ pub struct LatencyFigures {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acknowledged_date_time: Option<String>,
     #[serde(rename = "baselineMW", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::decimal::ser_measured_option")]
+    #[schema(value_type = Option<String>)]
     pub baseline_mw: Option<f64>,
     #[serde(rename = "lastLoadMW", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::decimal::ser_measured_option")]
+    #[schema(value_type = Option<String>)]
     pub last_load_mw: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_load_date_time: Option<String>,
     /// Reduction (or, for load-up, increase) now: baseline − last load, MW.
     #[serde(rename = "deliveredMW", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::decimal::ser_measured_option")]
+    #[schema(value_type = Option<String>)]
     pub delivered_mw: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub t_ack_secs: Option<f64>,
@@ -377,11 +385,17 @@ pub struct LatencyFigures {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sustain: Option<f64>,
     #[serde(rename = "snapbackMW", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::decimal::ser_measured_option")]
+    #[schema(value_type = Option<String>)]
     pub snapback_mw: Option<f64>,
     /// Reduction seen before the event started, MW.
     #[serde(rename = "earlyMW", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::decimal::ser_measured_option")]
+    #[schema(value_type = Option<String>)]
     pub early_mw: Option<f64>,
     #[serde(rename = "maxReductionMW", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::decimal::ser_measured_option")]
+    #[schema(value_type = Option<String>)]
     pub max_reduction_mw: Option<f64>,
     /// When these figures were computed (they follow new telemetry every `latency.interval_secs`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -428,6 +442,8 @@ pub struct Dispatch {
     pub state: String,
     /// Sum of the sites' delivered MW now, from their telemetry.
     #[serde(rename = "deliveredMW")]
+    #[serde(serialize_with = "super::decimal::ser_measured")]
+    #[schema(value_type = String)]
     pub delivered_mw: f64,
     pub sites: Vec<DispatchSite>,
     pub skipped: Vec<SkippedSite>,
@@ -447,6 +463,8 @@ pub struct EventLatency {
     pub site_name: Option<String>,
     /// What the site was asked for, MW.
     #[serde(rename = "committedMW")]
+    #[serde(serialize_with = "super::decimal::ser_measured")]
+    #[schema(value_type = String)]
     pub committed_mw: f64,
     pub load_up: bool,
     pub event_start: String,

@@ -124,13 +124,13 @@ async fn a_dispatch_picks_sites_in_merit_order_and_measures_their_response() {
     assert_eq!(a["notifiedDateTime"], "2026-07-01T12:01:00Z");
     assert_eq!(a["acknowledgedDateTime"], "2026-07-01T12:01:30Z");
     assert_eq!(a["tAckSecs"], 30.0);
-    assert_eq!(a["baselineMW"], 48.0);
+    assert_eq!(a["baselineMW"], "48");
     assert_eq!(a["t90Secs"], 420.0, "12:01 → 12:08");
-    assert_eq!(a["deliveredMW"], 40.0);
+    assert_eq!(a["deliveredMW"], "40");
     let b = site_of(&d, &bravo.id);
     assert_eq!(b["status"], "PENDING", "bravo never looked: {b}");
     assert!(b.get("deliveredMW").is_none());
-    assert_eq!(d["deliveredMW"], 40.0);
+    assert_eq!(d["deliveredMW"], "40");
 
     // The same figures per event and per site, with percentiles.
     let l = bl.get(&format!("/ops/events/{alpha_event}/latency")).await;

@@ -706,7 +706,7 @@ async fn an_event_sent_to_an_enrolled_site_is_measured_from_its_webhook_delivery
     let l = bl.get(&format!("/ops/events/{e}/latency")).await;
     assert_eq!(l.body.as_array().unwrap().len(), 1, "{}", l.text);
     assert_eq!(l.body[0]["siteID"], site_id.as_str());
-    assert_eq!(l.body[0]["committedMW"], 20.0);
+    assert_eq!(l.body[0]["committedMW"], "20");
     assert_eq!(l.body[0]["notifiedVia"], "WEBHOOK");
     assert_eq!(l.body[0]["notifiedDateTime"], delivered[0]["deliveredDateTime"]);
     // An untargeted event of another program with no enrolled sites is not tracked.

@@ -125,7 +125,7 @@ async fn twenty_simulated_sites_deliver_a_50_mw_dispatch_and_the_slow_and_silent
     );
     assert!(of(&slow)["tAckSecs"].as_f64().unwrap() > 8.0);
     // Delivered: 19 sites × 2.5 MW, within telemetry noise.
-    let delivered = d["deliveredMW"].as_f64().unwrap();
+    let delivered: f64 = d["deliveredMW"].as_str().unwrap().parse().unwrap();
     assert!((45.0..=50.5).contains(&delivered), "delivered {delivered} MW");
     fleet.stop().await;
 }

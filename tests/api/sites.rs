@@ -258,10 +258,10 @@ async fn a_sites_reports_become_its_telemetry_in_megawatts() {
     assert_eq!(t.status, 200, "{}", t.text);
     let points = t.body["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
-    assert_eq!(points[0]["value"], 48.0);
+    assert_eq!(points[0]["value"], "48");
     assert_eq!(points[0]["unit"], "MW");
     assert_eq!(points[1]["start"], "2026-07-01T14:01:00Z");
-    assert_eq!(points[1]["value"], 12.5);
+    assert_eq!(points[1]["value"], "12.5");
     assert_eq!(points[1]["eventID"], e.as_str());
     // The private payload type is counted, not dropped silently.
     assert_eq!(t.body["rejectedReports"], 1);
@@ -280,7 +280,7 @@ async fn a_sites_reports_become_its_telemetry_in_megawatts() {
     let t = bl
         .get(&format!("/ops/sites/{site_id}/telemetry?payloadType=DEMAND"))
         .await;
-    assert_eq!(t.body["points"][1]["value"], 11.0);
+    assert_eq!(t.body["points"][1]["value"], "11");
     assert_eq!(t.body["rejectedReports"], 0);
     let all = bl
         .get(&format!("/ops/sites/{site_id}/telemetry?from=2026-07-01T14:00:30Z"))
@@ -326,7 +326,7 @@ async fn reports_of_several_sites_posted_together_each_become_their_own_sites_te
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| p["value"].as_f64().unwrap())
+            .map(|p| p["value"].as_str().unwrap().parse::<f64>().unwrap())
             .collect();
         let want: Vec<f64> = (0..6).map(|m| f64::from(mw * 1000 + m) / 1000.0).collect();
         assert_eq!(

@@ -74,14 +74,10 @@ async fn main() {
     let bl = principal("bench-operator", Role::Operator);
 
     eprintln!("seeding {ven_count} site VENs and 300 events…");
-    let program = programs::create(
-        &state,
-        &bl,
-        serde_json::from_value(json!({"programName": "ERS"})).unwrap(),
-    )
-    .await
-    .unwrap()
-    .id;
+    let program = programs::create(&state, serde_json::from_value(json!({"programName": "ERS"})).unwrap())
+        .await
+        .unwrap()
+        .id;
     let mut site_vens = Vec::with_capacity(ven_count);
     for i in 0..ven_count {
         let client = format!("site-{i}");
@@ -101,7 +97,7 @@ async fn main() {
         if i % 3 != 0 {
             ev["targets"] = json!([format!("zone:{}", i % 10)]);
         }
-        events::create(&state, &bl, serde_json::from_value(ev).unwrap())
+        events::create(&state, serde_json::from_value(ev).unwrap())
             .await
             .unwrap();
     }

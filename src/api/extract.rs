@@ -6,14 +6,14 @@ use std::time::Duration;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::web::{BytesMut, Data};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Principal;
 use crate::error::AppError;
-use crate::service::{AppState, MAX_LIMIT};
+use crate::service::MAX_LIMIT;
 use crate::wire::Page;
 use crate::wire::{Name, ObjectId};
 
@@ -26,48 +26,23 @@ pub struct BodyLimits {
     pub timeout: Duration,
 }
 
-/// The authenticated caller: 401 without a valid bearer token.
+/// The authenticated caller, as [`super::access::authorize`] verified it before the handler ran.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
 impl FromRequest for Caller {
     type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+    type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<Data<AppState>>().cloned();
-        let auth = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_owned));
-        Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::Internal("application state missing".into()))?;
-            let token = match auth {
-                None => {
-                    return Err(AppError::Unauthorized(
-                        "an Authorization: Bearer token is required".into(),
-                    ));
-                }
-                Some(Err(_)) => {
-                    return Err(AppError::Unauthorized(
-                        "the Authorization header is not readable".into(),
-                    ));
-                }
-                Some(Ok(v)) => bearer(&v).ok_or_else(|| {
-                    AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-                })?,
-            };
-            state.auth.verify(&token).await.map(Caller)
-        })
+        std::future::ready(
+            req.extensions()
+                .get::<Principal>()
+                .cloned()
+                .map(Caller)
+                .ok_or_else(|| AppError::Internal("the operation takes a caller but declares no token".into())),
+        )
     }
-}
-
-fn bearer(value: &str) -> Option<String> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
-        .filter(|t| !t.is_empty())
 }
 
 /// The body, read whole within the size limit and the timeout.
@@ -299,12 +274,5 @@ mod tests {
             Page { skip: 3, limit: 0 }
         );
         assert_eq!(Query::parse("").page().unwrap(), Page { skip: 0, limit: 50 });
-    }
-
-    #[test]
-    fn bearer_scheme_is_case_insensitive() {
-        assert_eq!(bearer("bearer abc"), Some("abc".into()));
-        assert_eq!(bearer("Basic abc"), None);
-        assert_eq!(bearer("Bearer "), None);
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP: actix handlers (extract, call one service function, shape the response), the problem body of every
 //! error, request ids, and the OpenAPI document assembled from the handlers themselves.
 
+pub mod access;
 pub mod auth;
 pub mod docs;
 pub mod docs_page;
@@ -197,6 +198,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(configure)
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    access::document(&mut api);
     close_tagged_variants(api)
 }
 
@@ -324,6 +326,7 @@ pub fn app(
         .service(docs_page::docs_page)
         .service(docs_page::rapidoc)
         .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(access::authorize))
         .wrap_fn(|req, srv| {
             // A URL naming U+0000 (`%00`, the only way a URI carries it) is refused before any handler
             // reads it: no text Sluice accepts holds NUL (`wire::primitives::Text`).

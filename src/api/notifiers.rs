@@ -18,7 +18,7 @@ use crate::wire::{Name, ObjectId};
 
 /// The notification bindings offered. The yaml asks for `read_all`; every authenticated client may read
 /// it (it reveals nothing private, and VENs need it to choose a binding; docs/spec-decisions.md).
-#[utoipa::path(tag = "notifiers", operation_id = "listAllNotifiers", security(("bearerAuth" = [])),
+#[utoipa::path(tag = "notifiers", operation_id = "listAllNotifiers",
     responses((status = 200, body = NotifiersResponse), (status = 401, body = Problem)))]
 #[get("/notifiers")]
 pub async fn list_all_notifiers(state: Data<AppState>, _who: Caller) -> HttpResponse {
@@ -36,9 +36,9 @@ async fn topics(state: Data<AppState>, who: Caller, scope: TopicScope) -> Result
 }
 
 macro_rules! topic_endpoints {
-    ($( $fn:ident, $op:literal, $path:literal, $scope:literal, [$($param:ident),*], $what:literal, $make:expr; )*) => {$(
+    ($( $fn:ident, $op:literal, $path:literal, [$($param:ident),*], $what:literal, $make:expr; )*) => {$(
         #[doc = $what]
-        #[utoipa::path(tag = "MQTT_notifier", operation_id = $op, security(("bearerAuth" = [$scope])),
+        #[utoipa::path(tag = "MQTT_notifier", operation_id = $op,
             responses((status = 200, body = TopicsResponse), (status = 400, body = Problem), (status = 401, body = Problem),
                 (status = 403, body = Problem), (status = 404, body = Problem)))]
         #[get($path)]
@@ -49,29 +49,29 @@ macro_rules! topic_endpoints {
 }
 
 topic_endpoints! {
-    list_all_mqtt_notifier_topics_programs, "listAllMqttNotifierTopicsPrograms", "/notifiers/mqtt/topics/programs", "read_all", [],
+    list_all_mqtt_notifier_topics_programs, "listAllMqttNotifierTopicsPrograms", "/notifiers/mqtt/topics/programs", [],
         "MQTT topics of every program's changes (business logic).", (|| TopicScope::Programs);
-    list_all_mqtt_notifier_topics_program, "listAllMqttNotifierTopicsProgram", "/notifiers/mqtt/topics/programs/{programID}", "read_all", [program_id],
+    list_all_mqtt_notifier_topics_program, "listAllMqttNotifierTopicsProgram", "/notifiers/mqtt/topics/programs/{programID}", [program_id],
         "MQTT topics of one program's changes (business logic; no CREATE).", TopicScope::Program;
-    list_all_mqtt_notifier_topics_events, "listAllMqttNotifierTopicsEvents", "/notifiers/mqtt/topics/events", "read_bl", [],
+    list_all_mqtt_notifier_topics_events, "listAllMqttNotifierTopicsEvents", "/notifiers/mqtt/topics/events", [],
         "MQTT topics of every event's changes (business logic).", (|| TopicScope::Events);
-    list_all_mqtt_notifier_topics_program_events, "listAllMqttNotifierTopicsProgramEvents", "/notifiers/mqtt/topics/programs/{programID}/events", "read_all", [program_id],
+    list_all_mqtt_notifier_topics_program_events, "listAllMqttNotifierTopicsProgramEvents", "/notifiers/mqtt/topics/programs/{programID}/events", [program_id],
         "MQTT topics of the changes of one program's events (business logic).", TopicScope::ProgramEvents;
-    list_all_mqtt_notifier_topics_reports, "listAllMqttNotifierTopicsReports", "/notifiers/mqtt/topics/reports", "read_bl", [],
+    list_all_mqtt_notifier_topics_reports, "listAllMqttNotifierTopicsReports", "/notifiers/mqtt/topics/reports", [],
         "MQTT topics of every report's changes (business logic).", (|| TopicScope::Reports);
-    list_all_mqtt_notifier_topics_subscriptions, "listAllMqttNotifierTopicsSubscriptions", "/notifiers/mqtt/topics/subscriptions", "read_bl", [],
+    list_all_mqtt_notifier_topics_subscriptions, "listAllMqttNotifierTopicsSubscriptions", "/notifiers/mqtt/topics/subscriptions", [],
         "MQTT topics of every subscription's changes (business logic).", (|| TopicScope::Subscriptions);
-    list_all_mqtt_notifier_topics_vens, "listAllMqttNotifierTopicsVens", "/notifiers/mqtt/topics/vens", "read_bl", [],
+    list_all_mqtt_notifier_topics_vens, "listAllMqttNotifierTopicsVens", "/notifiers/mqtt/topics/vens", [],
         "MQTT topics of every ven's changes (business logic).", (|| TopicScope::Vens);
-    list_all_mqtt_notifier_topics_resources, "listAllMqttNotifierTopicsResources", "/notifiers/mqtt/topics/resources", "read_bl", [],
+    list_all_mqtt_notifier_topics_resources, "listAllMqttNotifierTopicsResources", "/notifiers/mqtt/topics/resources", [],
         "MQTT topics of every resource's changes (business logic).", (|| TopicScope::Resources);
-    list_all_mqtt_notifier_topics_ven, "listAllMqttNotifierTopicsVen", "/notifiers/mqtt/topics/vens/{venID}", "read_ven_objects", [ven_id],
+    list_all_mqtt_notifier_topics_ven, "listAllMqttNotifierTopicsVen", "/notifiers/mqtt/topics/vens/{venID}", [ven_id],
         "MQTT topics of one ven's changes (its own client, or the business logic; no CREATE).", TopicScope::Ven;
-    list_all_mqtt_notifier_topics_ven_events, "listAllMqttNotifierTopicsVenEvents", "/notifiers/mqtt/topics/vens/{venID}/events", "read_ven_objects", [ven_id],
+    list_all_mqtt_notifier_topics_ven_events, "listAllMqttNotifierTopicsVenEvents", "/notifiers/mqtt/topics/vens/{venID}/events", [ven_id],
         "MQTT topics of the events this ven may read, with its targets only.", TopicScope::VenEvents;
-    list_all_mqtt_notifier_topics_ven_programs, "listAllMqttNotifierTopicsVenPrograms", "/notifiers/mqtt/topics/vens/{venID}/programs", "read_ven_objects", [ven_id],
+    list_all_mqtt_notifier_topics_ven_programs, "listAllMqttNotifierTopicsVenPrograms", "/notifiers/mqtt/topics/vens/{venID}/programs", [ven_id],
         "MQTT topics of the programs this ven may read, with its targets only.", TopicScope::VenPrograms;
-    list_all_mqtt_notifier_topics_ven_resources, "listAllMqttNotifierTopicsVenResources", "/notifiers/mqtt/topics/vens/{venID}/resources", "read_ven_objects", [ven_id],
+    list_all_mqtt_notifier_topics_ven_resources, "listAllMqttNotifierTopicsVenResources", "/notifiers/mqtt/topics/vens/{venID}/resources", [ven_id],
         "MQTT topics of this ven's resources.", TopicScope::VenResources;
 }
 
@@ -108,14 +108,10 @@ fn notification_states() -> utoipa::openapi::Object {
 }
 
 /// Notifications and their delivery state, oldest change first (operator only).
-#[utoipa::path(tag = "operations", params(NotificationParams), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "operations", params(NotificationParams),
     responses((status = 200, body = [NotificationStatus]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/notifications")]
-pub async fn list_notifications(
-    state: Data<AppState>,
-    who: Caller,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
+pub async fn list_notifications(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
     let filter = NotificationFilter {
         event_id: q.object_id("eventID")?,
@@ -124,7 +120,7 @@ pub async fn list_notifications(
         client_id: q.name("clientID")?,
         state: q.one("state").map(str::to_owned),
     };
-    let list = notifications::list(&state, &who.0, filter, q.page()?).await?;
+    let list = notifications::list(&state, filter, q.page()?).await?;
     Ok(ok(
         serde_json::to_string(&list).map_err(|e| AppError::Internal(e.to_string()))?
     ))
@@ -143,12 +139,12 @@ struct CallbackParams {
 }
 
 /// The health of every callback URL that has failed at least once (operator only).
-#[utoipa::path(tag = "operations", params(CallbackParams), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "operations", params(CallbackParams),
     responses((status = 200, body = [CallbackStatus]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/callbacks")]
-pub async fn list_callbacks(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
+pub async fn list_callbacks(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
-    let list = notifications::callbacks(&state, &who.0, q.bool("broken")?.unwrap_or(false), q.page()?).await?;
+    let list = notifications::callbacks(&state, q.bool("broken")?.unwrap_or(false), q.page()?).await?;
     Ok(ok(
         serde_json::to_string(&list).map_err(|e| AppError::Internal(e.to_string()))?
     ))

@@ -32,7 +32,7 @@ struct ListParams {
 }
 
 /// Reports: a VEN sees its own, the business logic all.
-#[utoipa::path(tag = "reports", operation_id = "searchAllReports", params(ListParams), security(("bearerAuth" = ["read_ven_objects"])),
+#[utoipa::path(tag = "reports", operation_id = "searchAllReports", params(ListParams),
     responses((status = 200, body = [Report]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/reports")]
 pub async fn search_all_reports(
@@ -56,7 +56,7 @@ pub async fn search_all_reports(
 }
 
 /// Creates a report.
-#[utoipa::path(tag = "reports", operation_id = "createReport", request_body = ReportRequest, security(("bearerAuth" = ["write_reports"])),
+#[utoipa::path(tag = "reports", operation_id = "createReport", request_body = ReportRequest,
     responses((status = 201, body = Report), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/reports")]
 pub async fn create_report(
@@ -68,7 +68,7 @@ pub async fn create_report(
 }
 
 /// One report.
-#[utoipa::path(tag = "reports", operation_id = "searchReportsByReportID", params(("reportID" = String, Path)), security(("bearerAuth" = ["read_ven_objects"])),
+#[utoipa::path(tag = "reports", operation_id = "searchReportsByReportID", params(("reportID" = String, Path)),
     responses((status = 200, body = Report), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/reports/{reportID}")]
 pub async fn search_reports_by_report_id(
@@ -80,7 +80,7 @@ pub async fn search_reports_by_report_id(
 }
 
 /// Replaces a report.
-#[utoipa::path(tag = "reports", operation_id = "updateReport", params(("reportID" = String, Path)), request_body = ReportRequest, security(("bearerAuth" = ["write_reports"])),
+#[utoipa::path(tag = "reports", operation_id = "updateReport", params(("reportID" = String, Path)), request_body = ReportRequest,
     responses((status = 200, body = Report), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[put("/reports/{reportID}")]
 pub async fn update_report(
@@ -95,7 +95,7 @@ pub async fn update_report(
 }
 
 /// Deletes one of the caller's reports.
-#[utoipa::path(tag = "reports", operation_id = "deleteReport", params(("reportID" = String, Path)), security(("bearerAuth" = ["write_reports"])),
+#[utoipa::path(tag = "reports", operation_id = "deleteReport", params(("reportID" = String, Path)),
     responses((status = 200, body = Report), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[delete("/reports/{reportID}")]
 pub async fn delete_report(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {

@@ -32,7 +32,7 @@ struct ListParams {
 }
 
 /// Resources: a VEN sees those of its ven, the business logic all.
-#[utoipa::path(tag = "resources", operation_id = "searchVenResources", params(ListParams), security(("bearerAuth" = ["read_ven_objects"])),
+#[utoipa::path(tag = "resources", operation_id = "searchVenResources", params(ListParams),
     responses((status = 200, body = [Resource]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/resources")]
 pub async fn search_ven_resources(
@@ -56,7 +56,7 @@ pub async fn search_ven_resources(
 }
 
 /// Creates a resource.
-#[utoipa::path(tag = "resources", operation_id = "createResource", request_body = ResourceRequest, security(("bearerAuth" = ["write_vens"])),
+#[utoipa::path(tag = "resources", operation_id = "createResource", request_body = ResourceRequest,
     responses((status = 201, body = Resource), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/resources")]
 pub async fn create_resource(
@@ -68,7 +68,7 @@ pub async fn create_resource(
 }
 
 /// One resource.
-#[utoipa::path(tag = "resources", operation_id = "searchVenResourceByID", params(("resourceID" = String, Path)), security(("bearerAuth" = ["read_ven_objects"])),
+#[utoipa::path(tag = "resources", operation_id = "searchVenResourceByID", params(("resourceID" = String, Path)),
     responses((status = 200, body = Resource), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/resources/{resourceID}")]
 pub async fn search_ven_resource_by_id(
@@ -80,7 +80,7 @@ pub async fn search_ven_resource_by_id(
 }
 
 /// Replaces a resource.
-#[utoipa::path(tag = "resources", operation_id = "updateVenResource", params(("resourceID" = String, Path)), request_body = ResourceRequest, security(("bearerAuth" = ["write_vens"])),
+#[utoipa::path(tag = "resources", operation_id = "updateVenResource", params(("resourceID" = String, Path)), request_body = ResourceRequest,
     responses((status = 200, body = Resource), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[put("/resources/{resourceID}")]
 pub async fn update_ven_resource(
@@ -95,7 +95,7 @@ pub async fn update_ven_resource(
 }
 
 /// Deletes a resource.
-#[utoipa::path(tag = "resources", operation_id = "deleteVenResource", params(("resourceID" = String, Path)), security(("bearerAuth" = ["write_vens"])),
+#[utoipa::path(tag = "resources", operation_id = "deleteVenResource", params(("resourceID" = String, Path)),
     responses((status = 200, body = Resource), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[delete("/resources/{resourceID}")]
 pub async fn delete_ven_resource(

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::extract::{Caller, JsonBody, Query, read_upload};
 use super::{created, ok};
-use crate::auth::{Principal, Scope};
 use crate::error::AppError;
 use crate::service::AppState;
 use crate::service::settlement::{self, ImportOptions, MeterFormat};
@@ -25,15 +24,6 @@ use crate::wire::{Name, ObjectId, Problem};
 
 fn json<T: Serialize>(v: &T) -> Result<String, AppError> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
-}
-
-fn reader(who: &Principal) -> Result<(), AppError> {
-    who.require(Scope::ReadAll)
-}
-
-fn writer(who: &Principal) -> Result<(), AppError> {
-    who.require(Scope::ReadAll)?;
-    who.require(Scope::WritePrograms)
 }
 
 /// Runs blocking settlement work on the database off the async threads.
@@ -79,7 +69,6 @@ fn meter_format(q: &Query, req: &HttpRequest) -> Result<MeterFormat, AppError> {
            ("site" = Option<Name>, Query, description = "Green Button: the site (id or name) the meter is"),
            ("fileName" = Option<Name>, Query, description = "Kept with the import for the audit trail")),
     request_body(content((String = "text/csv"), (String = "application/atom+xml"))),
-    security(("bearerAuth" = ["write_programs"])),
     responses((status = 201, body = MeterImport), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
 #[post("/ops/meter-data")]
@@ -90,7 +79,6 @@ pub async fn import_meter(
     payload: Payload,
 ) -> Result<HttpResponse, AppError> {
     // Scopes first: a client that may not import is refused before its file is read.
-    writer(&who.0)?;
     let q = Query::parse(req.query_string());
     let format = meter_format(&q, &req)?;
     let site = q.name("site")?;
@@ -117,17 +105,10 @@ pub async fn import_meter(
     params(("siteID" = String, Path), ("from" = NaiveDate, Query, description = "first UTC day, YYYY-MM-DD"),
            ("to" = NaiveDate, Query, description = "last UTC day, included (at most 93 days)"),
            ("channel" = Option<Channel>, Query, description = "delivered (default), received or net")),
-    security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = [MeterDay]), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/sites/{siteID}/meter-data")]
-pub async fn meter_days(
-    state: Data<AppState>,
-    who: Caller,
-    id: Path<String>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    reader(&who.0)?;
+pub async fn meter_days(state: Data<AppState>, id: Path<String>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
     let day = |key: &str| -> Result<chrono::NaiveDate, AppError> {
         let v = q
@@ -147,28 +128,24 @@ pub async fn meter_days(
 /// Imports prices (CSV: `series, interval_start_utc, interval_end_utc, price` per MWh), for programs
 /// that pay energy at a series such as an LMP node. A price for an interval already stored replaces it.
 #[utoipa::path(tag = "settlement", request_body(content = String, content_type = "text/csv"),
-    security(("bearerAuth" = ["write_programs"])),
     responses((status = 201, body = PriceImport), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 413, body = Problem)))]
 #[post("/ops/prices")]
 pub async fn import_prices(
     state: Data<AppState>,
-    who: Caller,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, AppError> {
-    writer(&who.0)?;
     let body = read_upload(&req, payload.into_inner()).await?;
     let done = on_db(&state, move |db| settlement::import_prices(db, &body[..])).await?;
     Ok(created(json(&done)?))
 }
 
 /// A program's settlement rules, newest version.
-#[utoipa::path(tag = "settlement", params(("programID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "settlement", params(("programID" = String, Path)),
     responses((status = 200, body = RulesVersion), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/programs/{programID}/settlement-rules")]
-pub async fn get_rules(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    reader(&who.0)?;
+pub async fn get_rules(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     Ok(ok(json(
         &on_db(&state, move |db| settlement::get_rules(db, &id)).await?,
@@ -178,7 +155,6 @@ pub async fn get_rules(state: Data<AppState>, who: Caller, id: Path<String>) -> 
 /// Sets a program's settlement rules: a new version, every default written out. Statements name the
 /// version they were computed by; earlier versions are kept.
 #[utoipa::path(tag = "settlement", params(("programID" = String, Path)), request_body = Rules,
-    security(("bearerAuth" = ["write_programs"])),
     responses((status = 201, body = RulesVersion), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[put("/ops/programs/{programID}/settlement-rules")]
@@ -188,7 +164,6 @@ pub async fn put_rules(
     id: Path<String>,
     body: JsonBody<Rules>,
 ) -> Result<HttpResponse, AppError> {
-    writer(&who.0)?;
     let (now, by) = (state.clock.now(), who.0.client_id.clone());
     let id = id.into_inner();
     let v = on_db(&state, move |db| settlement::put_rules(db, &id, body.0, &by, now)).await?;
@@ -198,7 +173,7 @@ pub async fn put_rules(
 /// Settles a program for a period (UTC days, both included): a statement per enrolled site. A site
 /// whose statement would not change keeps it; one whose inputs changed (revised meter data, new prices
 /// or rules) gets the next version, a true-up listing what changed.
-#[utoipa::path(tag = "settlement", request_body = SettleRequest, security(("bearerAuth" = ["write_programs"])),
+#[utoipa::path(tag = "settlement", request_body = SettleRequest,
     responses((status = 201, body = SettlementRun), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[post("/ops/settlements")]
@@ -207,7 +182,6 @@ pub async fn settle(
     who: Caller,
     body: JsonBody<SettleRequest>,
 ) -> Result<HttpResponse, AppError> {
-    writer(&who.0)?;
     let (now, by) = (state.clock.now(), who.0.client_id.clone());
     let r = body.0;
     let period = Period { from: r.from, to: r.to };
@@ -219,11 +193,10 @@ pub async fn settle(
 }
 
 /// A settlement run and the statements it issued.
-#[utoipa::path(tag = "settlement", params(("runID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "settlement", params(("runID" = String, Path)),
     responses((status = 200, body = SettlementRun), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/settlements/{runID}")]
-pub async fn get_run(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    reader(&who.0)?;
+pub async fn get_run(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     Ok(ok(json(&on_db(&state, move |db| settlement::get_run(db, &id)).await?)?))
 }
@@ -232,17 +205,14 @@ pub async fn get_run(state: Data<AppState>, who: Caller, id: Path<String>) -> Re
 /// (one header, every statement's rows) or XML (`<statements>`), for billing imports.
 #[utoipa::path(tag = "settlement",
     params(("runID" = String, Path), ("format" = Option<Format>, Query, description = "json (default), csv or xml")),
-    security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = [Statement], content_type = "application/json"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/settlements/{runID}/statements")]
 pub async fn run_statements(
     state: Data<AppState>,
-    who: Caller,
     id: Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    reader(&who.0)?;
     let format = format_param(&Query::parse(req.query_string()))?;
     let id = id.into_inner();
     let name = format!("settlement-{id}");
@@ -277,11 +247,9 @@ fn file(format: Format, name: &str, body: String) -> HttpResponse {
 #[utoipa::path(tag = "settlement",
     params(("programID" = Option<ObjectId>, Query), ("siteID" = Option<ObjectId>, Query), ("runID" = Option<ObjectId>, Query),
            ("skip" = Option<i32>, Query, minimum = 0), ("limit" = Option<i32>, Query, minimum = 0, maximum = 1000)),
-    security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = [StatementSummary]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/statements")]
-pub async fn list_statements(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    reader(&who.0)?;
+pub async fn list_statements(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
     let f = StatementFilter {
         program_id: q.object_id("programID")?,
@@ -298,17 +266,14 @@ pub async fn list_statements(state: Data<AppState>, who: Caller, req: HttpReques
 /// imports) or `format=xml`.
 #[utoipa::path(tag = "settlement",
     params(("statementID" = String, Path), ("format" = Option<Format>, Query, description = "json (default), csv or xml")),
-    security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = Statement, content_type = "application/json"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/statements/{statementID}")]
 pub async fn get_statement(
     state: Data<AppState>,
-    who: Caller,
     id: Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    reader(&who.0)?;
     let format = format_param(&Query::parse(req.query_string()))?;
     let id = id.into_inner();
     let s = on_db(&state, move |db| settlement::get_statement(db, &id)).await?;
@@ -319,17 +284,14 @@ pub async fn get_statement(
 /// A chart of one event of a statement (SVG): baseline, actual and the level committed, per interval.
 #[utoipa::path(tag = "settlement",
     params(("statementID" = String, Path), ("eventID" = Option<String>, Query, description = "default: the first event")),
-    security(("bearerAuth" = ["read_all"])),
     responses((status = 200, body = String, content_type = "image/svg+xml"), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/statements/{statementID}/chart")]
 pub async fn statement_chart(
     state: Data<AppState>,
-    who: Caller,
     id: Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    reader(&who.0)?;
     let q = Query::parse(req.query_string());
     let event = q.one("eventID").map(str::to_owned);
     let id = id.into_inner();

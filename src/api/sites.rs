@@ -37,56 +37,49 @@ struct PageParams {
 }
 
 /// Sites, by name (operator only).
-#[utoipa::path(tag = "sites", params(PageParams), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "sites", params(PageParams),
     responses((status = 200, body = [Site]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/sites")]
-pub async fn list_sites(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
+pub async fn list_sites(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
-    Ok(ok(json(&sites::list_sites(&state, &who.0, q.page()?).await?)?))
+    Ok(ok(json(&sites::list_sites(&state, q.page()?).await?)?))
 }
 
 /// Creates a site: a ven plus what the operator knows of it. 409 when the ven does not exist, is already a
 /// site, or the name is taken.
-#[utoipa::path(tag = "sites", request_body = SiteRequest, security(("bearerAuth" = ["write_programs"])),
+#[utoipa::path(tag = "sites", request_body = SiteRequest,
     responses((status = 201, body = Site), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/ops/sites")]
-pub async fn create_site(
-    state: Data<AppState>,
-    who: Caller,
-    body: JsonBody<SiteRequest>,
-) -> Result<HttpResponse, AppError> {
-    Ok(created(json(&sites::create_site(&state, &who.0, body.0).await?)?))
+pub async fn create_site(state: Data<AppState>, body: JsonBody<SiteRequest>) -> Result<HttpResponse, AppError> {
+    Ok(created(json(&sites::create_site(&state, body.0).await?)?))
 }
 
 /// One site.
-#[utoipa::path(tag = "sites", params(("siteID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "sites", params(("siteID" = String, Path)),
     responses((status = 200, body = Site), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/sites/{siteID}")]
-pub async fn get_site(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    Ok(ok(json(&sites::get_site(&state, &who.0, id.into_inner()).await?)?))
+pub async fn get_site(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&sites::get_site(&state, id.into_inner()).await?)?))
 }
 
 /// Replaces a site. 409 when a smaller maximum import no longer carries its enrollments.
-#[utoipa::path(tag = "sites", params(("siteID" = String, Path)), request_body = SiteRequest, security(("bearerAuth" = ["write_programs"])),
+#[utoipa::path(tag = "sites", params(("siteID" = String, Path)), request_body = SiteRequest,
     responses((status = 200, body = Site), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[put("/ops/sites/{siteID}")]
 pub async fn update_site(
     state: Data<AppState>,
-    who: Caller,
     id: Path<String>,
     body: JsonBody<SiteRequest>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(ok(json(
-        &sites::update_site(&state, &who.0, id.into_inner(), body.0).await?,
-    )?))
+    Ok(ok(json(&sites::update_site(&state, id.into_inner(), body.0).await?)?))
 }
 
 /// Deletes a site with no enrollments (and its telemetry).
-#[utoipa::path(tag = "sites", params(("siteID" = String, Path)), security(("bearerAuth" = ["write_programs"])),
+#[utoipa::path(tag = "sites", params(("siteID" = String, Path)),
     responses((status = 200, body = Site), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[delete("/ops/sites/{siteID}")]
-pub async fn delete_site(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    Ok(ok(json(&sites::delete_site(&state, &who.0, id.into_inner()).await?)?))
+pub async fn delete_site(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&sites::delete_site(&state, id.into_inner()).await?)?))
 }
 
 #[derive(IntoParams)]
@@ -112,12 +105,11 @@ struct TelemetryParams {
 
 /// A site's telemetry, read from its VEN's reports as they arrived: oldest first, power in MW, energy in
 /// MWh; with the count of its reports whose payloads could not all be read, and why.
-#[utoipa::path(tag = "sites", params(("siteID" = String, Path), TelemetryParams), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "sites", params(("siteID" = String, Path), TelemetryParams),
     responses((status = 200, body = SiteTelemetry), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/sites/{siteID}/telemetry")]
 pub async fn site_telemetry(
     state: Data<AppState>,
-    who: Caller,
     id: Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
@@ -130,7 +122,7 @@ pub async fn site_telemetry(
     };
     let page = q.long_page(sites::MAX_POINTS)?;
     Ok(ok(json(
-        &sites::telemetry(&state, &who.0, id.into_inner(), filter, page).await?,
+        &sites::telemetry(&state, id.into_inner(), filter, page).await?,
     )?))
 }
 
@@ -149,82 +141,74 @@ struct EnrollmentParams {
 }
 
 /// Enrollments, filtered by site and program.
-#[utoipa::path(tag = "sites", params(EnrollmentParams), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "sites", params(EnrollmentParams),
     responses((status = 200, body = [Enrollment]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/enrollments")]
-pub async fn list_enrollments(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
+pub async fn list_enrollments(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
     let filter = EnrollmentFilter {
         site_id: q.object_id("siteID")?,
         program_id: q.object_id("programID")?,
     };
-    Ok(ok(json(
-        &sites::list_enrollments(&state, &who.0, filter, q.page()?).await?,
-    )?))
+    Ok(ok(json(&sites::list_enrollments(&state, filter, q.page()?).await?)?))
 }
 
 /// Commits some of a site's megawatts to a program. 409 with the conflicting enrollment named when the
 /// site's calendar cannot carry it (the same MW committed twice at overlapping times), or when the site or
 /// program does not exist.
-#[utoipa::path(tag = "sites", request_body = EnrollmentRequest, security(("bearerAuth" = ["write_programs"])),
+#[utoipa::path(tag = "sites", request_body = EnrollmentRequest,
     responses((status = 201, body = Enrollment), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/ops/enrollments")]
 pub async fn create_enrollment(
     state: Data<AppState>,
-    who: Caller,
     body: JsonBody<EnrollmentRequest>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(created(json(&sites::create_enrollment(&state, &who.0, body.0).await?)?))
+    Ok(created(json(&sites::create_enrollment(&state, body.0).await?)?))
 }
 
 /// One enrollment.
-#[utoipa::path(tag = "sites", params(("enrollmentID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "sites", params(("enrollmentID" = String, Path)),
     responses((status = 200, body = Enrollment), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/enrollments/{enrollmentID}")]
-pub async fn get_enrollment(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    Ok(ok(json(
-        &sites::get_enrollment(&state, &who.0, id.into_inner()).await?,
-    )?))
+pub async fn get_enrollment(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&sites::get_enrollment(&state, id.into_inner()).await?)?))
 }
 
 /// Replaces an enrollment (checked against the calendar like a new one).
-#[utoipa::path(tag = "sites", params(("enrollmentID" = String, Path)), request_body = EnrollmentRequest, security(("bearerAuth" = ["write_programs"])),
+#[utoipa::path(tag = "sites", params(("enrollmentID" = String, Path)), request_body = EnrollmentRequest,
     responses((status = 200, body = Enrollment), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[put("/ops/enrollments/{enrollmentID}")]
 pub async fn update_enrollment(
     state: Data<AppState>,
-    who: Caller,
     id: Path<String>,
     body: JsonBody<EnrollmentRequest>,
 ) -> Result<HttpResponse, AppError> {
     Ok(ok(json(
-        &sites::update_enrollment(&state, &who.0, id.into_inner(), body.0).await?,
+        &sites::update_enrollment(&state, id.into_inner(), body.0).await?,
     )?))
 }
 
 /// Ends an enrollment.
-#[utoipa::path(tag = "sites", params(("enrollmentID" = String, Path)), security(("bearerAuth" = ["write_programs"])),
+#[utoipa::path(tag = "sites", params(("enrollmentID" = String, Path)),
     responses((status = 200, body = Enrollment), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[delete("/ops/enrollments/{enrollmentID}")]
-pub async fn delete_enrollment(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    Ok(ok(json(
-        &sites::delete_enrollment(&state, &who.0, id.into_inner()).await?,
-    )?))
+pub async fn delete_enrollment(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&sites::delete_enrollment(&state, id.into_inner()).await?)?))
 }
 
 /// Dispatches, newest first.
-#[utoipa::path(tag = "dispatch", params(PageParams), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "dispatch", params(PageParams),
     responses((status = 200, body = [Dispatch]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/dispatches")]
-pub async fn list_dispatches(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
+pub async fn list_dispatches(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
-    Ok(ok(json(&dispatch::list(&state, &who.0, q.page()?).await?)?))
+    Ok(ok(json(&dispatch::list(&state, q.page()?).await?)?))
 }
 
 /// Asks the program's enrolled sites for `targetMW` less (or more) load: picks sites in merit order,
 /// sends each one OpenADR event with its new level, and returns the plan with any shortfall and the sites
 /// skipped, with why.
-#[utoipa::path(tag = "dispatch", request_body = DispatchRequest, security(("bearerAuth" = ["write_events"])),
+#[utoipa::path(tag = "dispatch", request_body = DispatchRequest,
     responses((status = 201, body = Dispatch), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/ops/dispatches")]
 pub async fn create_dispatch(
@@ -237,29 +221,27 @@ pub async fn create_dispatch(
 
 /// A dispatch and, live, each site's response: notified, acknowledged, ramping or ramped, delivered MW
 /// from its telemetry against what it was asked for.
-#[utoipa::path(tag = "dispatch", params(("dispatchID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "dispatch", params(("dispatchID" = String, Path)),
     responses((status = 200, body = Dispatch), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/dispatches/{dispatchID}")]
-pub async fn get_dispatch(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    Ok(ok(dispatch::get(&state, &who.0, id.into_inner()).await?))
+pub async fn get_dispatch(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(dispatch::get(&state, id.into_inner()).await?))
 }
 
 /// Cancels a dispatch: its events that have not started are deleted, those under way end now.
-#[utoipa::path(tag = "dispatch", params(("dispatchID" = String, Path)), security(("bearerAuth" = ["write_events"])),
+#[utoipa::path(tag = "dispatch", params(("dispatchID" = String, Path)),
     responses((status = 200, body = Dispatch), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[post("/ops/dispatches/{dispatchID}/cancel")]
-pub async fn cancel_dispatch(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    Ok(ok(json(&dispatch::cancel(&state, &who.0, id.into_inner()).await?)?))
+pub async fn cancel_dispatch(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&dispatch::cancel(&state, id.into_inner()).await?)?))
 }
 
 /// Every site's response to one event.
-#[utoipa::path(tag = "dispatch", params(("eventID" = String, Path)), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "dispatch", params(("eventID" = String, Path)),
     responses((status = 200, body = [EventLatency]), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/events/{eventID}/latency")]
-pub async fn event_latency(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
-    Ok(ok(json(
-        &dispatch::latency_of_event(&state, &who.0, id.into_inner()).await?,
-    )?))
+pub async fn event_latency(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(ok(json(&dispatch::latency_of_event(&state, id.into_inner()).await?)?))
 }
 
 #[derive(IntoParams)]
@@ -273,20 +255,15 @@ struct PeriodParams {
 }
 
 /// A site's response to the events of a period, with p50/p90/p99 of each figure.
-#[utoipa::path(tag = "dispatch", params(("siteID" = String, Path), PeriodParams), security(("bearerAuth" = ["read_all"])),
+#[utoipa::path(tag = "dispatch", params(("siteID" = String, Path), PeriodParams),
     responses((status = 200, body = SiteLatency), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/sites/{siteID}/latency")]
-pub async fn site_latency(
-    state: Data<AppState>,
-    who: Caller,
-    id: Path<String>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
+pub async fn site_latency(state: Data<AppState>, id: Path<String>, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q = Query::parse(req.query_string());
     let to = q.time("to")?.unwrap_or_else(|| state.clock.now());
     let from = q.time("from")?.unwrap_or(to - chrono::Duration::days(30));
     Ok(ok(json(
-        &dispatch::latency_of_site(&state, &who.0, id.into_inner(), from, to).await?,
+        &dispatch::latency_of_site(&state, id.into_inner(), from, to).await?,
     )?))
 }
 
@@ -300,30 +277,22 @@ pub struct NewVenClient {
 
 /// Issues OAuth2 credentials for a VEN (a site's controller). The secret is shown once. Operator
 /// credentials are made only with `sluice client add` on the server.
-#[utoipa::path(tag = "sites", request_body = NewVenClient, security(("bearerAuth" = ["write_vens"])),
+#[utoipa::path(tag = "sites", request_body = NewVenClient,
     responses((status = 201, body = crate::service::clients::IssuedClient), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 501, body = Problem)))]
 #[post("/ops/clients")]
-pub async fn issue_ven_client(
-    state: Data<AppState>,
-    who: Caller,
-    body: JsonBody<NewVenClient>,
-) -> Result<HttpResponse, AppError> {
+pub async fn issue_ven_client(state: Data<AppState>, body: JsonBody<NewVenClient>) -> Result<HttpResponse, AppError> {
     Ok(created(json(
-        &crate::service::clients::issue_ven(&state, &who.0, body.0.name).await?,
+        &crate::service::clients::issue_ven(&state, body.0.name).await?,
     )?))
 }
 
 /// The economic variant of dispatch: one OpenADR PRICE event (currency per MWh, one interval per price) to
 /// the program's VENs; each site decides by its own offer. Returns the event.
-#[utoipa::path(tag = "dispatch", request_body = PriceSignalRequest, security(("bearerAuth" = ["write_events"])),
+#[utoipa::path(tag = "dispatch", request_body = PriceSignalRequest,
     responses((status = 201, body = super::docs::Event), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/ops/price-signals")]
-pub async fn price_signal(
-    state: Data<AppState>,
-    who: Caller,
-    body: JsonBody<PriceSignalRequest>,
-) -> Result<HttpResponse, AppError> {
-    Ok(created(dispatch::price_signal(&state, &who.0, body.0).await?.to_json()))
+pub async fn price_signal(state: Data<AppState>, body: JsonBody<PriceSignalRequest>) -> Result<HttpResponse, AppError> {
+    Ok(created(dispatch::price_signal(&state, body.0).await?.to_json()))
 }

@@ -44,7 +44,7 @@ fn object_types(q: &Query) -> Result<Vec<ObjectType>, AppError> {
 }
 
 /// Subscriptions: a VEN sees its own, the business logic all.
-#[utoipa::path(tag = "subscriptions", operation_id = "searchSubscriptions", params(ListParams), security(("bearerAuth" = ["read_ven_objects"])),
+#[utoipa::path(tag = "subscriptions", operation_id = "searchSubscriptions", params(ListParams),
     responses((status = 200, body = [Subscription]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/subscriptions")]
 pub async fn search_subscriptions(
@@ -68,7 +68,7 @@ pub async fn search_subscriptions(
 }
 
 /// Creates a subscription.
-#[utoipa::path(tag = "subscriptions", operation_id = "createSubscription", request_body = SubscriptionRequest, security(("bearerAuth" = ["write_subscriptions"])),
+#[utoipa::path(tag = "subscriptions", operation_id = "createSubscription", request_body = SubscriptionRequest,
     responses((status = 201, body = Subscription), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/subscriptions")]
 pub async fn create_subscription(
@@ -80,7 +80,7 @@ pub async fn create_subscription(
 }
 
 /// One subscription.
-#[utoipa::path(tag = "subscriptions", operation_id = "searchSubscriptionByID", params(("subscriptionID" = String, Path)), security(("bearerAuth" = ["read_ven_objects"])),
+#[utoipa::path(tag = "subscriptions", operation_id = "searchSubscriptionByID", params(("subscriptionID" = String, Path)),
     responses((status = 200, body = Subscription), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/subscriptions/{subscriptionID}")]
 pub async fn search_subscription_by_id(
@@ -92,7 +92,7 @@ pub async fn search_subscription_by_id(
 }
 
 /// Replaces a subscription.
-#[utoipa::path(tag = "subscriptions", operation_id = "updateSubscription", params(("subscriptionID" = String, Path)), request_body = SubscriptionRequest, security(("bearerAuth" = ["write_subscriptions"])),
+#[utoipa::path(tag = "subscriptions", operation_id = "updateSubscription", params(("subscriptionID" = String, Path)), request_body = SubscriptionRequest,
     responses((status = 200, body = Subscription), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[put("/subscriptions/{subscriptionID}")]
 pub async fn update_subscription(
@@ -107,7 +107,7 @@ pub async fn update_subscription(
 }
 
 /// Deletes a subscription.
-#[utoipa::path(tag = "subscriptions", operation_id = "deleteSubscription", params(("subscriptionID" = String, Path)), security(("bearerAuth" = ["write_subscriptions"])),
+#[utoipa::path(tag = "subscriptions", operation_id = "deleteSubscription", params(("subscriptionID" = String, Path)),
     responses((status = 200, body = Subscription), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[delete("/subscriptions/{subscriptionID}")]
 pub async fn delete_subscription(

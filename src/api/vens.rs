@@ -29,7 +29,7 @@ struct ListParams {
 }
 
 /// Vens: a VEN sees its own, the business logic all.
-#[utoipa::path(tag = "vens", operation_id = "searchVens", params(ListParams), security(("bearerAuth" = ["read_ven_objects"])),
+#[utoipa::path(tag = "vens", operation_id = "searchVens", params(ListParams),
     responses((status = 200, body = [Ven]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/vens")]
 pub async fn search_vens(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
@@ -48,7 +48,7 @@ pub async fn search_vens(state: Data<AppState>, who: Caller, req: HttpRequest) -
 }
 
 /// Creates a ven.
-#[utoipa::path(tag = "vens", operation_id = "createVen", request_body = VenRequest, security(("bearerAuth" = ["write_vens"])),
+#[utoipa::path(tag = "vens", operation_id = "createVen", request_body = VenRequest,
     responses((status = 201, body = Ven), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[post("/vens")]
 pub async fn create_ven(
@@ -60,7 +60,7 @@ pub async fn create_ven(
 }
 
 /// One ven.
-#[utoipa::path(tag = "vens", operation_id = "searchVenByID", params(("venID" = String, Path)), security(("bearerAuth" = ["read_ven_objects"])),
+#[utoipa::path(tag = "vens", operation_id = "searchVenByID", params(("venID" = String, Path)),
     responses((status = 200, body = Ven), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/vens/{venID}")]
 pub async fn search_ven_by_id(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {
@@ -68,7 +68,7 @@ pub async fn search_ven_by_id(state: Data<AppState>, who: Caller, id: Path<Strin
 }
 
 /// Replaces a ven.
-#[utoipa::path(tag = "vens", operation_id = "updateVen", params(("venID" = String, Path)), request_body = VenRequest, security(("bearerAuth" = ["write_vens"])),
+#[utoipa::path(tag = "vens", operation_id = "updateVen", params(("venID" = String, Path)), request_body = VenRequest,
     responses((status = 200, body = Ven), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[put("/vens/{venID}")]
 pub async fn update_ven(
@@ -83,7 +83,7 @@ pub async fn update_ven(
 }
 
 /// Deletes a ven and its resources.
-#[utoipa::path(tag = "vens", operation_id = "deleteVen", params(("venID" = String, Path)), security(("bearerAuth" = ["write_vens"])),
+#[utoipa::path(tag = "vens", operation_id = "deleteVen", params(("venID" = String, Path)),
     responses((status = 200, body = Ven), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[delete("/vens/{venID}")]
 pub async fn delete_ven(state: Data<AppState>, who: Caller, id: Path<String>) -> Result<HttpResponse, AppError> {

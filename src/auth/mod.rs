@@ -168,39 +168,67 @@ impl Principal {
         self.scopes.contains(Scope::ReadAll)
     }
 
-    /// 403 unless the token carries `scope`.
-    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
-        if self.scopes.contains(scope) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(format!(
-                "this operation needs the {} scope",
-                scope.as_str()
-            )))
+    /// 403 unless the token satisfies `access`.
+    pub fn check(&self, access: Access) -> Result<(), AppError> {
+        if access.admits(self.scopes) {
+            return Ok(());
+        }
+        let names = |scopes: &[Scope]| scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        Err(AppError::Forbidden(match access {
+            Access::AnyOf([one]) | Access::AllOf([one]) => format!("this operation needs the {} scope", one.as_str()),
+            Access::AnyOf(scopes) => format!("this operation needs one of the scopes {}", names(scopes)),
+            Access::AllOf(scopes) => format!("this operation needs the scopes {}", names(scopes)),
+            Access::Public | Access::Token => "this operation is not open to this client".to_owned(),
+        }))
+    }
+}
+
+/// Who may call an operation. Each operation declares one (`api::access`); it is checked before the
+/// request's parameters or body are read, and written into the OpenAPI document's `security`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token: token requests, the authorization server's address, health.
+    Public,
+    /// Any valid token.
+    Token,
+    /// A token with at least one of these scopes.
+    AnyOf(&'static [Scope]),
+    /// A token with every one of these scopes.
+    AllOf(&'static [Scope]),
+}
+
+impl Access {
+    /// Reading programs and events: `read_targets`, or `read_all` which covers every read (OpenADR 3.1
+    /// Definition §Object Privacy).
+    pub const READ_TARGETS: Self = Self::AnyOf(&[Scope::ReadAll, Scope::ReadTargets]);
+    /// Reading reports, subscriptions, vens and resources: `read_ven_objects`, or `read_all`.
+    pub const READ_VEN_OBJECTS: Self = Self::AnyOf(&[Scope::ReadAll, Scope::ReadVenObjects]);
+    /// Reading what only the business logic may read (every `/ops/` read).
+    pub const READ_ALL: Self = Self::AllOf(&[Scope::ReadAll]);
+
+    /// Whether a token carrying `scopes` may call the operation (`Public` and `Token` admit any token).
+    pub fn admits(self, scopes: Scopes) -> bool {
+        match self {
+            Self::Public | Self::Token => true,
+            Self::AnyOf(any) => any.iter().any(|s| scopes.contains(*s)),
+            Self::AllOf(all) => all.iter().all(|s| scopes.contains(*s)),
         }
     }
 
-    /// 403 unless the token carries one of `scopes`.
-    pub fn require_any(&self, scopes: &[Scope]) -> Result<(), AppError> {
-        if scopes.iter().any(|s| self.scopes.contains(*s)) {
-            Ok(())
-        } else {
-            let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-            Err(AppError::Forbidden(format!(
-                "this operation needs one of the scopes {}",
-                names.join(", ")
-            )))
+    /// Whether a bearer token is needed at all.
+    pub fn needs_token(self) -> bool {
+        self != Self::Public
+    }
+
+    /// The alternatives as OpenAPI writes them: each inner list is one way in (all of its scopes
+    /// needed); empty when no token is needed.
+    pub fn requirements(self) -> Vec<Vec<&'static str>> {
+        match self {
+            Self::Public => Vec::new(),
+            Self::Token => vec![Vec::new()],
+            Self::AnyOf(any) => any.iter().map(|s| vec![s.as_str()]).collect(),
+            Self::AllOf(all) => vec![all.iter().map(|s| s.as_str()).collect()],
         }
-    }
-
-    /// The read scope for programs and events: `read_targets`, or `read_all` which covers every read.
-    pub fn require_read_targets(&self) -> Result<(), AppError> {
-        self.require_any(&[Scope::ReadAll, Scope::ReadTargets])
-    }
-
-    /// The read scope for reports, subscriptions, vens and resources.
-    pub fn require_read_ven_objects(&self) -> Result<(), AppError> {
-        self.require_any(&[Scope::ReadAll, Scope::ReadVenObjects])
     }
 }
 
@@ -214,6 +242,23 @@ mod tests {
         assert!(s.contains(Scope::ReadAll));
         assert!(s.contains(Scope::WriteEvents));
         assert_eq!(s.to_string(), "read_all write_events");
+    }
+
+    #[test]
+    fn any_of_admits_one_scope_and_all_of_needs_every_one() {
+        let ven = Role::Ven.scopes();
+        let operator = Role::Operator.scopes();
+        assert!(Access::READ_TARGETS.admits(ven) && Access::READ_TARGETS.admits(operator));
+        assert!(!Access::READ_ALL.admits(ven));
+        let ops_write = Access::AllOf(&[Scope::ReadAll, Scope::WriteEvents]);
+        assert!(ops_write.admits(operator));
+        assert!(!ops_write.admits(Scopes::of(&[Scope::WriteEvents])));
+        assert!(Access::Token.admits(Scopes::default()));
+        assert_eq!(
+            Access::READ_VEN_OBJECTS.requirements(),
+            vec![vec!["read_all"], vec!["read_ven_objects"]]
+        );
+        assert_eq!(ops_write.requirements(), vec![vec!["read_all", "write_events"]]);
     }
 
     #[test]

@@ -133,13 +133,7 @@ pub async fn token(
 
 /// `POST /ops/clients`: the business logic issues credentials for a VEN (a mining site's controller, the
 /// fleet simulator). Only VEN clients: operator credentials are made with the CLI, on the server itself.
-pub async fn issue_ven(
-    state: &AppState,
-    who: &crate::auth::Principal,
-    name: crate::wire::Name,
-) -> Result<IssuedClient, AppError> {
-    who.require(crate::auth::Scope::ReadAll)?;
-    who.require(crate::auth::Scope::WriteVens)?;
+pub async fn issue_ven(state: &AppState, name: crate::wire::Name) -> Result<IssuedClient, AppError> {
     if state.auth.external_token_url().is_some() {
         return Err(AppError::NotImplemented(
             "clients are managed by the external identity provider named by GET /auth/server".into(),

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::notify::mqtt::topics::Topics;
 use crate::store::outbox::{self, CallbackRow, NotificationFilter, NotificationRow};
@@ -50,11 +50,9 @@ fn status(r: NotificationRow) -> NotificationStatus {
 
 pub async fn list(
     state: &AppState,
-    who: &Principal,
     filter: NotificationFilter,
     page: Page,
 ) -> Result<Vec<NotificationStatus>, AppError> {
-    who.require(Scope::ReadAll)?;
     if let Some(s) = &filter.state
         && !STATES.contains(&s.as_str())
     {
@@ -70,13 +68,7 @@ pub async fn list(
     Ok(rows.into_iter().map(status).collect())
 }
 
-pub async fn callbacks(
-    state: &AppState,
-    who: &Principal,
-    broken_only: bool,
-    page: Page,
-) -> Result<Vec<CallbackStatus>, AppError> {
-    who.require(Scope::ReadAll)?;
+pub async fn callbacks(state: &AppState, broken_only: bool, page: Page) -> Result<Vec<CallbackStatus>, AppError> {
     let rows = state
         .db
         .read(move |c| outbox::list_callbacks(c, broken_only, page))
@@ -127,7 +119,6 @@ pub async fn topics(state: &AppState, who: &Principal, scope: TopicScope) -> Res
             .map_err(|e| AppError::from(e).with_not_found("program", &id))
     };
     let ven_client = |id: String| async move {
-        who.require_read_ven_objects()?;
         let id2 = id.clone();
         let client = state
             .db
@@ -144,26 +135,23 @@ pub async fn topics(state: &AppState, who: &Principal, scope: TopicScope) -> Res
         TopicScope::VenEvents(id) => (t.client(&ven_client(id).await?, "events"), true),
         TopicScope::VenPrograms(id) => (t.client(&ven_client(id).await?, "programs"), true),
         TopicScope::VenResources(id) => (t.client(&ven_client(id).await?, "resources"), true),
-        business_logic_only => {
-            who.require(Scope::ReadAll)?;
-            match business_logic_only {
-                TopicScope::Programs => (t.all_of("programs"), true),
-                TopicScope::Events => (t.all_of("events"), true),
-                TopicScope::Reports => (t.all_of("reports"), true),
-                TopicScope::Subscriptions => (t.all_of("subscriptions"), true),
-                TopicScope::Vens => (t.all_of("vens"), true),
-                TopicScope::Resources => (t.all_of("resources"), true),
-                TopicScope::Program(id) => {
-                    program_exists(id.clone()).await?;
-                    (t.program(&id), false)
-                }
-                TopicScope::ProgramEvents(id) => {
-                    program_exists(id.clone()).await?;
-                    (t.program_events(&id), true)
-                }
-                _ => return Err(AppError::Internal("VEN topic scopes are matched above".into())),
+        business_logic_only => match business_logic_only {
+            TopicScope::Programs => (t.all_of("programs"), true),
+            TopicScope::Events => (t.all_of("events"), true),
+            TopicScope::Reports => (t.all_of("reports"), true),
+            TopicScope::Subscriptions => (t.all_of("subscriptions"), true),
+            TopicScope::Vens => (t.all_of("vens"), true),
+            TopicScope::Resources => (t.all_of("resources"), true),
+            TopicScope::Program(id) => {
+                program_exists(id.clone()).await?;
+                (t.program(&id), false)
             }
-        }
+            TopicScope::ProgramEvents(id) => {
+                program_exists(id.clone()).await?;
+                (t.program_events(&id), true)
+            }
+            _ => return Err(AppError::Internal("VEN topic scopes are matched above".into())),
+        },
     };
     Ok(Topics::response(&base, with_create))
 }

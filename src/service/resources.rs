@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, ResourceColumns, ResourceFilter};
 use crate::store::{AnyConnection, StoreError, StoreResult};
@@ -140,7 +140,6 @@ async fn write(
     id: Option<String>,
     req: ResourceRequest,
 ) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteVens)?;
     check_role(who, &req)?;
     let who2 = who.clone();
     let state2 = state.clone();
@@ -193,7 +192,6 @@ fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<
 }
 
 pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteVens)?;
     let who2 = who.clone();
     let id2 = id.clone();
     state
@@ -209,7 +207,6 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
-    who.require_read_ven_objects()?;
     let who = who.clone();
     let id2 = id.clone();
     state
@@ -228,7 +225,6 @@ pub async fn list(
     q: ResourceQuery,
     page: Page,
 ) -> Result<View<Vec<StoredObject>>, AppError> {
-    who.require_read_ven_objects()?;
     let filter = ResourceFilter {
         resource_name: q.resource_name,
         ven_id: q.ven_id,

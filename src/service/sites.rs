@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::flex::calendar::{self, Commitment, Conflict, Direction, Window};
 use crate::flex::telemetry::Parsed;
@@ -27,15 +27,6 @@ const MAX_SCALE: u32 = 6;
 /// The largest megawatt or price figure accepted: a billion is a typo or an attack on any grid, and the
 /// bound keeps every sum and product of such figures (capacity checks, settlement) exact.
 pub(crate) const MAX_FIGURE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
-
-fn read(who: &Principal) -> Result<(), AppError> {
-    who.require(Scope::ReadAll)
-}
-
-fn write(who: &Principal) -> Result<(), AppError> {
-    who.require(Scope::ReadAll)?;
-    who.require(Scope::WritePrograms)
-}
 
 fn decimal(name: &str, v: Decimal, positive: bool) -> Result<Decimal, String> {
     if v.scale() > MAX_SCALE {
@@ -151,8 +142,7 @@ fn site_conflict(e: StoreError, req: &SiteRequest) -> AppError {
     }
 }
 
-pub async fn create_site(state: &AppState, who: &Principal, req: SiteRequest) -> Result<Site, AppError> {
-    write(who)?;
+pub async fn create_site(state: &AppState, req: SiteRequest) -> Result<Site, AppError> {
     let row = site_row(ObjectId::generate().into_string(), &req, state.clock.now())?;
     state
         .write_listed(move |c| {
@@ -164,8 +154,7 @@ pub async fn create_site(state: &AppState, who: &Principal, req: SiteRequest) ->
         .map_err(|e| site_conflict(e, &req))
 }
 
-pub async fn update_site(state: &AppState, who: &Principal, id: String, req: SiteRequest) -> Result<Site, AppError> {
-    write(who)?;
+pub async fn update_site(state: &AppState, id: String, req: SiteRequest) -> Result<Site, AppError> {
     let row = site_row(id.clone(), &req, state.clock.now())?;
     state
         .write_listed(move |c| {
@@ -184,8 +173,7 @@ pub async fn update_site(state: &AppState, who: &Principal, id: String, req: Sit
         .map_err(|e| site_conflict(e, &req).with_not_found("site", &id))
 }
 
-pub async fn delete_site(state: &AppState, who: &Principal, id: String) -> Result<Site, AppError> {
-    write(who)?;
+pub async fn delete_site(state: &AppState, id: String) -> Result<Site, AppError> {
     let id2 = id.clone();
     state
         .write_listed(move |c| {
@@ -203,8 +191,7 @@ pub async fn delete_site(state: &AppState, who: &Principal, id: String) -> Resul
         .map_err(|e| AppError::from(e).with_not_found("site", &id))
 }
 
-pub async fn get_site(state: &AppState, who: &Principal, id: String) -> Result<Site, AppError> {
-    read(who)?;
+pub async fn get_site(state: &AppState, id: String) -> Result<Site, AppError> {
     let id2 = id.clone();
     state
         .db
@@ -217,8 +204,7 @@ pub async fn get_site(state: &AppState, who: &Principal, id: String) -> Result<S
         .map_err(|e| AppError::from(e).with_not_found("site", &id))
 }
 
-pub async fn list_sites(state: &AppState, who: &Principal, page: Page) -> Result<Vec<Site>, AppError> {
-    read(who)?;
+pub async fn list_sites(state: &AppState, page: Page) -> Result<Vec<Site>, AppError> {
     Ok(state
         .db
         .read(move |c| {
@@ -438,12 +424,7 @@ fn check_enrollment(c: &mut AnyConnection, row: &EnrollmentRow) -> StoreResult<(
     check_calendar(&new, &others, capacity)
 }
 
-pub async fn create_enrollment(
-    state: &AppState,
-    who: &Principal,
-    req: EnrollmentRequest,
-) -> Result<Enrollment, AppError> {
-    write(who)?;
+pub async fn create_enrollment(state: &AppState, req: EnrollmentRequest) -> Result<Enrollment, AppError> {
     let row = enrollment_row(ObjectId::generate().into_string(), &req, state.clock.now())?;
     Ok(state
         .write(move |c| {
@@ -454,13 +435,7 @@ pub async fn create_enrollment(
         .await?)
 }
 
-pub async fn update_enrollment(
-    state: &AppState,
-    who: &Principal,
-    id: String,
-    req: EnrollmentRequest,
-) -> Result<Enrollment, AppError> {
-    write(who)?;
+pub async fn update_enrollment(state: &AppState, id: String, req: EnrollmentRequest) -> Result<Enrollment, AppError> {
     let row = enrollment_row(id.clone(), &req, state.clock.now())?;
     state
         .write(move |c| {
@@ -472,8 +447,7 @@ pub async fn update_enrollment(
         .map_err(|e| AppError::from(e).with_not_found("enrollment", &id))
 }
 
-pub async fn delete_enrollment(state: &AppState, who: &Principal, id: String) -> Result<Enrollment, AppError> {
-    write(who)?;
+pub async fn delete_enrollment(state: &AppState, id: String) -> Result<Enrollment, AppError> {
     let id2 = id.clone();
     state
         .write(move |c| enrollment(db::delete_enrollment(c, &id2)?))
@@ -481,8 +455,7 @@ pub async fn delete_enrollment(state: &AppState, who: &Principal, id: String) ->
         .map_err(|e| AppError::from(e).with_not_found("enrollment", &id))
 }
 
-pub async fn get_enrollment(state: &AppState, who: &Principal, id: String) -> Result<Enrollment, AppError> {
-    read(who)?;
+pub async fn get_enrollment(state: &AppState, id: String) -> Result<Enrollment, AppError> {
     let id2 = id.clone();
     state
         .db
@@ -493,11 +466,9 @@ pub async fn get_enrollment(state: &AppState, who: &Principal, id: String) -> Re
 
 pub async fn list_enrollments(
     state: &AppState,
-    who: &Principal,
     filter: EnrollmentFilter,
     page: Page,
 ) -> Result<Vec<Enrollment>, AppError> {
-    read(who)?;
     Ok(state
         .db
         .read(move |c| {
@@ -583,12 +554,10 @@ pub const MAX_POINTS: i64 = 10_000;
 
 pub async fn telemetry(
     state: &AppState,
-    who: &Principal,
     site_id: String,
     filter: TelemetryFilter,
     page: Page,
 ) -> Result<SiteTelemetry, AppError> {
-    read(who)?;
     let id = site_id.clone();
     state
         .db

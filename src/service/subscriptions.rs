@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, SubscriptionColumns, SubscriptionFilter};
 use crate::store::{AnyConnection, StoreError, StoreResult};
@@ -134,7 +134,6 @@ fn check_count(c: &mut AnyConnection, who: &Principal, limit: i64) -> StoreResul
 }
 
 pub async fn create(state: &AppState, who: &Principal, req: SubscriptionRequest) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteSubscriptions)?;
     let limit = state.webhooks.limits.per_client;
     let who_count = who.clone();
     state.db.read(move |c| check_count(c, &who_count, limit)).await?;
@@ -161,7 +160,6 @@ pub async fn update(
     id: String,
     req: SubscriptionRequest,
 ) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteSubscriptions)?;
     let mut w = object_write(state, id.clone(), &(), None)?;
     let who2 = who.clone();
     let req2 = req.clone();
@@ -190,7 +188,6 @@ pub async fn update(
 }
 
 pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteSubscriptions)?;
     let who2 = who.clone();
     let id2 = id.clone();
     let now = state.clock.now();
@@ -213,7 +210,6 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
-    who.require_read_ven_objects()?;
     let who = who.clone();
     let id2 = id.clone();
     state
@@ -232,7 +228,6 @@ pub async fn list(
     q: SubscriptionQuery,
     page: Page,
 ) -> Result<View<Vec<StoredObject>>, AppError> {
-    who.require_read_ven_objects()?;
     let filter = SubscriptionFilter {
         program_id: q.program_id,
         client_name: q.client_name,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, VenFilter};
 use crate::store::{AnyConnection, StoreError, StoreResult};
@@ -126,7 +126,6 @@ pub(crate) fn owned_by(client_id: &str) -> Links<'_> {
 }
 
 pub async fn create(state: &AppState, who: &Principal, req: VenRequest) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteVens)?;
     let r = resolve(who, &req)?;
     let w = write_of(state, ObjectId::generate().into_string(), &r)?;
     let (name, client) = (r.ven_name.as_str().to_owned(), r.client_id.clone());
@@ -144,7 +143,6 @@ pub async fn create(state: &AppState, who: &Principal, req: VenRequest) -> Resul
 }
 
 pub async fn update(state: &AppState, who: &Principal, id: String, req: VenRequest) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteVens)?;
     let r = resolve(who, &req)?;
     let keep_targets = r.targets.is_none();
     let w = write_of(state, id.clone(), &r)?;
@@ -168,7 +166,6 @@ pub async fn update(state: &AppState, who: &Principal, id: String, req: VenReque
 }
 
 pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
-    who.require(Scope::WriteVens)?;
     let who2 = who.clone();
     let id2 = id.clone();
     state
@@ -189,7 +186,6 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
-    who.require_read_ven_objects()?;
     let who = who.clone();
     let id2 = id.clone();
     state
@@ -208,7 +204,6 @@ pub async fn list(
     q: VenQuery,
     page: Page,
 ) -> Result<View<Vec<StoredObject>>, AppError> {
-    who.require_read_ven_objects()?;
     let filter = VenFilter {
         ven_name: q.ven_name,
         targets: q.targets,

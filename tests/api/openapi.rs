@@ -1,5 +1,7 @@
 //! The OpenAPI document: committed, in step with the code, covering the spec's operations, and served.
 
+use sluice::auth::{Role, Scope, Scopes};
+
 use crate::support::TestApp;
 
 const COMMITTED: &str = include_str!("../../openapi/openapi.json");
@@ -135,4 +137,103 @@ async fn the_document_and_the_api_page_are_served_without_a_cdn() {
     let js = app.anonymous().get("/docs/rapidoc-min.js").await;
     assert_eq!(js.status, 200);
     assert!(js.text.len() > 100_000, "the viewer is served by Sluice itself");
+}
+
+/// The documented `security` of every operation equals what is enforced: the routed operations and the
+/// access table name the same operations, and for tokens of every single scope, of both roles, of all
+/// scopes and of none, an operation answers 403 exactly when its documented requirements (alternatives,
+/// each needing all of its scopes) exclude the token — before reading the body, which is malformed here.
+#[actix_rt::test]
+async fn documented_scopes_are_the_enforced_scopes_of_every_operation() {
+    let doc: serde_json::Value = serde_json::from_str(COMMITTED).unwrap();
+    let mut documented = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            documented.push((method.to_uppercase(), path.clone(), op["security"].clone()));
+        }
+    }
+    let mut declared: Vec<(String, String)> = sluice::api::access::OPERATIONS
+        .iter()
+        .map(|o| (o.method.to_owned(), o.path.to_owned()))
+        .collect();
+    let mut served: Vec<(String, String)> = documented.iter().map(|(m, p, _)| (m.clone(), p.clone())).collect();
+    declared.sort();
+    served.sort();
+    assert_eq!(
+        declared, served,
+        "the access table names exactly the documented operations"
+    );
+
+    let app = TestApp::new().await;
+    let mut tokens: Vec<(String, Scopes)> = Scope::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), Scopes::of(&[*s])))
+        .collect();
+    tokens.push(("no scope".into(), Scopes::default()));
+    tokens.push(("ven".into(), Role::Ven.scopes()));
+    tokens.push(("operator".into(), Role::Operator.scopes()));
+    tokens.push(("every scope".into(), Scopes::of(&Scope::ALL)));
+    let clients: Vec<_> = tokens.iter().map(|(name, s)| (name, *s, app.with_scopes(*s))).collect();
+    let mut checked = 0;
+    for (method, path, security) in &documented {
+        let url = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "probe-1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let requirements: Vec<Vec<String>> = security
+            .as_array()
+            .map(|alts| {
+                alts.iter()
+                    .map(|alt| serde_json::from_value(alt["bearerAuth"].clone()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if requirements.is_empty() {
+            let r = send(&app.anonymous(), method, &url).await;
+            assert_ne!(
+                r.status, 401,
+                "{method} {path} is documented as open but asks for a token"
+            );
+            continue;
+        }
+        let anonymous = send(&app.anonymous(), method, &url).await;
+        assert_eq!(anonymous.status, 401, "{method} {path} without a token");
+        for (name, scopes, client) in &clients {
+            let admitted = requirements
+                .iter()
+                .any(|req| req.iter().all(|s| scopes.contains(Scope::parse(s).unwrap())));
+            let r = send(client, method, &url).await;
+            if admitted {
+                assert!(
+                    r.status != 401 && r.status != 403,
+                    "{method} {path} is documented open to a token with {name}, but answered {}: {}",
+                    r.status,
+                    r.text
+                );
+            } else {
+                assert_eq!(
+                    r.status, 403,
+                    "{method} {path} is documented closed to a token with {name}, but answered: {}",
+                    r.text
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 700,
+        "every operation is tried with every token ({checked} requests)"
+    );
+}
+
+/// A request with a malformed JSON body where the method carries one.
+async fn send(client: &crate::support::As, method: &str, url: &str) -> crate::support::Resp {
+    match method {
+        "GET" => client.get(url).await,
+        "DELETE" => client.delete(url).await,
+        "POST" => client.post_raw(url, "application/json", "{").await,
+        "PUT" => client.put_raw(url, "application/json", "{").await,
+        other => panic!("no probe for {other}"),
+    }
 }

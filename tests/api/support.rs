@@ -223,6 +223,16 @@ impl As {
         )
         .await
     }
+
+    pub async fn put_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Resp {
+        self.send(
+            self.http
+                .put(format!("{}{path}", self.base))
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
+    }
 }
 
 impl Drop for TestApp {
@@ -348,6 +358,17 @@ impl TestApp {
             http: self.http.clone(),
             token: Some(token),
             client_id: issued.client_id,
+        }
+    }
+
+    /// A client whose token carries exactly `scopes`.
+    pub fn with_scopes(&self, scopes: sluice::auth::Scopes) -> As {
+        let (token, _) = self.state.auth.issue("scope-probe", scopes).unwrap();
+        As {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            token: Some(token),
+            client_id: "scope-probe".into(),
         }
     }
 

@@ -18,9 +18,9 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use serde_json::json;
 use sluice::auth::{Principal, Role};
 use sluice::clock::ManualClock;
-use sluice::service::events::{self, EventQuery};
+use sluice::service::events;
 use sluice::service::{programs, vens};
-use sluice::wire::Page;
+use sluice::wire::query::{EventQuery, from_query};
 
 fn opt(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -107,11 +107,8 @@ async fn main() {
     let mut samples = vec![rss_mb()];
     let one = &site_vens[0];
     for n in 0..requests {
-        let page = Page {
-            skip: n as i64,
-            limit: 50,
-        };
-        events::list(&state, one, EventQuery::default(), page).await.unwrap();
+        let q: EventQuery = from_query(&format!("skip={n}&limit=50")).unwrap();
+        events::list(&state, one, q).await.unwrap();
         if (n + 1) % (requests / 10).max(1) == 0 {
             samples.push(rss_mb());
             eprintln!("  {:>7} lists   RSS {:6.1} MB", n + 1, samples[samples.len() - 1]);
@@ -125,16 +122,12 @@ async fn main() {
     let rounds = minutes * 12;
     eprintln!("phase 2: {minutes} min of active=true polling by {ven_count} VENs every 5 s ({rounds} rounds)…");
     let mut samples = vec![rss_mb()];
-    let active = EventQuery {
-        active: Some(true),
-        ..EventQuery::default()
-    };
-    let page = Page { skip: 0, limit: 50 };
     let thresholds = settings.latency.thresholds();
     let mut watermark = sluice::service::latency::Watermark::default();
     for round in 0..rounds {
         for ven in &site_vens {
-            events::list(&state, ven, active.clone(), page).await.unwrap();
+            let active: EventQuery = from_query("active=true&limit=50").unwrap();
+            events::list(&state, ven, active).await.unwrap();
         }
         // The server's latency pass, every 5 s by default, writes what VENs were shown.
         sluice::service::latency::refresh(&state, &thresholds, &mut watermark)

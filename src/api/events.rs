@@ -1,53 +1,26 @@
 //! `/events`.
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
-use utoipa::IntoParams;
+use actix_web::{HttpResponse, delete, get, post, put};
 
 use super::docs::Event;
-use super::extract::{Caller, JsonBody, Query};
+use super::extract::{Caller, JsonBody, Params};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, events};
+use crate::wire::query::EventQuery;
 use crate::wire::{EventRequest, Problem};
-use crate::wire::{Name, ObjectId};
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ListParams {
-    /// Only events of this program.
-    #[param(rename = "programID")]
-    program_id: Option<ObjectId>,
-    /// Only events with one of these targets.
-    #[param(rename = "targets", max_items = 50)]
-    targets: Option<Vec<Name>>,
-    /// true: leave out events that have ended.
-    #[param(rename = "active")]
-    active: Option<bool>,
-    #[param(minimum = 0)]
-    skip: Option<i32>,
-    #[param(minimum = 0, maximum = 50)]
-    limit: Option<i32>,
-}
 
 /// Events the caller may see (VENs: untargeted ones and those matching their granted targets), oldest first.
-#[utoipa::path(tag = "events", operation_id = "searchAllEvents", params(ListParams),
+#[utoipa::path(tag = "events", operation_id = "searchAllEvents", params(EventQuery),
     responses((status = 200, body = [Event]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/events")]
-pub async fn search_all_events(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let body = events::list(
-        &state,
-        &who.0,
-        events::EventQuery {
-            program_id: q.object_id("programID")?,
-            targets: q.names("targets")?,
-            active: q.bool("active")?,
-        },
-        q.page()?,
-    )
-    .await?;
+pub async fn search_all_events(
+    state: Data<AppState>,
+    who: Caller,
+    q: Params<EventQuery>,
+) -> Result<HttpResponse, AppError> {
+    let body = events::list(&state, &who.0, q.0).await?;
     Ok(ok(body))
 }
 

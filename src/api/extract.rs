@@ -1,5 +1,5 @@
-//! Extractors: the bearer principal, JSON bodies with a size limit and a timeout, and query parameters
-//! (parsed by hand so repeated keys form arrays and unknown keys are ignored).
+//! Extractors: the caller's principal, JSON bodies and uploads with a size limit and a timeout, and the
+//! operation's query parameter struct.
 
 use std::time::Duration;
 
@@ -13,9 +13,6 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::Principal;
 use crate::error::AppError;
-use crate::service::MAX_LIMIT;
-use crate::wire::Page;
-use crate::wire::{Name, ObjectId};
 
 /// Limits on request bodies, from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -124,155 +121,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Most values one array query parameter (`targets`) may have.
-pub const MAX_QUERY_VALUES: usize = 50;
+/// The operation's query parameters, filled into its parameter struct (`wire::query`): 400 naming the
+/// parameter that is wrong.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
 
-/// Query parameters. Repeated keys (`targets=a&targets=b`, also `targets[]=`) form arrays.
-#[derive(Debug, Default)]
-pub struct Query {
-    pairs: Vec<(String, String)>,
-}
+impl<T: DeserializeOwned> FromRequest for Params<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
 
-impl Query {
-    pub fn parse(qs: &str) -> Self {
-        Self {
-            pairs: form_urlencoded::parse(qs.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        }
-    }
-
-    fn values<'a, 'k>(&'a self, key: &'k str) -> impl Iterator<Item = &'a str> + use<'a, 'k> {
-        self.pairs
-            .iter()
-            .filter(move |(k, _)| k == key || k.strip_suffix("[]") == Some(key))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The last value of `key`.
-    pub fn one<'a>(&'a self, key: &str) -> Option<&'a str> {
-        self.values(key).last()
-    }
-
-    /// An identifier parameter (programID, eventID, venID). A malformed one matches nothing, so it is a 400.
-    pub fn object_id(&self, key: &str) -> Result<Option<String>, AppError> {
-        self.one(key)
-            .map(|v| {
-                ObjectId::parse(v)
-                    .map(ObjectId::into_string)
-                    .map_err(|e| AppError::BadRequest(format!("{key}: {e}")))
-            })
-            .transpose()
-    }
-
-    /// A 1..128 character name parameter.
-    pub fn name(&self, key: &str) -> Result<Option<String>, AppError> {
-        self.one(key)
-            .map(|v| {
-                Name::parse(v)
-                    .map(Name::into_string)
-                    .map_err(|e| AppError::BadRequest(format!("{key}: {e}")))
-            })
-            .transpose()
-    }
-
-    /// All values of an array parameter, sorted and without repeats (the order means nothing, and the
-    /// read cache keys on them); `None` when absent. At most [`MAX_QUERY_VALUES`].
-    pub fn names(&self, key: &str) -> Result<Option<Vec<String>>, AppError> {
-        let mut v: Vec<String> = self
-            .values(key)
-            .map(|v| {
-                Name::parse(v)
-                    .map(Name::into_string)
-                    .map_err(|e| AppError::BadRequest(format!("{key}: {e}")))
-            })
-            .collect::<Result<_, _>>()?;
-        v.sort_unstable();
-        v.dedup();
-        if v.len() > MAX_QUERY_VALUES {
-            return Err(AppError::BadRequest(format!(
-                "{key}: at most {MAX_QUERY_VALUES} values, got {}",
-                v.len()
-            )));
-        }
-        Ok((!v.is_empty()).then_some(v))
-    }
-
-    fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, AppError> {
-        self.one(key)
-            .map(|v| match v.parse::<i64>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(AppError::BadRequest(format!(
-                    "{key} must be an integer in {min}..={max}, got {v:?}"
-                ))),
-            })
-            .transpose()
-    }
-
-    pub fn bool(&self, key: &str) -> Result<Option<bool>, AppError> {
-        self.one(key)
-            .map(|v| match v.to_ascii_lowercase().as_str() {
-                "true" | "1" => Ok(true),
-                "false" | "0" => Ok(false),
-                _ => Err(AppError::BadRequest(format!("{key} must be true or false, got {v:?}"))),
-            })
-            .transpose()
-    }
-
-    /// `skip` ≥ 0 and `limit` 0..=50 (yaml); default limit 50.
-    pub fn page(&self) -> Result<Page, AppError> {
-        Ok(crate::service::page(
-            self.int("skip", 0, i64::from(i32::MAX))?,
-            self.int("limit", 0, MAX_LIMIT)?,
-        ))
-    }
-
-    /// `skip` ≥ 0 and `limit` 0..=`max` (default `max`): Sluice's own series endpoints, where 50 is too few.
-    pub fn long_page(&self, max: i64) -> Result<Page, AppError> {
-        Ok(Page {
-            skip: self.int("skip", 0, i64::from(i32::MAX))?.unwrap_or(0),
-            limit: self.int("limit", 0, max)?.unwrap_or(max),
-        })
-    }
-
-    /// An RFC 3339 date-time parameter.
-    pub fn time(&self, key: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
-        self.one(key)
-            .map(|v| {
-                crate::wire::WireDateTime::parse(v)
-                    .map(|t| t.0)
-                    .map_err(|e| AppError::BadRequest(format!("{key}: {e}")))
-            })
-            .transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checklist_37_repeated_targets_form_an_array() {
-        let q = Query::parse("targets=g1&targets=g2&unknown=1");
-        assert_eq!(
-            q.names("targets").unwrap(),
-            Some(vec!["g1".to_owned(), "g2".to_owned()])
-        );
-        assert_eq!(
-            Query::parse("targets%5B%5D=a").names("targets").unwrap(),
-            Some(vec!["a".to_owned()])
-        );
-    }
-
-    #[test]
-    fn checklist_34_limits_are_enforced() {
-        assert!(Query::parse("limit=51").page().is_err());
-        assert!(Query::parse("limit=-1").page().is_err());
-        assert!(Query::parse("skip=-1").page().is_err());
-        assert_eq!(
-            Query::parse("skip=3&limit=0").page().unwrap(),
-            Page { skip: 3, limit: 0 }
-        );
-        assert_eq!(Query::parse("").page().unwrap(), Page { skip: 0, limit: 50 });
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            crate::wire::query::from_query(req.query_string())
+                .map(Params)
+                .map_err(|e| AppError::BadRequest(format!("query parameter {e}"))),
+        )
     }
 }

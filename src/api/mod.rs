@@ -3,13 +3,17 @@
 
 pub mod access;
 pub mod auth;
+pub mod clients;
+pub mod dispatches;
 pub mod docs;
 pub mod docs_page;
+pub mod enrollments;
 pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
 pub mod notifiers;
+pub mod price_signals;
 pub mod programs;
 pub mod reports;
 pub mod resources;
@@ -35,6 +39,11 @@ use self::error::REQUEST_ID;
 use self::extract::BodyLimits;
 use crate::error::AppError;
 use crate::service::AppState;
+
+/// A value as its JSON text (a serialization failure is a 500).
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
+    serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
+}
 
 /// A JSON response with status 200.
 pub(crate) fn ok(body: impl MessageBody + 'static) -> HttpResponse {
@@ -102,19 +111,19 @@ macro_rules! services {
             .service(sites::update_site)
             .service(sites::delete_site)
             .service(sites::site_telemetry)
-            .service(sites::list_enrollments)
-            .service(sites::create_enrollment)
-            .service(sites::get_enrollment)
-            .service(sites::update_enrollment)
-            .service(sites::delete_enrollment)
-            .service(sites::list_dispatches)
-            .service(sites::create_dispatch)
-            .service(sites::get_dispatch)
-            .service(sites::cancel_dispatch)
-            .service(sites::event_latency)
-            .service(sites::site_latency)
-            .service(sites::issue_ven_client)
-            .service(sites::price_signal)
+            .service(enrollments::list_enrollments)
+            .service(enrollments::create_enrollment)
+            .service(enrollments::get_enrollment)
+            .service(enrollments::update_enrollment)
+            .service(enrollments::delete_enrollment)
+            .service(dispatches::list_dispatches)
+            .service(dispatches::create_dispatch)
+            .service(dispatches::get_dispatch)
+            .service(dispatches::cancel_dispatch)
+            .service(dispatches::event_latency)
+            .service(dispatches::site_latency)
+            .service(clients::issue_ven_client)
+            .service(price_signals::price_signal)
             .service(settlement::import_meter)
             .service(settlement::meter_days)
             .service(settlement::import_prices)
@@ -150,7 +159,7 @@ fn configure_served(cfg: &mut web::ServiceConfig) {
     ),
     modifiers(&Security),
     // Named only by query parameters, which utoipa does not collect.
-    components(schemas(crate::settle::export::Format, crate::service::settlement::MeterFormat)),
+    components(schemas(crate::wire::settlement::Format, crate::wire::settlement::MeterFormat)),
     tags(
         (name = "programs"), (name = "events"), (name = "reports"), (name = "subscriptions"),
         (name = "vens"), (name = "resources"), (name = "auth"), (name = "notifiers"), (name = "MQTT_notifier"), (name = "operations"),

@@ -2,19 +2,17 @@
 //! `/ops/callbacks`).
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, get};
-use utoipa::IntoParams;
+use actix_web::{HttpResponse, get};
 
-use super::extract::{Caller, Query};
+use super::extract::{Caller, Params};
 use super::ok;
 use crate::error::AppError;
 use crate::service::notifications::TopicScope;
 use crate::service::{AppState, notifications};
-use crate::store::outbox::NotificationFilter;
 use crate::wire::Problem;
 use crate::wire::ops::TopicsResponse;
 use crate::wire::ops::{CallbackStatus, NotificationStatus, NotifiersResponse};
-use crate::wire::{Name, ObjectId};
+use crate::wire::query::{CallbackQuery, NotificationQuery};
 
 /// The notification bindings offered. The yaml asks for `read_all`; every authenticated client may read
 /// it (it reveals nothing private, and VENs need it to choose a binding; docs/spec-decisions.md).
@@ -75,76 +73,23 @@ topic_endpoints! {
         "MQTT topics of this ven's resources.", TopicScope::VenResources;
 }
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct NotificationParams {
-    /// Notifications about this event and its reports.
-    #[param(rename = "eventID")]
-    event_id: Option<ObjectId>,
-    #[param(rename = "subscriptionID")]
-    subscription_id: Option<ObjectId>,
-    /// Notifications about this object.
-    #[param(rename = "objectID")]
-    object_id: Option<ObjectId>,
-    /// Notifications to this subscribing client.
-    #[param(rename = "clientID")]
-    client_id: Option<Name>,
-    /// pending, delivered, failed or cancelled.
-    #[param(schema_with = notification_states)]
-    state: Option<String>,
-    #[param(minimum = 0)]
-    skip: Option<i32>,
-    #[param(minimum = 0, maximum = 50)]
-    limit: Option<i32>,
-}
-
-/// The `state` filter's values.
-fn notification_states() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::String)
-        .enum_values(Some(notifications::STATES))
-        .build()
-}
-
 /// Notifications and their delivery state, oldest change first (operator only).
-#[utoipa::path(tag = "operations", params(NotificationParams),
+#[utoipa::path(tag = "operations", params(NotificationQuery),
     responses((status = 200, body = [NotificationStatus]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/notifications")]
-pub async fn list_notifications(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let filter = NotificationFilter {
-        event_id: q.object_id("eventID")?,
-        subscription_id: q.object_id("subscriptionID")?,
-        object_id: q.object_id("objectID")?,
-        client_id: q.name("clientID")?,
-        state: q.one("state").map(str::to_owned),
-    };
-    let list = notifications::list(&state, filter, q.page()?).await?;
+pub async fn list_notifications(state: Data<AppState>, q: Params<NotificationQuery>) -> Result<HttpResponse, AppError> {
+    let list = notifications::list(&state, q.0).await?;
     Ok(ok(
         serde_json::to_string(&list).map_err(|e| AppError::Internal(e.to_string()))?
     ))
 }
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct CallbackParams {
-    /// Only callback URLs currently considered broken.
-    broken: Option<bool>,
-    #[param(minimum = 0)]
-    skip: Option<i32>,
-    #[param(minimum = 0, maximum = 50)]
-    limit: Option<i32>,
-}
-
 /// The health of every callback URL that has failed at least once (operator only).
-#[utoipa::path(tag = "operations", params(CallbackParams),
+#[utoipa::path(tag = "operations", params(CallbackQuery),
     responses((status = 200, body = [CallbackStatus]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/callbacks")]
-pub async fn list_callbacks(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let list = notifications::callbacks(&state, q.bool("broken")?.unwrap_or(false), q.page()?).await?;
+pub async fn list_callbacks(state: Data<AppState>, q: Params<CallbackQuery>) -> Result<HttpResponse, AppError> {
+    let list = notifications::callbacks(&state, q.0).await?;
     Ok(ok(
         serde_json::to_string(&list).map_err(|e| AppError::Internal(e.to_string()))?
     ))

@@ -1,41 +1,26 @@
 //! `/programs`.
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
-use utoipa::IntoParams;
+use actix_web::{HttpResponse, delete, get, post, put};
 
 use super::docs::Program;
-use super::extract::{Caller, JsonBody, Query};
+use super::extract::{Caller, JsonBody, Params};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, programs};
-use crate::wire::Name;
+use crate::wire::query::ProgramQuery;
 use crate::wire::{Problem, ProgramRequest};
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ListParams {
-    /// Only programs with one of these targets (repeat the parameter for several).
-    #[param(rename = "targets", max_items = 50)]
-    targets: Option<Vec<Name>>,
-    #[param(minimum = 0)]
-    skip: Option<i32>,
-    #[param(minimum = 0, maximum = 50)]
-    limit: Option<i32>,
-}
-
 /// Programs the caller may see (VENs: untargeted ones and those matching their granted targets).
-#[utoipa::path(tag = "programs", operation_id = "searchAllPrograms", params(ListParams),
+#[utoipa::path(tag = "programs", operation_id = "searchAllPrograms", params(ProgramQuery),
     responses((status = 200, body = [Program]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/programs")]
 pub async fn search_all_programs(
     state: Data<AppState>,
     who: Caller,
-    req: HttpRequest,
+    q: Params<ProgramQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let body = programs::list(&state, &who.0, q.names("targets")?, q.page()?).await?;
+    let body = programs::list(&state, &who.0, q.0).await?;
     Ok(ok(body))
 }
 

@@ -1,57 +1,26 @@
 //! `/reports`.
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
-use utoipa::IntoParams;
+use actix_web::{HttpResponse, delete, get, post, put};
 
 use super::docs::Report;
-use super::extract::{Caller, JsonBody, Query};
+use super::extract::{Caller, JsonBody, Params};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, reports};
-use crate::wire::{Name, ObjectId};
+use crate::wire::query::ReportQuery;
 use crate::wire::{Problem, ReportRequest};
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ListParams {
-    /// Only reports on events of this program.
-    #[param(rename = "programID")]
-    program_id: Option<ObjectId>,
-    /// Only reports on this event.
-    #[param(rename = "eventID")]
-    event_id: Option<ObjectId>,
-    /// Only reports with this clientName.
-    #[param(rename = "clientName")]
-    client_name: Option<Name>,
-    #[param(minimum = 0)]
-    skip: Option<i32>,
-    #[param(minimum = 0, maximum = 50)]
-    limit: Option<i32>,
-}
-
 /// Reports: a VEN sees its own, the business logic all.
-#[utoipa::path(tag = "reports", operation_id = "searchAllReports", params(ListParams),
+#[utoipa::path(tag = "reports", operation_id = "searchAllReports", params(ReportQuery),
     responses((status = 200, body = [Report]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/reports")]
 pub async fn search_all_reports(
     state: Data<AppState>,
     who: Caller,
-    req: HttpRequest,
+    q: Params<ReportQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let view = reports::list(
-        &state,
-        &who.0,
-        reports::ReportQuery {
-            program_id: q.object_id("programID")?,
-            event_id: q.object_id("eventID")?,
-            client_name: q.name("clientName")?,
-        },
-        q.page()?,
-    )
-    .await?;
+    let view = reports::list(&state, &who.0, q.0).await?;
     Ok(ok(view.to_json()))
 }
 

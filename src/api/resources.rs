@@ -1,57 +1,26 @@
 //! `/resources`.
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
-use utoipa::IntoParams;
+use actix_web::{HttpResponse, delete, get, post, put};
 
 use super::docs::Resource;
-use super::extract::{Caller, JsonBody, Query};
+use super::extract::{Caller, JsonBody, Params};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, resources};
-use crate::wire::{Name, ObjectId};
+use crate::wire::query::ResourceQuery;
 use crate::wire::{Problem, ResourceRequest};
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ListParams {
-    /// Only resources with this name.
-    #[param(rename = "resourceName")]
-    resource_name: Option<Name>,
-    /// Only resources of this ven.
-    #[param(rename = "venID")]
-    ven_id: Option<ObjectId>,
-    /// Only resources with one of these targets.
-    #[param(rename = "targets", max_items = 50)]
-    targets: Option<Vec<Name>>,
-    #[param(minimum = 0)]
-    skip: Option<i32>,
-    #[param(minimum = 0, maximum = 50)]
-    limit: Option<i32>,
-}
-
 /// Resources: a VEN sees those of its ven, the business logic all.
-#[utoipa::path(tag = "resources", operation_id = "searchVenResources", params(ListParams),
+#[utoipa::path(tag = "resources", operation_id = "searchVenResources", params(ResourceQuery),
     responses((status = 200, body = [Resource]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/resources")]
 pub async fn search_ven_resources(
     state: Data<AppState>,
     who: Caller,
-    req: HttpRequest,
+    q: Params<ResourceQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let view = resources::list(
-        &state,
-        &who.0,
-        resources::ResourceQuery {
-            resource_name: q.name("resourceName")?,
-            ven_id: q.object_id("venID")?,
-            targets: q.names("targets")?,
-        },
-        q.page()?,
-    )
-    .await?;
+    let view = resources::list(&state, &who.0, q.0).await?;
     Ok(ok(view.to_json()))
 }
 

@@ -4,10 +4,9 @@
 use actix_web::http::header;
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post, put};
-use serde::Serialize;
 
-use super::extract::{Caller, JsonBody, Query, read_upload};
-use super::{created, ok};
+use super::extract::{Caller, JsonBody, Params, read_upload};
+use super::{created, json, ok};
 use crate::error::AppError;
 use crate::service::AppState;
 use crate::service::settlement::{self, ImportOptions, MeterFormat};
@@ -16,15 +15,11 @@ use crate::settle::export::{self, Format, Statement};
 use crate::settle::meter::Channel;
 use crate::settle::rules::Rules;
 use crate::store::Db;
-use crate::store::settlement::StatementFilter;
+use crate::wire::query::{ChartQuery, FormatQuery, MeterDaysQuery, MeterImportQuery, StatementQuery};
 use crate::wire::settlement::{
     MeterDay, MeterImport, PriceImport, RulesVersion, SettleRequest, SettlementRun, StatementSummary,
 };
 use crate::wire::{Name, ObjectId, Problem};
-
-fn json<T: Serialize>(v: &T) -> Result<String, AppError> {
-    serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
-}
 
 /// Runs blocking settlement work on the database off the async threads.
 async fn on_db<T: Send + 'static>(
@@ -38,10 +33,9 @@ async fn on_db<T: Send + 'static>(
 }
 
 /// The meter-data format: `format=csv|greenbutton`, else the Content-Type.
-fn meter_format(q: &Query, req: &HttpRequest) -> Result<MeterFormat, AppError> {
-    if let Some(f) = q.one("format") {
-        return MeterFormat::parse(f)
-            .ok_or_else(|| AppError::BadRequest(format!("format {f:?} is not csv or greenbutton")));
+fn meter_format(q: &MeterImportQuery, req: &HttpRequest) -> Result<MeterFormat, AppError> {
+    if let Some(f) = q.format {
+        return Ok(f.0);
     }
     let ct = req
         .headers()
@@ -65,9 +59,7 @@ fn meter_format(q: &Query, req: &HttpRequest) -> Result<MeterFormat, AppError> {
 /// nothing: a file with a bad row is refused with every problem and its line. A revised interval is a new
 /// version of its day, never an overwrite.
 #[utoipa::path(tag = "settlement",
-    params(("format" = Option<MeterFormat>, Query, description = "csv or greenbutton (default: from Content-Type)"),
-           ("site" = Option<Name>, Query, description = "Green Button: the site (id or name) the meter is"),
-           ("fileName" = Option<Name>, Query, description = "Kept with the import for the audit trail")),
+    params(MeterImportQuery),
     request_body(content((String = "text/csv"), (String = "application/atom+xml"))),
     responses((status = 201, body = MeterImport), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
@@ -75,14 +67,13 @@ fn meter_format(q: &Query, req: &HttpRequest) -> Result<MeterFormat, AppError> {
 pub async fn import_meter(
     state: Data<AppState>,
     who: Caller,
+    q: Params<MeterImportQuery>,
     req: HttpRequest,
     payload: Payload,
 ) -> Result<HttpResponse, AppError> {
-    // Scopes first: a client that may not import is refused before its file is read.
-    let q = Query::parse(req.query_string());
-    let format = meter_format(&q, &req)?;
-    let site = q.name("site")?;
-    let file_name = q.name("fileName")?;
+    let format = meter_format(&q.0, &req)?;
+    let site = q.0.site.map(Name::into_string);
+    let file_name = q.0.file_name.map(Name::into_string);
     let body = read_upload(&req, payload.into_inner()).await?;
     let (now, by) = (state.clock.now(), who.0.client_id.clone());
     let done = on_db(&state, move |db| {
@@ -102,23 +93,17 @@ pub async fn import_meter(
 /// A site's stored meter data, every version of every day (newest first within a day): what each import
 /// changed, and what settlement read.
 #[utoipa::path(tag = "settlement",
-    params(("siteID" = String, Path), ("from" = NaiveDate, Query, description = "first UTC day, YYYY-MM-DD"),
-           ("to" = NaiveDate, Query, description = "last UTC day, included (at most 93 days)"),
-           ("channel" = Option<Channel>, Query, description = "delivered (default), received or net")),
+    params(("siteID" = String, Path), MeterDaysQuery),
     responses((status = 200, body = [MeterDay]), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/sites/{siteID}/meter-data")]
-pub async fn meter_days(state: Data<AppState>, id: Path<String>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let day = |key: &str| -> Result<chrono::NaiveDate, AppError> {
-        let v = q
-            .one(key)
-            .ok_or_else(|| AppError::BadRequest(format!("{key} (YYYY-MM-DD) is required")))?;
-        v.parse()
-            .map_err(|_| AppError::BadRequest(format!("{key} {v:?} is not a date (YYYY-MM-DD)")))
-    };
-    let (from, to) = (day("from")?, day("to")?);
-    let channel = settlement::channel(q.one("channel"))?;
+pub async fn meter_days(
+    state: Data<AppState>,
+    id: Path<String>,
+    q: Params<MeterDaysQuery>,
+) -> Result<HttpResponse, AppError> {
+    let MeterDaysQuery { from, to, channel } = q.0;
+    let channel = channel.map_or(Channel::Delivered, |c| c.0);
     let id = id.into_inner();
     Ok(ok(json(
         &on_db(&state, move |db| settlement::meter_days(db, &id, channel, from, to)).await?,
@@ -204,30 +189,20 @@ pub async fn get_run(state: Data<AppState>, id: Path<String>) -> Result<HttpResp
 /// The statements a run issued (initial statements and true-ups) in one file: JSON array (default), CSV
 /// (one header, every statement's rows) or XML (`<statements>`), for billing imports.
 #[utoipa::path(tag = "settlement",
-    params(("runID" = String, Path), ("format" = Option<Format>, Query, description = "json (default), csv or xml")),
+    params(("runID" = String, Path), FormatQuery),
     responses((status = 200, body = [Statement], content_type = "application/json"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/settlements/{runID}/statements")]
 pub async fn run_statements(
     state: Data<AppState>,
     id: Path<String>,
-    req: HttpRequest,
+    q: Params<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let format = format_param(&Query::parse(req.query_string()))?;
+    let format = q.0.format();
     let id = id.into_inner();
     let name = format!("settlement-{id}");
     let statements = on_db(&state, move |db| settlement::run_statements(db, &id)).await?;
     Ok(file(format, &name, export::render_many(&statements, format)))
-}
-
-/// `format=json|csv|xml` (default json).
-fn format_param(q: &Query) -> Result<Format, AppError> {
-    match q.one("format") {
-        None => Ok(Format::Json),
-        Some(f) => {
-            Format::parse(f).ok_or_else(|| AppError::BadRequest(format!("format {f:?} is not json, csv or xml")))
-        }
-    }
 }
 
 /// An export: JSON inline, CSV and XML as a named attachment.
@@ -245,36 +220,29 @@ fn file(format: Format, name: &str, body: String) -> HttpResponse {
 
 /// Statements, newest period first, every version.
 #[utoipa::path(tag = "settlement",
-    params(("programID" = Option<ObjectId>, Query), ("siteID" = Option<ObjectId>, Query), ("runID" = Option<ObjectId>, Query),
-           ("skip" = Option<i32>, Query, minimum = 0), ("limit" = Option<i32>, Query, minimum = 0, maximum = 1000)),
+    params(StatementQuery),
     responses((status = 200, body = [StatementSummary]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/ops/statements")]
-pub async fn list_statements(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let f = StatementFilter {
-        program_id: q.object_id("programID")?,
-        site_id: q.object_id("siteID")?,
-        run_id: q.object_id("runID")?,
-    };
-    let page = q.long_page(1000)?;
+pub async fn list_statements(state: Data<AppState>, q: Params<StatementQuery>) -> Result<HttpResponse, AppError> {
+    let q = q.0;
     Ok(ok(json(
-        &on_db(&state, move |db| settlement::list_statements(db, &f, page)).await?,
+        &on_db(&state, move |db| settlement::list_statements(db, q)).await?,
     )?))
 }
 
 /// One statement: JSON by default; `format=csv` (one row per interval, event and total, for billing
 /// imports) or `format=xml`.
 #[utoipa::path(tag = "settlement",
-    params(("statementID" = String, Path), ("format" = Option<Format>, Query, description = "json (default), csv or xml")),
+    params(("statementID" = String, Path), FormatQuery),
     responses((status = 200, body = Statement, content_type = "application/json"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/statements/{statementID}")]
 pub async fn get_statement(
     state: Data<AppState>,
     id: Path<String>,
-    req: HttpRequest,
+    q: Params<FormatQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let format = format_param(&Query::parse(req.query_string()))?;
+    let format = q.0.format();
     let id = id.into_inner();
     let s = on_db(&state, move |db| settlement::get_statement(db, &id)).await?;
     let name = format!("statement-{}-v{}", s.statement_id, s.version);
@@ -283,17 +251,16 @@ pub async fn get_statement(
 
 /// A chart of one event of a statement (SVG): baseline, actual and the level committed, per interval.
 #[utoipa::path(tag = "settlement",
-    params(("statementID" = String, Path), ("eventID" = Option<String>, Query, description = "default: the first event")),
+    params(("statementID" = String, Path), ChartQuery),
     responses((status = 200, body = String, content_type = "image/svg+xml"), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/statements/{statementID}/chart")]
 pub async fn statement_chart(
     state: Data<AppState>,
     id: Path<String>,
-    req: HttpRequest,
+    q: Params<ChartQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let event = q.one("eventID").map(str::to_owned);
+    let event = q.0.event_id.map(ObjectId::into_string);
     let id = id.into_inner();
     let svg = on_db(&state, move |db| settlement::chart(db, &id, event.as_deref())).await?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))

@@ -1,69 +1,26 @@
 //! `/subscriptions`.
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
-use utoipa::IntoParams;
+use actix_web::{HttpResponse, delete, get, post, put};
 
 use super::docs::Subscription;
-use super::extract::{Caller, JsonBody, Query};
+use super::extract::{Caller, JsonBody, Params};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, subscriptions};
-use crate::wire::ObjectType;
-use crate::wire::{Name, ObjectId};
+use crate::wire::query::SubscriptionQuery;
 use crate::wire::{Problem, SubscriptionRequest};
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ListParams {
-    /// Only subscriptions to this program.
-    #[param(rename = "programID")]
-    program_id: Option<ObjectId>,
-    /// Only subscriptions with this clientName.
-    #[param(rename = "clientName")]
-    client_name: Option<Name>,
-    /// Only subscriptions naming one of these object types.
-    #[param(rename = "objects")]
-    objects: Option<Vec<ObjectType>>,
-    #[param(minimum = 0)]
-    skip: Option<i32>,
-    #[param(minimum = 0, maximum = 50)]
-    limit: Option<i32>,
-}
-
-/// The `objects` filter: object type names, unknown ones refused.
-fn object_types(q: &Query) -> Result<Vec<ObjectType>, AppError> {
-    q.names("objects")?
-        .unwrap_or_default()
-        .iter()
-        .map(|o| {
-            ObjectType::parse(o).ok_or_else(|| AppError::BadRequest(format!("objects: {o:?} is not an object type")))
-        })
-        .collect::<Result<_, _>>()
-}
-
 /// Subscriptions: a VEN sees its own, the business logic all.
-#[utoipa::path(tag = "subscriptions", operation_id = "searchSubscriptions", params(ListParams),
+#[utoipa::path(tag = "subscriptions", operation_id = "searchSubscriptions", params(SubscriptionQuery),
     responses((status = 200, body = [Subscription]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/subscriptions")]
 pub async fn search_subscriptions(
     state: Data<AppState>,
     who: Caller,
-    req: HttpRequest,
+    q: Params<SubscriptionQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let view = subscriptions::list(
-        &state,
-        &who.0,
-        subscriptions::SubscriptionQuery {
-            program_id: q.object_id("programID")?,
-            client_name: q.name("clientName")?,
-            objects: object_types(&q)?,
-        },
-        q.page()?,
-    )
-    .await?;
+    let view = subscriptions::list(&state, &who.0, q.0).await?;
     Ok(ok(view.to_json()))
 }
 

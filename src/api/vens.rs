@@ -1,49 +1,22 @@
 //! `/vens`.
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put};
-use utoipa::IntoParams;
+use actix_web::{HttpResponse, delete, get, post, put};
 
 use super::docs::Ven;
-use super::extract::{Caller, JsonBody, Query};
+use super::extract::{Caller, JsonBody, Params};
 use super::{created, ok};
 use crate::error::AppError;
 use crate::service::{AppState, vens};
-use crate::wire::Name;
+use crate::wire::query::VenQuery;
 use crate::wire::{Problem, VenRequest};
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ListParams {
-    /// Only the ven with this name.
-    #[param(rename = "venName")]
-    ven_name: Option<Name>,
-    /// Only vens with one of these targets.
-    #[param(rename = "targets", max_items = 50)]
-    targets: Option<Vec<Name>>,
-    #[param(minimum = 0)]
-    skip: Option<i32>,
-    #[param(minimum = 0, maximum = 50)]
-    limit: Option<i32>,
-}
-
 /// Vens: a VEN sees its own, the business logic all.
-#[utoipa::path(tag = "vens", operation_id = "searchVens", params(ListParams),
+#[utoipa::path(tag = "vens", operation_id = "searchVens", params(VenQuery),
     responses((status = 200, body = [Ven]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/vens")]
-pub async fn search_vens(state: Data<AppState>, who: Caller, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let q = Query::parse(req.query_string());
-    let view = vens::list(
-        &state,
-        &who.0,
-        vens::VenQuery {
-            ven_name: q.name("venName")?,
-            targets: q.names("targets")?,
-        },
-        q.page()?,
-    )
-    .await?;
+pub async fn search_vens(state: Data<AppState>, who: Caller, q: Params<VenQuery>) -> Result<HttpResponse, AppError> {
+    let view = vens::list(&state, &who.0, q.0).await?;
     Ok(ok(view.to_json()))
 }
 

@@ -19,6 +19,7 @@ use crate::store::repo::{from_naive, to_naive};
 use crate::store::sites::{self as sites_db, EnrollmentFilter, EnrollmentRow, SiteRow};
 use crate::store::{AnyConnection, StoreError, StoreResult};
 use crate::wire::Page;
+use crate::wire::query::LatencyQuery;
 use crate::wire::sites::{
     Dispatch, DispatchDirection, DispatchRequest, DispatchSite, EventLatency, LatencyFigures, Percentiles,
     PriceSignalRequest, SiteLatency, SkippedSite,
@@ -594,12 +595,9 @@ pub async fn latency_of_event(state: &AppState, event_id: String) -> Result<Vec<
 }
 
 /// One site's response to the events that started in `[from, to)`, with percentiles.
-pub async fn latency_of_site(
-    state: &AppState,
-    site_id: String,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<SiteLatency, AppError> {
+pub async fn latency_of_site(state: &AppState, site_id: String, period: LatencyQuery) -> Result<SiteLatency, AppError> {
+    let to = period.to.map_or_else(|| state.clock.now(), |t| t.0);
+    let from = period.from.map_or(to - Duration::days(30), |t| t.0);
     if to <= from {
         return Err(AppError::BadRequest("to must be after from".into()));
     }

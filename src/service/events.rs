@@ -8,7 +8,6 @@ use crate::error::AppError;
 use crate::store::dialect;
 use crate::store::repo::{self, EventColumns, EventFilter, ObjectWrite};
 use crate::store::{AnyConnection, StoreResult};
-use crate::wire::Page;
 use crate::wire::Text;
 use crate::wire::{EventRequest, ObjectId, ObjectType, StoredObject, WireDateTime};
 
@@ -16,15 +15,7 @@ use super::cache::CHANGE_CHANNEL;
 use super::privacy::target_scope;
 use super::{AppState, Links, View, object_write_at, record};
 use crate::wire::Operation;
-
-/// Filters of `GET /events`.
-#[derive(Debug, Clone, Default)]
-pub struct EventQuery {
-    pub program_id: Option<String>,
-    pub targets: Option<Vec<String>>,
-    /// `active=true`: leave out events whose last interval has ended.
-    pub active: Option<bool>,
-}
+use crate::wire::query::{self, EventQuery, Targets};
 
 /// When an event is over, if that can be known: the latest end of its intervals (each interval starts at
 /// its own start, else where the previous one ended, else at the event's start), or the event's start plus
@@ -200,23 +191,23 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<S
 }
 
 /// The events `who` may see, as JSON (VENs: targets hidden), served from the read cache when possible.
-pub async fn list(state: &AppState, who: &Principal, q: EventQuery, page: Page) -> Result<Bytes, AppError> {
+pub async fn list(state: &AppState, who: &Principal, q: EventQuery) -> Result<Bytes, AppError> {
+    let page = query::page(q.skip, q.limit);
+    let program_id = q.program_id.map(ObjectId::into_string);
+    let targets = Targets::into_strings(q.targets);
     // `active` depends on the time: such a list is cached until the next event ends (not keyed on it).
-    let active_at = q.active.unwrap_or(false).then(|| state.clock.now());
+    let active_at = q.active.is_some_and(|a| a.0).then(|| state.clock.now());
     let key = format!(
         "{:?}|{:?}|{}|{}|{}",
-        q.program_id,
-        q.targets,
+        program_id,
+        targets,
         active_at.is_some(),
         page.skip,
         page.limit
     );
-    let filter = EventFilter {
-        program_id: q.program_id,
-        active_at,
-    };
+    let filter = EventFilter { program_id, active_at };
     let list = state
-        .cached_list(who, ObjectType::Event, key, q.targets, active_at, move |c, targets| {
+        .cached_list(who, ObjectType::Event, key, targets, active_at, move |c, targets| {
             repo::list_events(c, &filter, targets, page)
         })
         .await?;

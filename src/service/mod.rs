@@ -35,7 +35,6 @@ use crate::privacy::{TargetFilter, Viewer};
 use crate::store::repo;
 use crate::store::{AnyConnection, Db, StoreResult};
 use crate::wire::ObjectType;
-use crate::wire::Page;
 use crate::wire::render::write_array;
 use crate::wire::{StoredObject, TargetView};
 
@@ -246,17 +245,6 @@ pub(crate) struct Links<'a> {
     pub program_id: Option<&'a str>,
     pub event_id: Option<&'a str>,
     pub owner: Option<&'a str>,
-}
-
-/// Default and maximum page size (yaml: `limit` 0..=50; the default is ours).
-pub const MAX_LIMIT: i64 = 50;
-
-/// A validated page request.
-pub fn page(skip: Option<i64>, limit: Option<i64>) -> Page {
-    Page {
-        skip: skip.unwrap_or(0),
-        limit: limit.unwrap_or(MAX_LIMIT),
-    }
 }
 
 /// Maps a unique-constraint conflict to a message naming the field, keeping other errors.

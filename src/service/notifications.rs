@@ -9,14 +9,13 @@ use crate::notify::mqtt::topics::Topics;
 use crate::store::outbox::{self, CallbackRow, NotificationFilter, NotificationRow};
 use crate::store::repo;
 use crate::store::repo::from_naive;
-use crate::wire::Page;
 use crate::wire::format_time;
 use crate::wire::ops::TopicsResponse;
 use crate::wire::ops::{CallbackStatus, NotificationStatus};
+use crate::wire::query::{self, CallbackQuery, NotificationQuery};
+use crate::wire::{Name, ObjectId};
 
 use super::AppState;
-
-pub const STATES: [&str; 4] = ["pending", "delivered", "failed", "cancelled"];
 
 fn time(t: NaiveDateTime) -> String {
     format_time(&from_naive(t))
@@ -48,19 +47,15 @@ fn status(r: NotificationRow) -> NotificationStatus {
     }
 }
 
-pub async fn list(
-    state: &AppState,
-    filter: NotificationFilter,
-    page: Page,
-) -> Result<Vec<NotificationStatus>, AppError> {
-    if let Some(s) = &filter.state
-        && !STATES.contains(&s.as_str())
-    {
-        return Err(AppError::BadRequest(format!(
-            "state {s:?} is not one of {}",
-            STATES.join(", ")
-        )));
-    }
+pub async fn list(state: &AppState, q: NotificationQuery) -> Result<Vec<NotificationStatus>, AppError> {
+    let page = query::page(q.skip, q.limit);
+    let filter = NotificationFilter {
+        event_id: q.event_id.map(ObjectId::into_string),
+        subscription_id: q.subscription_id.map(ObjectId::into_string),
+        object_id: q.object_id.map(ObjectId::into_string),
+        client_id: q.client_id.map(Name::into_string),
+        state: q.state.map(|s| s.as_str().to_owned()),
+    };
     let rows = state
         .db
         .read(move |c| outbox::list_notifications(c, &filter, page))
@@ -68,7 +63,9 @@ pub async fn list(
     Ok(rows.into_iter().map(status).collect())
 }
 
-pub async fn callbacks(state: &AppState, broken_only: bool, page: Page) -> Result<Vec<CallbackStatus>, AppError> {
+pub async fn callbacks(state: &AppState, q: CallbackQuery) -> Result<Vec<CallbackStatus>, AppError> {
+    let page = query::page(q.skip, q.limit);
+    let broken_only = q.broken.is_some_and(|b| b.0);
     let rows = state
         .db
         .read(move |c| outbox::list_callbacks(c, broken_only, page))

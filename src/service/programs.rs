@@ -3,13 +3,13 @@
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, ObjectWrite};
-use crate::wire::Page;
 use crate::wire::{ObjectId, ObjectType, ProgramRequest, StoredObject};
 use bytes::Bytes;
 
 use super::privacy::target_scope;
 use super::{AppState, Links, View, name_conflict, object_write, record};
 use crate::wire::Operation;
+use crate::wire::query::{self, ProgramQuery, Targets};
 
 fn taken(name: &str) -> impl FnOnce() -> String + '_ {
     move || format!("programName {name:?} is already used by another program")
@@ -93,12 +93,9 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<S
 }
 
 /// The programs `who` may see, as JSON (VENs: targets hidden), served from the read cache when possible.
-pub async fn list(
-    state: &AppState,
-    who: &Principal,
-    targets: Option<Vec<String>>,
-    page: Page,
-) -> Result<Bytes, AppError> {
+pub async fn list(state: &AppState, who: &Principal, q: ProgramQuery) -> Result<Bytes, AppError> {
+    let page = query::page(q.skip, q.limit);
+    let targets = Targets::into_strings(q.targets);
     let key = format!("{targets:?}|{}|{}", page.skip, page.limit);
     state
         .cached_list(who, ObjectType::Program, key, targets, None, move |c, filter| {

@@ -8,22 +8,15 @@ use crate::error::AppError;
 use crate::store::dialect;
 use crate::store::repo::{self, ReportColumns, ReportFilter};
 use crate::store::{AnyConnection, StoreError, StoreResult};
-use crate::wire::Page;
 use crate::wire::Text;
 use crate::wire::{ObjectId, ReportRequest, StoredObject};
 
 use super::sites::Ingest;
 use super::{AppState, Links, View, object_write, record};
 use crate::privacy::{TargetScope, scope_for_viewer};
+use crate::wire::Name;
 use crate::wire::Operation;
-
-/// Filters of `GET /reports`.
-#[derive(Debug, Clone, Default)]
-pub struct ReportQuery {
-    pub program_id: Option<String>,
-    pub event_id: Option<String>,
-    pub client_name: Option<String>,
-}
+use crate::wire::query::{self, ReportQuery};
 
 /// What is stored: the request plus the clientID taken from the token.
 #[derive(Serialize)]
@@ -198,16 +191,12 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<Stored
         .map_err(|e| AppError::from(e).with_not_found("report", &id))
 }
 
-pub async fn list(
-    state: &AppState,
-    who: &Principal,
-    q: ReportQuery,
-    page: Page,
-) -> Result<View<Vec<StoredObject>>, AppError> {
+pub async fn list(state: &AppState, who: &Principal, q: ReportQuery) -> Result<View<Vec<StoredObject>>, AppError> {
+    let page = query::page(q.skip, q.limit);
     let filter = ReportFilter {
-        program_id: q.program_id,
-        event_id: q.event_id,
-        client_name: q.client_name,
+        program_id: q.program_id.map(ObjectId::into_string),
+        event_id: q.event_id.map(ObjectId::into_string),
+        client_name: q.client_name.map(Name::into_string),
         client_id: (!who.is_business_logic()).then(|| who.client_id.clone()),
     };
     Ok(View::all(

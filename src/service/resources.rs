@@ -7,20 +7,12 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, ResourceColumns, ResourceFilter};
 use crate::store::{AnyConnection, StoreError, StoreResult};
-use crate::wire::Page;
 use crate::wire::{Name, ObjectId, ResourceRequest, StoredObject, Target, ValuesMap};
 
 use super::vens::owned_by;
 use super::{AppState, View, object_write, record};
 use crate::wire::Operation;
-
-/// Filters of `GET /resources`.
-#[derive(Debug, Clone, Default)]
-pub struct ResourceQuery {
-    pub resource_name: Option<String>,
-    pub ven_id: Option<String>,
-    pub targets: Option<Vec<String>>,
-}
+use crate::wire::query::{self, ResourceQuery, Targets};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -219,16 +211,12 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<Stored
         .map_err(|e| AppError::from(e).with_not_found("resource", &id))
 }
 
-pub async fn list(
-    state: &AppState,
-    who: &Principal,
-    q: ResourceQuery,
-    page: Page,
-) -> Result<View<Vec<StoredObject>>, AppError> {
+pub async fn list(state: &AppState, who: &Principal, q: ResourceQuery) -> Result<View<Vec<StoredObject>>, AppError> {
+    let page = query::page(q.skip, q.limit);
     let filter = ResourceFilter {
-        resource_name: q.resource_name,
-        ven_id: q.ven_id,
-        targets: q.targets,
+        resource_name: q.resource_name.map(Name::into_string),
+        ven_id: q.ven_id.map(ObjectId::into_string),
+        targets: Targets::into_strings(q.targets),
         client_id: (!who.is_business_logic()).then(|| who.client_id.clone()),
     };
     Ok(View::all(

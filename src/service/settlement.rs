@@ -20,7 +20,9 @@ use crate::settle::{Decimal, Direction};
 use crate::store::repo::{from_naive, to_naive};
 use crate::store::settlement::{self as db, MeterDayRow, PriceRow, StatementFilter, StatementRow};
 use crate::store::{AnyConnection, Db, StoreError, StoreResult};
+use crate::wire::ObjectId;
 use crate::wire::Page;
+use crate::wire::query::{self, StatementQuery};
 use crate::wire::settlement::{MeterDay, MeterImport, PriceImport, RulesVersion, SettlementRun, StatementSummary};
 
 /// Readings held before they are written: a site's readings are written together once this many wait.
@@ -39,30 +41,7 @@ fn rejected(errors: Vec<LineError>, count: usize, what: &str) -> AppError {
     AppError::Rejected { detail, errors }
 }
 
-/// Meter-data file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum MeterFormat {
-    Csv,
-    GreenButton,
-}
-
-impl MeterFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Csv => "csv",
-            Self::GreenButton => "greenbutton",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "csv" => Some(Self::Csv),
-            "greenbutton" | "green-button" | "espi" | "xml" => Some(Self::GreenButton),
-            _ => None,
-        }
-    }
-}
+pub use crate::wire::settlement::MeterFormat;
 
 /// What one import call needs besides the file.
 pub struct ImportOptions<'a> {
@@ -1016,8 +995,14 @@ pub fn get_run(db_: &Db, id: &str) -> Result<SettlementRun, AppError> {
     Ok(run_view(&run, rows.iter().map(summary).collect::<Result<_, _>>()?))
 }
 
-pub fn list_statements(db_: &Db, f: &StatementFilter, page: Page) -> Result<Vec<StatementSummary>, AppError> {
-    db_.read_blocking(|c| db::list_statements(c, f, page))?
+pub fn list_statements(db_: &Db, q: StatementQuery) -> Result<Vec<StatementSummary>, AppError> {
+    let page = query::page(q.skip, q.limit);
+    let f = StatementFilter {
+        program_id: q.program_id.map(ObjectId::into_string),
+        site_id: q.site_id.map(ObjectId::into_string),
+        run_id: q.run_id.map(ObjectId::into_string),
+    };
+    db_.read_blocking(|c| db::list_statements(c, &f, page))?
         .iter()
         .map(summary)
         .collect()

@@ -13,7 +13,9 @@ use crate::flex::telemetry::Parsed;
 use crate::store::repo::{self, from_naive, to_naive};
 use crate::store::sites::{self as db, EnrollmentFilter, EnrollmentRow, PointRow, SiteRow, TelemetryFilter};
 use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::wire::Name;
 use crate::wire::Page;
+use crate::wire::query::{self, EnrollmentQuery, TelemetryQuery};
 use crate::wire::sites::{
     Enrollment, EnrollmentRequest, ReportReject, Site, SiteKind, SiteRequest, SiteTelemetry, TelemetryPoint,
 };
@@ -464,11 +466,12 @@ pub async fn get_enrollment(state: &AppState, id: String) -> Result<Enrollment, 
         .map_err(|e| AppError::from(e).with_not_found("enrollment", &id))
 }
 
-pub async fn list_enrollments(
-    state: &AppState,
-    filter: EnrollmentFilter,
-    page: Page,
-) -> Result<Vec<Enrollment>, AppError> {
+pub async fn list_enrollments(state: &AppState, q: EnrollmentQuery) -> Result<Vec<Enrollment>, AppError> {
+    let page = query::page(q.skip, q.limit);
+    let filter = EnrollmentFilter {
+        site_id: q.site_id.map(ObjectId::into_string),
+        program_id: q.program_id.map(ObjectId::into_string),
+    };
     Ok(state
         .db
         .read(move |c| {
@@ -549,15 +552,15 @@ fn point(r: PointRow) -> TelemetryPoint {
     }
 }
 
-/// Most telemetry points in one answer.
-pub const MAX_POINTS: i64 = 10_000;
-
-pub async fn telemetry(
-    state: &AppState,
-    site_id: String,
-    filter: TelemetryFilter,
-    page: Page,
-) -> Result<SiteTelemetry, AppError> {
+/// A site's telemetry points (oldest first) and the reports whose payloads could not all be read.
+pub async fn telemetry(state: &AppState, site_id: String, q: TelemetryQuery) -> Result<SiteTelemetry, AppError> {
+    let page = query::page(q.skip, q.limit);
+    let filter = TelemetryFilter {
+        from: q.from.map(|t| to_naive(t.0)),
+        to: q.to.map(|t| to_naive(t.0)),
+        payload_type: q.payload_type.map(Name::into_string),
+        event_id: q.event_id.map(ObjectId::into_string),
+    };
     let id = site_id.clone();
     state
         .db

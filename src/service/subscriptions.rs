@@ -7,20 +7,13 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, SubscriptionColumns, SubscriptionFilter};
 use crate::store::{AnyConnection, StoreError, StoreResult};
-use crate::wire::Page;
-use crate::wire::{ObjectId, ObjectType, StoredObject, SubscriptionRequest};
+use crate::wire::{ObjectId, StoredObject, SubscriptionRequest};
 
 use super::vens::owned_by;
 use super::{AppState, Links, View, object_write, record};
+use crate::wire::Name;
 use crate::wire::Operation;
-
-/// Filters of `GET /subscriptions`.
-#[derive(Debug, Clone, Default)]
-pub struct SubscriptionQuery {
-    pub program_id: Option<String>,
-    pub client_name: Option<String>,
-    pub objects: Vec<ObjectType>,
-}
+use crate::wire::query::{self, ObjectTypes, SubscriptionQuery};
 
 /// What is stored: the request (targets included: subscription targets filter notifications and are not
 /// hidden) plus the clientID of the subscribing client.
@@ -226,12 +219,12 @@ pub async fn list(
     state: &AppState,
     who: &Principal,
     q: SubscriptionQuery,
-    page: Page,
 ) -> Result<View<Vec<StoredObject>>, AppError> {
+    let page = query::page(q.skip, q.limit);
     let filter = SubscriptionFilter {
-        program_id: q.program_id,
-        client_name: q.client_name,
-        objects: q.objects,
+        program_id: q.program_id.map(ObjectId::into_string),
+        client_name: q.client_name.map(Name::into_string),
+        objects: q.objects.map(ObjectTypes::into_vec).unwrap_or_default(),
         client_id: (!who.is_business_logic()).then(|| who.client_id.clone()),
     };
     Ok(View::all(

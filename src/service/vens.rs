@@ -7,18 +7,11 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, VenFilter};
 use crate::store::{AnyConnection, StoreError, StoreResult};
-use crate::wire::Page;
 use crate::wire::{Name, ObjectId, StoredObject, Target, ValuesMap, VenRequest};
 
 use super::{AppState, Links, View, object_write, record};
 use crate::wire::Operation;
-
-/// Filters of `GET /vens`.
-#[derive(Debug, Clone, Default)]
-pub struct VenQuery {
-    pub ven_name: Option<String>,
-    pub targets: Option<Vec<String>>,
-}
+use crate::wire::query::{self, Targets, VenQuery};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -198,15 +191,11 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<Stored
         .map_err(|e| AppError::from(e).with_not_found("ven", &id))
 }
 
-pub async fn list(
-    state: &AppState,
-    who: &Principal,
-    q: VenQuery,
-    page: Page,
-) -> Result<View<Vec<StoredObject>>, AppError> {
+pub async fn list(state: &AppState, who: &Principal, q: VenQuery) -> Result<View<Vec<StoredObject>>, AppError> {
+    let page = query::page(q.skip, q.limit);
     let filter = VenFilter {
-        ven_name: q.ven_name,
-        targets: q.targets,
+        ven_name: q.ven_name.map(Name::into_string),
+        targets: Targets::into_strings(q.targets),
         client_id: (!who.is_business_logic()).then(|| who.client_id.clone()),
     };
     Ok(View::all(

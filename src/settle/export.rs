@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::Decimal;
 use super::engine::{EventLine, Settlement};
 use super::{Direction, money, qty};
-pub use crate::wire::settlement::StatementKind;
+pub use crate::wire::settlement::{Format, StatementKind};
 
 /// One interval whose credit changed from the previous version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -104,42 +104,6 @@ pub fn true_up(previous: &Statement, new: &Settlement) -> TrueUp {
         previous_total: previous.settlement.totals.total,
         delta_total: new.totals.total - previous.settlement.totals.total,
         changed_intervals: changed,
-    }
-}
-
-/// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Json,
-    Csv,
-    Xml,
-}
-
-impl Format {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "json" => Some(Self::Json),
-            "csv" => Some(Self::Csv),
-            "xml" => Some(Self::Xml),
-            _ => None,
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Json => "application/json",
-            Self::Csv => "text/csv; charset=utf-8",
-            Self::Xml => "application/xml",
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Json => "json",
-            Self::Csv => "csv",
-            Self::Xml => "xml",
-        }
     }
 }
 

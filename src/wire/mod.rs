@@ -7,6 +7,7 @@ pub mod objects;
 pub mod ops;
 pub mod primitives;
 pub mod problem;
+pub mod query;
 pub mod render;
 pub mod rules;
 pub mod settlement;

@@ -3,6 +3,19 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::Name;
+
+// JSON objects only (see crate::wire::strict).
+crate::wire::strict::objects_only!(; deserialize_only: NewVenClient);
+
+/// `POST /ops/clients`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(remote = "Self")]
+pub struct NewVenClient {
+    /// A name for the client.
+    pub name: Name,
+}
+
 /// `GET /notifiers` (yaml `notifiersResponse`): the notification bindings this VTN offers.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NotifiersResponse {

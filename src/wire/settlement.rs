@@ -216,3 +216,64 @@ pub struct MeterDay {
     #[schema(value_type = String)]
     pub total_kwh: Decimal,
 }
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Csv,
+    Xml,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Some(Self::Json),
+            "csv" => Some(Self::Csv),
+            "xml" => Some(Self::Xml),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Xml => "application/xml",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Xml => "xml",
+        }
+    }
+}
+
+/// Meter-data file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum MeterFormat {
+    Csv,
+    GreenButton,
+}
+
+impl MeterFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::GreenButton => "greenbutton",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Some(Self::Csv),
+            "greenbutton" | "green-button" | "espi" | "xml" => Some(Self::GreenButton),
+            _ => None,
+        }
+    }
+}

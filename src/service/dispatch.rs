@@ -24,7 +24,10 @@ use crate::wire::sites::{
     Dispatch, DispatchDirection, DispatchRequest, DispatchSite, EventLatency, LatencyFigures, Percentiles,
     PriceSignalRequest, SiteLatency, SkippedSite,
 };
-use crate::wire::{EventRequest, ObjectId, format_time};
+use crate::wire::{
+    EventPayloadDescriptor, EventRequest, Interval, IntervalPeriod, Name, ObjectId, PayloadValue, ReportDescriptor,
+    Text, ValuesMap, WireDateTime, WireDuration, format_time,
+};
 
 use super::AppState;
 use super::events::{Prepared, delete_in};
@@ -142,49 +145,99 @@ fn candidates(c: &mut AnyConnection, program_id: &str, r: &Request) -> StoreResu
     Ok(out)
 }
 
-/// What one site's event says: its new level (KW, as the spec's examples use) and a SIMPLE level, from
-/// `start` for `duration`; it asks the VEN to report DEMAND and its operating state.
+/// What one site's event says: its new level (KW, as the specification's examples use) and a SIMPLE
+/// level, from `start` for `duration`; it asks the VEN to report DEMAND and its operating state. An error
+/// here is Sluice's own (every part comes from validated values): the caller answers 500.
 #[allow(clippy::too_many_arguments)]
 fn event_request(
-    program_id: &str,
+    program_id: &ObjectId,
     dispatch_id: &str,
     site_id: &str,
     site_name: &str,
-    payload_type: &str,
+    payload_type: &Name,
     direction: DispatchDirection,
     level_mw: Decimal,
     start: DateTime<Utc>,
-    duration: &str,
+    duration: &WireDuration,
     priority: Option<u32>,
-) -> Result<EventRequest, AppError> {
-    let kw: serde_json::Value = serde_json::from_str(&(level_mw * Decimal::ONE_THOUSAND).normalize().to_string())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+) -> Result<EventRequest, String> {
+    let kw = number(level_mw * Decimal::ONE_THOUSAND)?;
     let simple = match direction {
         DispatchDirection::Shed => 2,
         DispatchDirection::LoadUp => 0,
     };
-    let mut body = serde_json::json!({
-        "programID": program_id,
-        "eventName": format!("dispatch {} {site_name}", &dispatch_id[dispatch_id.len().saturating_sub(8)..]),
-        "targets": [site_target(site_id)],
-        "payloadDescriptors": [
-            {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": payload_type, "units": "KW"},
-            {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "SIMPLE"}
-        ],
-        "reportDescriptors": [
-            {"payloadType": "DEMAND", "readingType": "DIRECT_READ", "units": "KW"},
-            {"payloadType": "OPERATING_STATE"}
-        ],
-        "intervalPeriod": {"start": format_time(&start), "duration": duration},
-        "intervals": [{"id": 0, "payloads": [
-            {"type": payload_type, "values": [kw]},
-            {"type": "SIMPLE", "values": [simple]}
-        ]}]
-    });
-    if let Some(p) = priority {
-        body["priority"] = p.into();
+    let short_id = &dispatch_id[dispatch_id.len().saturating_sub(8)..];
+    Ok(EventRequest {
+        program_id: program_id.clone(),
+        event_name: Some(Text::parse(format!("dispatch {short_id} {site_name}"))?),
+        duration: None,
+        priority,
+        targets: Some(vec![Name::parse(site_target(site_id))?]),
+        report_descriptors: Some(vec![
+            report_descriptor(
+                Name::parse("DEMAND")?,
+                Some(Name::parse("DIRECT_READ")?),
+                Some(Name::parse("KW")?),
+            ),
+            report_descriptor(Name::parse("OPERATING_STATE")?, None, None),
+        ]),
+        payload_descriptors: Some(vec![
+            payload_descriptor(payload_type.clone(), Some(Name::parse("KW")?), None),
+            payload_descriptor(Name::parse("SIMPLE")?, None, None),
+        ]),
+        interval_period: Some(IntervalPeriod {
+            start: Some(WireDateTime(start)),
+            duration: Some(duration.clone()),
+            randomize_start: None,
+        }),
+        intervals: Some(vec![Interval {
+            id: 0,
+            interval_period: None,
+            payloads: vec![
+                ValuesMap {
+                    value_type: payload_type.clone(),
+                    values: vec![PayloadValue::Number(kw)],
+                },
+                ValuesMap {
+                    value_type: Name::parse("SIMPLE")?,
+                    values: vec![PayloadValue::Number(simple.into())],
+                },
+            ],
+        }]),
+    })
+}
+
+/// An exact decimal as a JSON number (`120.5`, not `120.50`).
+fn number(d: Decimal) -> Result<serde_json::Number, String> {
+    d.normalize()
+        .to_string()
+        .parse()
+        .map_err(|e| format!("{d} as a JSON number: {e}"))
+}
+
+fn payload_descriptor(payload_type: Name, units: Option<Name>, currency: Option<Text>) -> EventPayloadDescriptor {
+    EventPayloadDescriptor {
+        object_type: Default::default(),
+        payload_type,
+        units,
+        currency,
     }
-    serde_json::from_value(body).map_err(|e| AppError::Internal(format!("dispatch event: {e}")))
+}
+
+fn report_descriptor(payload_type: Name, reading_type: Option<Name>, units: Option<Name>) -> ReportDescriptor {
+    ReportDescriptor {
+        payload_type,
+        reading_type,
+        units,
+        targets: None,
+        aggregate: None,
+        start_interval: None,
+        num_intervals: None,
+        historical: None,
+        frequency: None,
+        repeat: None,
+        report_intervals: None,
+    }
 }
 
 fn validate(req: &DispatchRequest, now: DateTime<Utc>) -> Result<(DateTime<Utc>, Duration, String), AppError> {
@@ -241,6 +294,7 @@ fn validate(req: &DispatchRequest, now: DateTime<Utc>) -> Result<(DateTime<Utc>,
 pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> Result<Dispatch, AppError> {
     let now = state.clock.now();
     let (start, duration, payload_type) = validate(&req, now)?;
+    let payload_name = Name::parse(&payload_type).map_err(|e| AppError::Internal(format!("payloadType: {e}")))?;
     let id = ObjectId::generate().into_string();
     let program_id = req.program_id.as_str().to_owned();
     let requested_by = who.client_id.clone();
@@ -276,20 +330,20 @@ pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> 
             for pick in &p.picks {
                 let event_id = ObjectId::generate().into_string();
                 let ev = event_request(
-                    &program_id,
+                    &req2.program_id,
                     &id2,
                     &pick.site_id,
                     names.get(pick.site_id.as_str()).copied().unwrap_or(""),
-                    &payload_type,
+                    &payload_name,
                     req2.direction,
                     pick.level_mw,
                     start,
-                    req2.duration.as_str(),
+                    &req2.duration,
                     req2.priority,
                 )
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                .map_err(|e| StoreError::Internal(format!("dispatch event: {e}")))?;
                 Prepared::at(now, event_id.clone(), &ev)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?
+                    .map_err(|e| StoreError::Internal(format!("dispatch event: {e}")))?
                     .insert(c)?;
                 site_rows.push(DispatchSiteRow {
                     dispatch_id: id2.clone(),
@@ -338,7 +392,16 @@ pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> 
                 modification_date_time: to_naive(now),
             };
             db::insert_dispatch(c, &row, &site_rows, &latency)?;
-            view(c, row)
+            // The answer is built from what was just written, not read back.
+            let sites = site_rows
+                .into_iter()
+                .zip(latency)
+                .map(|(s, l)| {
+                    let name = names.get(s.site_id.as_str()).copied().unwrap_or("").to_owned();
+                    (s, name, Some(l))
+                })
+                .collect();
+            render(row, sites)
         })
         .await
         .map_err(AppError::from)
@@ -386,6 +449,11 @@ pub(crate) fn figures(l: &LatencyRow) -> LatencyFigures {
 
 fn view(c: &mut AnyConnection, row: DispatchRow) -> StoreResult<Dispatch> {
     let sites = db::dispatch_sites(c, &row.id)?;
+    render(row, sites)
+}
+
+/// A dispatch from its row and its sites' rows (with each site's name and latency row), in merit order.
+fn render(row: DispatchRow, sites: Vec<(DispatchSiteRow, String, Option<LatencyRow>)>) -> StoreResult<Dispatch> {
     let mut delivered = 0.0;
     let sites = sites
         .into_iter()
@@ -542,21 +610,23 @@ pub async fn cancel(state: &AppState, id: String) -> Result<Dispatch, AppError> 
                     } else {
                         (now - start).num_seconds().max(1)
                     };
+                    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("dispatch {what}: {e}"));
                     let ev = event_request(
-                        &row.program_id,
+                        &ObjectId::parse(&row.program_id).map_err(|e| corrupt("programID", e))?,
                         &row.id,
                         &s.site_id,
                         names.get(&s.site_id).map(String::as_str).unwrap_or(""),
-                        &row.payload_type,
+                        &Name::parse(&row.payload_type).map_err(|e| corrupt("payloadType", e))?,
                         direction,
                         parse_decimal(&s.level_mw)?,
                         start,
-                        &format!("PT{elapsed}S"),
+                        &WireDuration::parse(&format!("PT{elapsed}S"))
+                            .map_err(|e| StoreError::Internal(format!("cancelled duration: {e}")))?,
                         None,
                     )
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    .map_err(|e| StoreError::Internal(format!("dispatch event: {e}")))?;
                     Prepared::at(now, s.event_id.clone(), &ev)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?
+                        .map_err(|e| StoreError::Internal(format!("dispatch event: {e}")))?
                         .update(c)?;
                     if unstarted {
                         db::delete_latency(c, &s.event_id)?;
@@ -651,24 +721,42 @@ pub async fn price_signal(state: &AppState, req: PriceSignalRequest) -> Result<c
     if !errs.is_empty() {
         return Err(AppError::BadRequest(errs.join("; ")));
     }
-    let prices: Vec<serde_json::Value> = req
+    let internal = |e: String| AppError::Internal(format!("price event: {e}"));
+    let price = Name::parse("PRICE").map_err(internal)?;
+    let intervals = req
         .prices
         .iter()
-        .map(|p| serde_json::from_str(&p.normalize().to_string()).map_err(|e| AppError::Internal(e.to_string())))
-        .collect::<Result<_, _>>()?;
-    let mut body = serde_json::json!({
-        "programID": req.program_id.as_str(),
-        "eventName": format!("price signal {}", format_time(&start)),
-        "payloadDescriptors": [{"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "PRICE",
-            "units": "MWH", "currency": req.currency}],
-        "intervalPeriod": {"start": format_time(&start), "duration": req.interval_duration.as_str()},
-        "intervals": prices.into_iter().enumerate().map(|(i, p)| serde_json::json!({
-            "id": i, "payloads": [{"type": "PRICE", "values": [p]}]
-        })).collect::<Vec<_>>(),
-    });
-    if let Some(t) = &req.targets {
-        body["targets"] = serde_json::json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>());
-    }
-    let ev: EventRequest = serde_json::from_value(body).map_err(|e| AppError::Internal(format!("price event: {e}")))?;
+        .enumerate()
+        .map(|(i, p)| {
+            Ok(Interval {
+                id: i32::try_from(i).map_err(|e| e.to_string())?,
+                interval_period: None,
+                payloads: vec![ValuesMap {
+                    value_type: price.clone(),
+                    values: vec![PayloadValue::Number(number(*p)?)],
+                }],
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(internal)?;
+    let ev = EventRequest {
+        program_id: req.program_id,
+        event_name: Some(Text::parse(format!("price signal {}", format_time(&start))).map_err(internal)?),
+        duration: None,
+        priority: None,
+        targets: req.targets,
+        report_descriptors: None,
+        payload_descriptors: Some(vec![payload_descriptor(
+            price.clone(),
+            Some(Name::parse("MWH").map_err(internal)?),
+            Some(Text::parse(req.currency.as_str()).map_err(internal)?),
+        )]),
+        interval_period: Some(IntervalPeriod {
+            start: Some(WireDateTime(start)),
+            duration: Some(req.interval_duration),
+            randomize_start: None,
+        }),
+        intervals: Some(intervals),
+    };
     super::events::create(state, ev).await
 }

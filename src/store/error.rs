@@ -31,6 +31,9 @@ pub enum StoreError {
     Migration(String),
     #[error("query failed: {0}")]
     Query(#[source] DieselError),
+    /// Sluice could not build what it meant to write (a bug, not a client's mistake): a 500.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A write panicked; it was undone alone, and the other writes of its batch went on.
     #[error("write panicked: {0}")]
     Panicked(String),

@@ -1,7 +1,8 @@
 //! Who may see which targeted object (OpenADR 3.1 Definition, "Object Privacy"; docs/spec-decisions.md,
 //! "Identity and privacy"): the filter a reader's lists are restricted by, the targets it is shown, and the
-//! site targets a site's ven holds. Pure rules over plain data; `store` renders [`TargetFilter`] as SQL, and
-//! `service` and `notify` decide with these functions.
+//! site targets a site's ven holds. Pure rules over plain data: `service` and `notify` decide with these
+//! functions, and `store` decides in the database with [`admits_sql`], this module's SQL form of
+//! [`TargetFilter::admits`] (a test in `tests/api/privacy.rs` checks that both agree on both databases).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -44,6 +45,38 @@ impl TargetFilter {
             TargetFilter::AnyOf(set) => targets.iter().any(|t| set.contains(t)),
         }
     }
+}
+
+impl TargetFilter {
+    /// What [`admits_sql`] is bound with: whether every object passes, whether untargeted objects pass,
+    /// and the set any of whose targets lets an object pass.
+    pub fn sql_binds(&self) -> (bool, bool, &[String]) {
+        match self {
+            TargetFilter::All => (true, true, &[]),
+            TargetFilter::UntargetedOr(set) => (false, true, set),
+            TargetFilter::AnyOf(set) => (false, false, set),
+        }
+    }
+}
+
+/// [`TargetFilter::admits`] as an SQL condition, for statements that decide visibility in the database.
+/// `object` is the alias of the object's row (`id` and `targeted` columns); its targets are rows of the
+/// table `targets` (alias `t`, `target` column, `owner` naming the object). `see_all` and
+/// `see_untargeted` are SQL boolean expressions for the first two of [`TargetFilter::sql_binds`];
+/// `granted_join` (possibly empty) and `granted` say when `t.target` is in the set.
+pub fn admits_sql(
+    object: &str,
+    targets: &str,
+    owner: &str,
+    see_all: &str,
+    see_untargeted: &str,
+    granted_join: &str,
+    granted: &str,
+) -> String {
+    format!(
+        "({see_all} OR (NOT {object}.targeted AND {see_untargeted}) \
+         OR EXISTS (SELECT 1 FROM {targets} t {granted_join} WHERE t.{owner} = {object}.id AND {granted}))"
+    )
 }
 
 /// How a reader's list of programs or events is restricted, and which targets it may see in them.

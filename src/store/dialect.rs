@@ -3,6 +3,8 @@
 //! statement is prepared once per connection. SQLite runs the portable statements, where round trips cost
 //! nothing. Everything backend-specific lives here.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
@@ -13,7 +15,7 @@ use super::conn::{AnyConnection, Batchable};
 use super::error::{StoreError, StoreResult};
 use super::outbox::{self, Change};
 use super::repo::{self, EventColumns, ObjectWrite, ReportColumns, to_naive};
-use crate::privacy::TargetFilter;
+use crate::privacy::{TargetFilter, admits_sql};
 use crate::wire::{ObjectType, Operation, StoredObject};
 
 /// One bind value of a [`Prepared`] statement.
@@ -246,14 +248,23 @@ WITH input AS (
 )
 SELECT pg_notify(?, '')";
 
-const INSERT_REPORT: &str = "\
+static INSERT_REPORT: LazyLock<String> = LazyLock::new(|| {
+    let visible = admits_sql(
+        "e",
+        "event_targets",
+        "event_id",
+        "?",
+        "?",
+        "",
+        "t.target = ANY(?::text[])",
+    );
+    format!(
+        "\
 WITH report AS (
     INSERT INTO reports (id, event_id, client_id, client_name, report_name, body, created_date_time,
                          modification_date_time)
     SELECT ?, e.id, ?, ?, ?, ?, ?, ?
-    FROM events e WHERE e.id = ? AND (
-        ? OR (NOT e.targeted AND ?)
-        OR EXISTS (SELECT 1 FROM event_targets t WHERE t.event_id = e.id AND t.target = ANY(?::text[])))
+    FROM events e WHERE e.id = ? AND {visible}
     RETURNING id, event_id
 ), change AS (
     INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
@@ -262,7 +273,9 @@ WITH report AS (
     FROM report r JOIN events e ON e.id = r.event_id
     WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'REPORT')
 )
-SELECT 1 FROM report";
+SELECT 1 FROM report"
+    )
+});
 
 /// Inserts a report if its event exists and `visible` admits it, and records the change in the outbox;
 /// otherwise `ForeignKey` (the event is unknown to this client). PostgreSQL: one statement.
@@ -275,11 +288,7 @@ pub fn insert_report_checked(
 ) -> StoreResult<StoredObject> {
     match c {
         AnyConnection::Postgresql(pg) => {
-            let (all, untargeted, targets) = match visible {
-                TargetFilter::All => (true, true, Vec::new()),
-                TargetFilter::UntargetedOr(t) => (false, true, t.clone()),
-                TargetFilter::AnyOf(t) => (false, false, t.clone()),
-            };
+            let (all, untargeted, targets) = visible.sql_binds();
             let binds = vec![
                 Bind::Text(w.id.clone()),
                 Bind::Text(r.client_id.clone()),
@@ -291,7 +300,7 @@ pub fn insert_report_checked(
                 Bind::Text(r.event_id.clone()),
                 Bind::Bool(all),
                 Bind::Bool(untargeted),
-                Bind::TextArray(targets),
+                Bind::TextArray(targets.to_vec()),
                 Bind::Text(r.client_id.clone()),
                 Bind::Text(w.body.clone()),
                 Bind::Timestamp(to_naive(w.now)),
@@ -300,7 +309,7 @@ pub fn insert_report_checked(
                 Bind::Bool(outbox::records_every_change()),
             ];
             let inserted = Prepared {
-                sql: INSERT_REPORT,
+                sql: INSERT_REPORT.as_str(),
                 binds,
             }
             .execute(pg)?;
@@ -365,7 +374,7 @@ impl Batchable for ReportInsert {
             cols.push(ord, item)?;
         }
         let inserted: Vec<Inserted> = Prepared {
-            sql: INSERT_REPORTS,
+            sql: INSERT_REPORTS.as_str(),
             binds: cols.into_binds(),
         }
         .load(pg)?;
@@ -388,7 +397,18 @@ impl Batchable for ReportInsert {
 
 /// [`INSERT_REPORT`] for many reports: one row of `input` per report, its reader's granted targets in
 /// `grants` by ordinal. Reports whose event the reader may not see are left out of `RETURNING`.
-const INSERT_REPORTS: &str = "\
+static INSERT_REPORTS: LazyLock<String> = LazyLock::new(|| {
+    let visible = admits_sql(
+        "e",
+        "event_targets",
+        "event_id",
+        "i.see_all",
+        "i.see_untargeted",
+        "JOIN grants g ON g.target = t.target",
+        "g.ord = i.ord",
+    );
+    format!(
+        "\
 WITH input AS (
     SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamp[],
                          ?::bool[], ?::bool[], ?::int[])
@@ -402,9 +422,7 @@ WITH input AS (
     FROM input i
     -- LIMIT keeps each event a primary-key lookup: a join would hash the whole events table per batch.
     CROSS JOIN LATERAL (SELECT id, targeted FROM events WHERE id = i.event_id LIMIT 1) e
-    WHERE i.see_all OR (NOT e.targeted AND i.see_untargeted)
-        OR EXISTS (SELECT 1 FROM event_targets t JOIN grants g ON g.target = t.target
-                   WHERE t.event_id = e.id AND g.ord = i.ord)
+    WHERE {visible}
     RETURNING id, event_id, client_id, body, created_date_time
 ), change AS (
     INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
@@ -414,7 +432,9 @@ WITH input AS (
     FROM report r CROSS JOIN LATERAL (SELECT program_id FROM events WHERE id = r.event_id LIMIT 1) e
     WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'REPORT')
 )
-SELECT id FROM report";
+SELECT id FROM report"
+    )
+});
 
 /// The columns of [`INSERT_REPORTS`], one entry per report.
 struct ReportArrays {
@@ -452,11 +472,7 @@ impl ReportArrays {
 
     fn push(&mut self, ord: usize, r: &ReportInsert) -> StoreResult<()> {
         let ord = i32::try_from(ord).map_err(|_| StoreError::Unavailable("batch too large".into()))?;
-        let (all, untargeted, targets) = match &r.visible {
-            TargetFilter::All => (true, true, &[][..]),
-            TargetFilter::UntargetedOr(t) => (false, true, &t[..]),
-            TargetFilter::AnyOf(t) => (false, false, &t[..]),
-        };
+        let (all, untargeted, targets) = r.visible.sql_binds();
         self.id.push(r.write.id.clone());
         self.event_id.push(r.columns.event_id.clone());
         self.client_id.push(r.columns.client_id.clone());

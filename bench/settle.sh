@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Settlement at scale (issue 5): SITES sites × DAYS days × 96 quarter hours of meter data, loaded by the
+# Settlement at scale: SITES sites × DAYS days × 96 quarter hours of meter data, loaded by the
 # importer (`sluice import meter`, rows/s), then the program settled with a meter-before baseline and with
 # PJM high 4 of 5, timed with peak memory (GNU time). The fleet (vens, sites, enrollments, two event days of
 # dispatches) is made over the HTTP API by bench/settle.rs; the period starts on the 1st of the month after

@@ -25,7 +25,7 @@ pub struct Settings {
     pub latency: LatencySettings,
 }
 
-/// Response-latency measurement (domain.md §4; the shares and windows are unverified defaults).
+/// Response-latency measurement (docs/demand-response.md, "Response latency"; the shares and windows are unverified defaults).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LatencySettings {

@@ -146,7 +146,7 @@ mod tests {
     }
 
     #[test]
-    fn checklist_54_57_ven_sees_untargeted_and_overlapping_objects() {
+    fn ven_sees_untargeted_and_overlapping_objects() {
         let scope = scope_for_grants(s(&["g1"]), None);
         assert!(scope.admits(None));
         assert!(scope.admits(Some(&s(&["g1", "g2"]))));
@@ -154,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn checklist_55_ven_without_grants_sees_only_untargeted() {
+    fn ven_without_grants_sees_only_untargeted() {
         let scope = scope_for_grants(vec![], None);
         assert!(scope.admits(None));
         assert!(!scope.admits(Some(&s(&["g1"]))));

@@ -8,7 +8,7 @@ use std::fmt;
 use crate::error::AppError;
 
 /// OpenADR 3.1 scopes (yaml `securitySchemes`). `read_bl` is used by the yaml but never defined; it is
-/// treated as `read_all` (digest §2).
+/// treated as `read_all` (docs/spec-decisions.md, "Auth").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     ReadAll,
@@ -103,7 +103,8 @@ impl fmt::Debug for Scopes {
     }
 }
 
-/// The two kinds of client (digest §2, "role model"): the utility's business logic and VENs.
+/// The two kinds of client the specification names (Definition §Security): the utility's business logic
+/// (BL) and VENs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

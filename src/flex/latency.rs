@@ -1,4 +1,4 @@
-//! Response latency of one site to one event, from the site's own telemetry (domain.md §4).
+//! Response latency of one site to one event, from the site's own telemetry (docs/demand-response.md, "Response latency").
 //!
 //! All times are measured from the reference moment: when the site was notified (webhook or MQTT delivery,
 //! or the first poll that returned the event), or the event's start when that is not known. The baseline
@@ -22,7 +22,7 @@ pub struct Sample {
     pub mw: f64,
 }
 
-/// Thresholds of the metrics ([U] values of domain.md: configuration, not constants).
+/// Thresholds of the metrics (common practice, unverified for any one program: configuration, not constants).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thresholds {
     /// Baseline window before notification, seconds.
@@ -204,7 +204,7 @@ mod tests {
             .collect()
     }
 
-    /// domain.md §4: 50 MW site, 40 MW committed, notice 15:50:00, acknowledged 15:50:04, at or below
+    /// docs/demand-response.md, "Response latency" (example): 50 MW site, 40 MW committed, notice 15:50:00, acknowledged 15:50:04, at or below
     /// 14 MW (90 % of the drop) at 15:56:30: T_ack 4 s, T90 6.5 min.
     #[test]
     fn the_worked_example_of_domain_md_section_4() {

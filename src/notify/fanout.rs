@@ -1,6 +1,6 @@
 //! Which subscription hears of which change, and what it is shown: the subscription's objects,
 //! operations, programID and targets, and the subscriber's object privacy (Def §Subscriptions: "SHALL use
-//! the clientID of a subscription" when deciding; digest §6).
+//! the clientID of a subscription" when deciding).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -417,7 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn checklist_63_64_matching_operations_go_to_the_callback_with_its_token() {
+    fn matching_operations_go_to_the_callback_with_its_token() {
         let s = sub(false, events_sub(serde_json::json!({})));
         let d = deliveries(&s, &[], &change(ObjectType::Event, Operation::Create, None, None));
         assert_eq!(d.len(), 1);
@@ -428,13 +428,13 @@ mod tests {
     }
 
     #[test]
-    fn checklist_66_program_filter_excludes_other_programs() {
+    fn program_filter_excludes_other_programs() {
         let s = sub(false, events_sub(serde_json::json!({"programID": "p2"})));
         assert!(deliveries(&s, &[], &change(ObjectType::Event, Operation::Create, None, None)).is_empty());
     }
 
     #[test]
-    fn checklist_67_a_ven_hears_only_of_events_it_may_read_and_sees_only_its_targets() {
+    fn a_ven_hears_only_of_events_it_may_read_and_sees_only_its_targets() {
         let s = sub(false, events_sub(serde_json::json!({})));
         let targeted = change(ObjectType::Event, Operation::Create, Some(&["g1", "secret"]), None);
         assert!(deliveries(&s, &["g2".into()], &targeted).is_empty());

@@ -472,7 +472,7 @@ mod tests {
     }
 
     #[test]
-    fn checklist_59_plain_http_callbacks_are_refused_unless_allowed() {
+    fn plain_http_callbacks_are_refused_unless_allowed() {
         assert!(client(false).check_url("http://example.com/cb").is_err());
         assert!(client(true).check_url("http://example.com/cb").is_ok());
         assert!(client(false).check_url("https://example.com/cb").is_ok());

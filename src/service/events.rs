@@ -71,7 +71,7 @@ fn event_links<'a>(o: &'a StoredObject, program_id: &'a str) -> Links<'a> {
 
 fn missing_program(e: crate::store::StoreError, program: &str) -> AppError {
     match e {
-        // OpenADR 3.1 yaml `responses.conflict`: "violation of a foreign key constraint" (digest item 24).
+        // OpenADR 3.1 yaml `responses.conflict`: "violation of a foreign key constraint".
         crate::store::StoreError::ForeignKey(_) => {
             AppError::Conflict(format!("programID {program:?} names no program"))
         }

@@ -1,4 +1,4 @@
-//! Settlement (issue 5): importing meter data and prices, program rules, settlement runs and statements.
+//! Settlement: importing meter data and prices, program rules, settlement runs and statements.
 //! The functions take the database and the time rather than the whole server state, so the CLI runs
 //! exactly what the API runs. Permission checks are the API's (operators only).
 
@@ -416,7 +416,7 @@ fn rules_version(row: db::RulesRow) -> Result<RulesVersion, AppError> {
 struct SiteLoad {
     revenue: HashMap<NaiveDate, (MeterDayRow, OnceLock<Option<DayBlock>>)>,
     telemetry: HashMap<NaiveDate, (MeterDayRow, OnceLock<Option<DayBlock>>)>,
-    /// DEMAND telemetry from the site's reports (issue 4), MW by time, sorted.
+    /// DEMAND telemetry from the site's reports, MW by time, sorted.
     reported: Vec<(DateTime<Utc>, Decimal)>,
     fallback: bool,
 }

@@ -50,7 +50,7 @@ fn resolve<'a>(who: &Principal, req: &'a VenRequest) -> Result<Resolved<'a>, App
             attributes: r.attributes.as_ref(),
             targets: None,
         }),
-        // Definition: "Only BL clients may write targets to ven and resource objects" (checklist 47).
+        // Definition: "Only BL clients may write targets to ven and resource objects".
         (false, VenRequest::Bl(_)) => Err(AppError::Forbidden(
             "a VEN registers with objectType VEN_VEN_REQUEST; only the business logic may set clientID and targets"
                 .into(),

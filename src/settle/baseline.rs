@@ -1,4 +1,4 @@
-//! Baselines (`domain.md` §2): what a site's load would have been during an event. Each computation
+//! Baselines (docs/demand-response.md, "Baselines"): what a site's load would have been during an event. Each computation
 //! returns the baseline per event interval and a trace of how it was found (the days selected, the days
 //! excluded and why, the adjustment), which the statement carries.
 
@@ -493,7 +493,7 @@ pub(crate) mod tests {
         s.parse().unwrap()
     }
 
-    /// domain.md §2A: event-window loads 50, 48, 52, 30, 51 on the five prior weekdays; drop 30 → 50.25;
+    /// docs/demand-response.md, "High 4 of 5": event-window loads 50, 48, 52, 30, 51 on the five prior weekdays; drop 30 → 50.25;
     /// the window 10:00–13:00 ran at 49.00 against a CBL of 50.25 → SAA −1.25 → 49.00 MW.
     #[test]
     fn pjm_high_4_of_5_golden_example_gives_49_mw() {
@@ -577,7 +577,7 @@ pub(crate) mod tests {
         assert_eq!(b.values, vec![Some(dec!(40))]);
     }
 
-    /// domain.md §2B: CBL 50 flat; actual 55 in the two hours that start four hours before → ×1.10 → 55.
+    /// docs/demand-response.md, "High 5 of 10": CBL 50 flat; actual 55 in the two hours that start four hours before → ×1.10 → 55.
     #[test]
     fn nyiso_average_day_golden_example_gives_55_mw() {
         let mut load = MapLoad::default();
@@ -604,7 +604,7 @@ pub(crate) mod tests {
         assert_eq!(b.values[0].unwrap() - dec!(5), dec!(50));
     }
 
-    /// domain.md §2C: 10-day baseline 50; window actual 35 → ratio 0.70 → bounded 0.80 → 40 MW.
+    /// docs/demand-response.md, "10 of 10": 10-day baseline 50; window actual 35 → ratio 0.70 → bounded 0.80 → 40 MW.
     #[test]
     fn caiso_10_in_10_golden_example_caps_the_adjustment_at_20_percent() {
         let mut load = MapLoad::default();

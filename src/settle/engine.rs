@@ -1,4 +1,4 @@
-//! Settlement of one site in one program for one period (`domain.md` §3): per interval baseline,
+//! Settlement of one site in one program for one period (docs/demand-response.md, "Settlement"): per interval baseline,
 //! actual, reduction (never negative), credited (capped at the commitment), price and amount; per event
 //! the performance factor; for the period the capacity payment, the shortfall rule, caps and floors.
 
@@ -426,7 +426,7 @@ mod tests {
         }
     }
 
-    /// domain.md §3: 50 MW site, 40 MW committed, FSL 10; event 16:00–17:00 in quarter hours at 12, 10,
+    /// docs/demand-response.md, "Settlement" (worked example): 50 MW site, 40 MW committed, FSL 10; event 16:00–17:00 in quarter hours at 12, 10,
     /// 10, 12 MW; LMP 1200, 2500, 3000, 1800.
     fn example() -> (MapLoad, Series) {
         let mut load = MapLoad::default();

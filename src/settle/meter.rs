@@ -1,4 +1,4 @@
-//! Revenue-meter interval data: the canonical CSV layout (`domain.md` §6) and Green Button (NAESB ESPI)
+//! Revenue-meter interval data: the canonical CSV layout (docs/demand-response.md, "Meter data") and Green Button (NAESB ESPI)
 //! Atom feeds, read into [`Reading`]s; and the day blocks they are stored in, one version per revision.
 //!
 //! A reading that does not make sense is reported with its line (CSV) or interval start (Green Button);

@@ -1,4 +1,4 @@
-//! Settlement (issue 5), as pure functions over plain data: reading meter data (CSV and Green Button),
+//! Settlement, as pure functions over plain data: reading meter data (CSV and Green Button),
 //! baselines, the settlement of a site for a period, and statements with their exports. Imports neither
 //! diesel nor actix; `service::settlement` loads the data, calls these, and stores what they return.
 //!

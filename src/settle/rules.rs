@@ -1,7 +1,7 @@
 //! A program's settlement rules: the baseline and its parameters, prices, capacity payment, the shortfall
 //! rule, caps and floors. Rules are data, versioned per program; a stored version holds every parameter
 //! filled in, so a later change of a default never changes how an old statement was computed. The
-//! defaults follow `domain.md` §2–§3 and are marked there as unverified where they are.
+//! defaults are those of docs/demand-response.md, common practice unverified for any one market.
 
 use super::Decimal;
 pub use crate::wire::rules::{

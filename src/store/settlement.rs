@@ -1,4 +1,4 @@
-//! Meter data, prices, settlement rules, runs and statements (issue 5). Rows in, rows out; versions are
+//! Meter data, prices, settlement rules, runs and statements. Rows in, rows out; versions are
 //! new rows, never updates.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Sites, enrollments and telemetry (issue 4). Rows in, rows out: the service layer turns them into the
+//! Sites, enrollments and telemetry. Rows in, rows out: the service layer turns them into the
 //! domain and wire types.
 
 use chrono::NaiveDateTime;

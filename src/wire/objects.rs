@@ -137,7 +137,7 @@ pub struct Interval {
 }
 
 /// The `objectType` discriminator of an event payload descriptor. Defaulted when absent: the 3.1 User
-/// Guide's own examples omit it (digest §4).
+/// Guide's own examples omit it (docs/spec-decisions.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
 pub enum EventPayloadDescriptorType {
     #[default]
@@ -458,7 +458,7 @@ pub struct BlResourceRequest {
 }
 
 /// `VenResourceRequest`. `venID` is required by the spec but tolerated when absent: OpenLEADR's client
-/// leaves it out, and the caller's own ven is the only one it may name anyway (digest §10).
+/// leaves it out, and the caller's own ven is the only one it may name anyway (docs/spec-decisions.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
@@ -495,14 +495,14 @@ mod tests {
     }
 
     #[test]
-    fn checklist_30_private_payload_types_round_trip() {
+    fn private_payload_types_round_trip() {
         let json = r#"{"programID":"p1","intervals":[{"id":0,"payloads":[{"type":"MY_PRIVATE_TYPE","values":[1,2.5,"x",true,{"x":1.0,"y":2.0}]}]}]}"#;
         let e: EventRequest = serde_json::from_str(json).unwrap();
         assert_eq!(serde_json::to_string(&e).unwrap(), json);
     }
 
     #[test]
-    fn checklist_27_interval_and_values_map_required_fields() {
+    fn interval_and_values_map_required_fields() {
         assert!(serde_json::from_str::<Interval>(r#"{"payloads":[]}"#).is_err());
         assert!(serde_json::from_str::<Interval>(r#"{"id":1}"#).is_err());
         assert!(serde_json::from_str::<ValuesMap>(r#"{"values":[1]}"#).is_err());
@@ -511,7 +511,7 @@ mod tests {
     }
 
     #[test]
-    fn checklist_33_confidence_is_bounded() {
+    fn confidence_is_bounded() {
         let ok = r#"{"payloadType":"USAGE","confidence":100}"#;
         assert!(serde_json::from_str::<ReportPayloadDescriptor>(ok).is_ok());
         let bad = r#"{"payloadType":"USAGE","confidence":101}"#;

@@ -138,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn checklist_58_hidden_targets_are_left_out() {
+    fn hidden_targets_are_left_out() {
         let o = sample(Some(vec!["g1".into(), "secret".into()]));
         let mut out = String::new();
         o.write_json(&mut out, TargetView::Only(&|t| t == "g1"));

@@ -8,7 +8,7 @@ fn form(id: &str, secret: &str) -> String {
 }
 
 #[actix_rt::test]
-async fn checklist_1_auth_server_names_the_token_url_without_a_token() {
+async fn auth_server_names_the_token_url_without_a_token() {
     let app = TestApp::new().await;
     let r = app.anonymous().get("/auth/server").await;
     assert_eq!(r.status, 200);
@@ -16,7 +16,7 @@ async fn checklist_1_auth_server_names_the_token_url_without_a_token() {
 }
 
 #[actix_rt::test]
-async fn checklist_2_client_credentials_in_the_form_body_get_a_bearer_token_that_works() {
+async fn client_credentials_in_the_form_body_get_a_bearer_token_that_works() {
     let app = TestApp::new().await;
     let c = app.issued(Role::Operator, "op");
     let r = app
@@ -56,7 +56,7 @@ async fn client_credentials_over_http_basic_are_accepted() {
 }
 
 #[actix_rt::test]
-async fn checklist_3_wrong_secret_is_401_invalid_client() {
+async fn wrong_secret_is_401_invalid_client() {
     let app = TestApp::new().await;
     let c = app.issued(Role::Ven, "v");
     let r = app
@@ -81,7 +81,7 @@ async fn checklist_3_wrong_secret_is_401_invalid_client() {
 }
 
 #[actix_rt::test]
-async fn checklist_4_password_grant_is_400_unsupported_grant_type() {
+async fn password_grant_is_400_unsupported_grant_type() {
     let app = TestApp::new().await;
     let c = app.issued(Role::Ven, "v");
     let body = format!(
@@ -97,7 +97,7 @@ async fn checklist_4_password_grant_is_400_unsupported_grant_type() {
 }
 
 #[actix_rt::test]
-async fn checklist_5_missing_client_id_is_400_invalid_request() {
+async fn missing_client_id_is_400_invalid_request() {
     let app = TestApp::new().await;
     let r = app
         .anonymous()
@@ -131,7 +131,7 @@ async fn requested_scopes_narrow_the_token() {
 }
 
 #[actix_rt::test]
-async fn checklist_6_external_idp_mode_answers_501_and_names_the_external_token_url() {
+async fn external_idp_mode_answers_501_and_names_the_external_token_url() {
     let key = rcgen::KeyPair::generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let pem = dir.path().join("idp.pem");
@@ -167,7 +167,7 @@ async fn checklist_6_external_idp_mode_answers_501_and_names_the_external_token_
 }
 
 #[actix_rt::test]
-async fn checklist_7_protected_endpoints_without_a_token_are_401_with_a_bearer_challenge() {
+async fn protected_endpoints_without_a_token_are_401_with_a_bearer_challenge() {
     let app = TestApp::new().await;
     for path in [
         "/programs",
@@ -185,7 +185,7 @@ async fn checklist_7_protected_endpoints_without_a_token_are_401_with_a_bearer_c
 }
 
 #[actix_rt::test]
-async fn checklist_8_garbage_and_expired_tokens_are_401() {
+async fn garbage_and_expired_tokens_are_401() {
     let app = TestApp::new().await;
     let mut garbage = app.anonymous();
     garbage.token = Some("not.a.jwt".into());
@@ -197,7 +197,7 @@ async fn checklist_8_garbage_and_expired_tokens_are_401() {
 }
 
 #[actix_rt::test]
-async fn checklist_9_10_11_writes_without_the_scope_are_403() {
+async fn writes_without_the_scope_are_403() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let ven = app.ven("v1");
@@ -216,7 +216,7 @@ async fn checklist_9_10_11_writes_without_the_scope_are_403() {
 }
 
 #[actix_rt::test]
-async fn checklist_12_business_logic_reads_every_event() {
+async fn business_logic_reads_every_event() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;

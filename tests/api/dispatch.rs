@@ -1,4 +1,4 @@
-//! Dispatch (issue 4): merit order over a hand-built fleet, events addressed to single sites, shortfall,
+//! Dispatch: merit order over a hand-built fleet, events addressed to single sites, shortfall,
 //! cancellation, and response latency measured from the sites' own reports.
 
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::support::{TestApp, program};
 
 #[actix_rt::test]
-async fn checklist_75_malformed_json_is_a_400_problem() {
+async fn malformed_json_is_a_400_problem() {
     let app = TestApp::new().await;
     let bl = app.bl();
     bl.post_raw("/programs", "application/json", "{not json")
@@ -61,7 +61,7 @@ async fn an_undeclared_method_on_an_existing_path_is_405_with_allow() {
 }
 
 #[actix_rt::test]
-async fn checklist_76_successful_responses_are_application_json() {
+async fn successful_responses_are_application_json() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let id = program(&bl, "p", &[]).await;

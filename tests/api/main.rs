@@ -1,5 +1,6 @@
-//! API tests against a real server. Test names cite the conformance checklist of the OpenADR 3.1 digest
-//! (`checklist_N_…`). The suite runs on SQLite by default and on PostgreSQL with `TEST_DATABASE_URL`.
+//! API tests against a real server, named after the behavior they check; module comments name the
+//! sections of the OpenADR 3.1 Definition they come from. The suite runs on SQLite by default and on
+//! PostgreSQL with `TEST_DATABASE_URL`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 

@@ -1,4 +1,4 @@
-//! The MQTT binding with the embedded broker (checklist 69–74): advertisement, topic endpoints and their
+//! The MQTT binding with the embedded broker (OpenADR 3.1 MQTT notifier endpoints, `/notifiers/mqtt/topics/…`): advertisement, topic endpoints and their
 //! scopes, broker login with the OAuth2 token, access rules per VEN, and publication with privacy.
 
 use std::time::Duration;
@@ -88,7 +88,7 @@ impl Mqtt {
 }
 
 #[actix_rt::test]
-async fn checklist_69_notifiers_advertise_the_broker_and_its_oauth2_login() {
+async fn notifiers_advertise_the_broker_and_its_oauth2_login() {
     let app = mqtt_app().await;
     let r = app.ven("v").get("/notifiers").await;
     assert_eq!(r.body["WEBHOOK"], true);
@@ -115,7 +115,7 @@ async fn checklist_69_notifiers_advertise_the_broker_and_its_oauth2_login() {
 }
 
 #[actix_rt::test]
-async fn checklist_70_71_program_topics_have_update_and_delete_and_one_program_has_no_create() {
+async fn program_topics_have_update_and_delete_and_one_program_has_no_create() {
     let app = mqtt_app().await;
     let bl = app.bl();
     let all = bl.get("/notifiers/mqtt/topics/programs").await;
@@ -152,7 +152,7 @@ async fn checklist_70_71_program_topics_have_update_and_delete_and_one_program_h
 }
 
 #[actix_rt::test]
-async fn checklist_72_a_ven_gets_its_own_topics_and_403_for_another_vens() {
+async fn a_ven_gets_its_own_topics_and_403_for_another_vens() {
     let app = mqtt_app().await;
     let bl = app.bl();
     let (a, b) = (app.ven("a"), app.ven("b"));
@@ -183,7 +183,7 @@ async fn checklist_72_a_ven_gets_its_own_topics_and_403_for_another_vens() {
 }
 
 #[actix_rt::test]
-async fn checklist_73_the_broker_logs_vens_in_by_token_and_refuses_other_vens_topics() {
+async fn the_broker_logs_vens_in_by_token_and_refuses_other_vens_topics() {
     let app = mqtt_app().await;
     let (a, b) = (app.ven("a"), app.ven("b"));
     let uri = broker_uri(&a).await;
@@ -214,7 +214,7 @@ async fn checklist_73_the_broker_logs_vens_in_by_token_and_refuses_other_vens_to
 }
 
 #[actix_rt::test]
-async fn checklist_74_events_are_published_on_the_advertised_topics_and_never_to_vens_that_may_not_read_them() {
+async fn events_are_published_on_the_advertised_topics_and_never_to_vens_that_may_not_read_them() {
     let app = mqtt_app().await;
     let bl = app.bl();
     let (a, b) = (app.ven("a"), app.ven("b"));
@@ -376,7 +376,7 @@ fn locked_mosquitto_on(port: u16, acl: &str, users: &[(&str, &str)]) -> Option<L
 }
 
 #[actix_rt::test]
-async fn checklist_73_on_mosquitto_the_generated_acl_keeps_each_ven_to_its_own_topics() {
+async fn on_mosquitto_the_generated_acl_keeps_each_ven_to_its_own_topics() {
     let prefix = "openadr3";
     let acl = sluice::notify::mqtt::mosquitto_acl(prefix, Some("sluice"), &[]);
     let (a_pass, b_pass) = ("pass-a", "pass-b");

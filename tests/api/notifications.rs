@@ -1,4 +1,4 @@
-//! Webhook notifications (digest §6, checklist 59–68): the echo handshake, delivery of every change to
+//! Webhook notifications (OpenADR 3.1 Definition §Subscriptions and §Webhooks): the echo handshake, delivery of every change to
 //! the subscriptions it matches with the subscriber's privacy, retries, dead letters, ordering, and
 //! durability across a SIGKILL. Receivers are real HTTPS servers (`receiver.rs`).
 
@@ -58,7 +58,7 @@ async fn wait_notifications(app: &TestApp, bl: &As, query: &str, done: impl Fn(&
 }
 
 #[actix_rt::test]
-async fn checklist_59_a_plain_http_callback_is_refused_and_nothing_is_stored() {
+async fn a_plain_http_callback_is_refused_and_nothing_is_stored() {
     let app = TestApp::new().await;
     let ven = app.ven("v");
     let r = ven
@@ -73,7 +73,7 @@ async fn checklist_59_a_plain_http_callback_is_refused_and_nothing_is_stored() {
 }
 
 #[actix_rt::test]
-async fn checklist_60_the_callback_echoes_a_random_value_before_the_subscription_is_created() {
+async fn the_callback_echoes_a_random_value_before_the_subscription_is_created() {
     let app = TestApp::new().await;
     let rx = Receiver::start().await;
     let ven = app.ven("v");
@@ -87,7 +87,7 @@ async fn checklist_60_the_callback_echoes_a_random_value_before_the_subscription
 }
 
 #[actix_rt::test]
-async fn checklist_61_a_wrong_echo_or_an_error_status_refuses_the_subscription() {
+async fn a_wrong_echo_or_an_error_status_refuses_the_subscription() {
     let app = TestApp::new().await;
     let rx = Receiver::start().await;
     let ven = app.ven("v");
@@ -113,7 +113,7 @@ async fn checklist_61_a_wrong_echo_or_an_error_status_refuses_the_subscription()
 }
 
 #[actix_rt::test]
-async fn checklist_63_64_65_every_event_change_is_posted_in_order_with_the_bearer_token() {
+async fn every_event_change_is_posted_in_order_with_the_bearer_token() {
     let app = TestApp::new().await;
     let rx = Receiver::start().await;
     let bl = app.bl();
@@ -166,7 +166,7 @@ async fn checklist_63_64_65_every_event_change_is_posted_in_order_with_the_beare
 }
 
 #[actix_rt::test]
-async fn checklist_66_a_program_subscription_hears_nothing_of_other_programs() {
+async fn a_program_subscription_hears_nothing_of_other_programs() {
     let app = TestApp::new().await;
     let rx = Receiver::start().await;
     let bl = app.bl();
@@ -182,7 +182,7 @@ async fn checklist_66_a_program_subscription_hears_nothing_of_other_programs() {
 }
 
 #[actix_rt::test]
-async fn checklist_67_a_ven_never_hears_of_an_event_targeted_only_at_another_ven() {
+async fn a_ven_never_hears_of_an_event_targeted_only_at_another_ven() {
     let app = TestApp::new().await;
     let (rx_a, rx_b) = (Receiver::start().await, Receiver::start().await);
     let bl = app.bl();
@@ -391,7 +391,7 @@ async fn deleting_a_subscription_cancels_what_it_has_not_received() {
 }
 
 #[actix_rt::test]
-async fn checklist_68_notifiers_offer_webhooks_to_any_authenticated_client() {
+async fn notifiers_offer_webhooks_to_any_authenticated_client() {
     let app = TestApp::new().await;
     for who in [app.bl(), app.ven("v")] {
         let r = who.get("/notifiers").await;

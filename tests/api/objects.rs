@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::support::{TestApp, event, program, ven_object};
 
 #[actix_rt::test]
-async fn checklist_14_15_created_programs_carry_server_metadata() {
+async fn created_programs_carry_server_metadata() {
     let app = TestApp::new().await;
     let r = app.bl().post("/programs", &json!({"programName": "p1"})).await;
     assert_eq!(r.status, 201);
@@ -18,7 +18,7 @@ async fn checklist_14_15_created_programs_carry_server_metadata() {
 }
 
 #[actix_rt::test]
-async fn checklist_16_server_owned_fields_in_a_post_are_ignored() {
+async fn server_owned_fields_in_a_post_are_ignored() {
     let app = TestApp::new().await;
     let r = app
         .bl()
@@ -34,7 +34,7 @@ async fn checklist_16_server_owned_fields_in_a_post_are_ignored() {
 }
 
 #[actix_rt::test]
-async fn checklist_17_put_moves_modification_time_and_keeps_id_and_creation() {
+async fn put_moves_modification_time_and_keeps_id_and_creation() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let id = program(&bl, "p1", &[]).await;
@@ -55,7 +55,7 @@ async fn checklist_17_put_moves_modification_time_and_keeps_id_and_creation() {
 }
 
 #[actix_rt::test]
-async fn checklist_18_delete_returns_the_object_and_then_it_is_gone() {
+async fn delete_returns_the_object_and_then_it_is_gone() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let id = program(&bl, "p1", &[]).await;
@@ -68,7 +68,7 @@ async fn checklist_18_delete_returns_the_object_and_then_it_is_gone() {
 }
 
 #[actix_rt::test]
-async fn checklist_19_unknown_ids_are_404_everywhere() {
+async fn unknown_ids_are_404_everywhere() {
     let app = TestApp::new().await;
     let bl = app.bl();
     for kind in ["programs", "events", "reports", "subscriptions", "vens", "resources"] {
@@ -87,7 +87,7 @@ async fn checklist_19_unknown_ids_are_404_everywhere() {
 }
 
 #[actix_rt::test]
-async fn checklist_20_21_invalid_programs_are_400_and_nothing_is_created() {
+async fn invalid_programs_are_400_and_nothing_is_created() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let r = bl.post("/programs", &json!({})).await;
@@ -106,7 +106,7 @@ async fn checklist_20_21_invalid_programs_are_400_and_nothing_is_created() {
 }
 
 #[actix_rt::test]
-async fn checklist_22_duplicate_program_names_are_409() {
+async fn duplicate_program_names_are_409() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let a = program(&bl, "p1", &[]).await;
@@ -120,7 +120,7 @@ async fn checklist_22_duplicate_program_names_are_409() {
 }
 
 #[actix_rt::test]
-async fn checklist_23_24_25_event_validation() {
+async fn event_validation() {
     let app = TestApp::new().await;
     let bl = app.bl();
     bl.post("/events", &json!({"eventName": "x"})).await.assert_problem(400);
@@ -134,7 +134,7 @@ async fn checklist_23_24_25_event_validation() {
 }
 
 #[actix_rt::test]
-async fn checklist_26_report_only_events_need_no_intervals() {
+async fn report_only_events_need_no_intervals() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -149,7 +149,7 @@ async fn checklist_26_report_only_events_need_no_intervals() {
 }
 
 #[actix_rt::test]
-async fn checklist_27_interval_and_values_map_fields_are_required() {
+async fn interval_and_values_map_fields_are_required() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -166,7 +166,7 @@ async fn checklist_27_interval_and_values_map_fields_are_required() {
 }
 
 #[actix_rt::test]
-async fn checklist_28_29_durations_and_dates_follow_the_spec_and_are_echoed_as_sent() {
+async fn durations_and_dates_follow_the_spec_and_are_echoed_as_sent() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -189,7 +189,7 @@ async fn checklist_28_29_durations_and_dates_follow_the_spec_and_are_echoed_as_s
 }
 
 #[actix_rt::test]
-async fn checklist_30_31_private_types_and_multi_value_payloads_round_trip() {
+async fn private_types_and_multi_value_payloads_round_trip() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -206,7 +206,7 @@ async fn checklist_30_31_private_types_and_multi_value_payloads_round_trip() {
 }
 
 #[actix_rt::test]
-async fn checklist_32_33_report_descriptor_enums_and_bounds() {
+async fn report_descriptor_enums_and_bounds() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -223,7 +223,7 @@ async fn checklist_32_33_report_descriptor_enums_and_bounds() {
 }
 
 #[actix_rt::test]
-async fn checklist_34_35_pagination_is_bounded_disjoint_and_ordered() {
+async fn pagination_is_bounded_disjoint_and_ordered() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let mut ids = Vec::new();
@@ -247,7 +247,7 @@ async fn checklist_34_35_pagination_is_bounded_disjoint_and_ordered() {
 }
 
 #[actix_rt::test]
-async fn checklist_36_37_event_filters_are_additive() {
+async fn event_filters_are_additive() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let a = program(&bl, "a", &[]).await;
@@ -269,7 +269,7 @@ async fn checklist_36_37_event_filters_are_additive() {
 }
 
 #[actix_rt::test]
-async fn checklist_38_active_events_exclude_those_that_have_ended() {
+async fn active_events_exclude_those_that_have_ended() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -294,7 +294,7 @@ async fn checklist_38_active_events_exclude_those_that_have_ended() {
 }
 
 #[actix_rt::test]
-async fn checklist_39_report_filters() {
+async fn report_filters() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -322,7 +322,7 @@ async fn checklist_39_report_filters() {
 }
 
 #[actix_rt::test]
-async fn checklist_40_subscription_object_filter() {
+async fn subscription_object_filter() {
     let app = TestApp::new().await;
     let ven = app.ven("v");
     let rx = crate::receiver::Receiver::start().await;
@@ -341,7 +341,7 @@ async fn checklist_40_subscription_object_filter() {
 }
 
 #[actix_rt::test]
-async fn checklist_62_subscription_validation() {
+async fn subscription_validation() {
     let app = TestApp::new().await;
     let ven = app.ven("v");
     ven.post("/subscriptions", &json!({"clientName": "v"}))
@@ -354,7 +354,7 @@ async fn checklist_62_subscription_validation() {
 }
 
 #[actix_rt::test]
-async fn checklist_41_resource_and_ven_filters() {
+async fn resource_and_ven_filters() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let (va, vb) = (app.ven("a"), app.ven("b"));
@@ -370,7 +370,7 @@ async fn checklist_41_resource_and_ven_filters() {
 }
 
 #[actix_rt::test]
-async fn checklist_44_45_46_48_ven_registration() {
+async fn ven_registration() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let ven = app.ven("v");
@@ -401,7 +401,7 @@ async fn checklist_44_45_46_48_ven_registration() {
 }
 
 #[actix_rt::test]
-async fn checklist_47_a_ven_cannot_set_targets_on_vens_or_resources() {
+async fn a_ven_cannot_set_targets_on_vens_or_resources() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let ven = app.ven("v");
@@ -425,7 +425,7 @@ async fn checklist_47_a_ven_cannot_set_targets_on_vens_or_resources() {
 }
 
 #[actix_rt::test]
-async fn checklist_49_resources_need_an_existing_ven() {
+async fn resources_need_an_existing_ven() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let r = bl
@@ -472,7 +472,7 @@ async fn ven_resources_default_to_the_callers_ven_and_names_are_unique_per_ven()
 
 /// Events posted at the same moment are inserted together (one statement per group-commit batch on
 /// PostgreSQL): each keeps its own program and targets, and one naming no program is refused alone
-/// (checklist 24) without taking the others with it.
+/// (Definition §Object Names) without taking the others with it.
 #[actix_rt::test]
 async fn events_posted_together_keep_their_targets_and_a_bad_one_fails_alone() {
     let app = TestApp::new().await;

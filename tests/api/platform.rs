@@ -79,7 +79,7 @@ fn sqlite_and_postgres_schemas_agree() {
 }
 
 #[actix_rt::test]
-async fn checklist_77_https_serves_tls_and_refuses_plain_http() {
+async fn https_serves_tls_and_refuses_plain_http() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = sluice::startup::write_dev_cert(dir.path()).unwrap();
     let app = TestApp::with_settings(|s| {

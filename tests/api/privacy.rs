@@ -1,11 +1,12 @@
-//! Object privacy, targeting and target hiding (Definition §Object Privacy; checklist 42–58).
+//! Object privacy, targeting and target hiding (OpenADR 3.1 Definition §Object Privacy, §VEN created
+//! object privacy, §Targeting).
 
 use serde_json::json;
 
 use crate::support::{TestApp, event, program, ven_object};
 
 #[actix_rt::test]
-async fn checklist_42_report_client_id_comes_from_the_token() {
+async fn report_client_id_comes_from_the_token() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -23,7 +24,7 @@ async fn checklist_42_report_client_id_comes_from_the_token() {
 }
 
 #[actix_rt::test]
-async fn checklist_43_subscription_client_id_comes_from_the_token() {
+async fn subscription_client_id_comes_from_the_token() {
     let app = TestApp::new().await;
     let ven = app.ven("v");
     let rx = crate::receiver::Receiver::start().await;
@@ -35,7 +36,7 @@ async fn checklist_43_subscription_client_id_comes_from_the_token() {
 }
 
 #[actix_rt::test]
-async fn checklist_50_51_53_vens_read_only_their_own_objects_and_the_business_logic_reads_all() {
+async fn vens_read_only_their_own_objects_and_the_business_logic_reads_all() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -64,7 +65,7 @@ async fn checklist_50_51_53_vens_read_only_their_own_objects_and_the_business_lo
 }
 
 #[actix_rt::test]
-async fn checklist_52_another_vens_objects_by_id_are_not_found() {
+async fn another_vens_objects_by_id_are_not_found() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -125,7 +126,7 @@ async fn checklist_52_another_vens_objects_by_id_are_not_found() {
 }
 
 #[actix_rt::test]
-async fn checklist_54_targeted_events_reach_only_vens_with_those_targets() {
+async fn targeted_events_reach_only_vens_with_those_targets() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -149,7 +150,7 @@ async fn checklist_54_targeted_events_reach_only_vens_with_those_targets() {
 }
 
 #[actix_rt::test]
-async fn checklist_55_a_ven_without_a_ven_object_sees_no_targeted_events() {
+async fn a_ven_without_a_ven_object_sees_no_targeted_events() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -158,7 +159,7 @@ async fn checklist_55_a_ven_without_a_ven_object_sees_no_targeted_events() {
 }
 
 #[actix_rt::test]
-async fn checklist_56_targets_granted_through_a_resource_count() {
+async fn targets_granted_through_a_resource_count() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -172,7 +173,7 @@ async fn checklist_56_targets_granted_through_a_resource_count() {
 }
 
 #[actix_rt::test]
-async fn checklist_57_untargeted_events_are_readable_by_every_ven() {
+async fn untargeted_events_are_readable_by_every_ven() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &[]).await;
@@ -181,7 +182,7 @@ async fn checklist_57_untargeted_events_are_readable_by_every_ven() {
 }
 
 #[actix_rt::test]
-async fn checklist_58_vens_see_only_their_granted_targets() {
+async fn vens_see_only_their_granted_targets() {
     let app = TestApp::new().await;
     let bl = app.bl();
     let p = program(&bl, "p", &["g1", "secret"]).await;
@@ -200,7 +201,7 @@ async fn checklist_58_vens_see_only_their_granted_targets() {
 }
 
 /// Reports posted at the same moment are inserted together (one statement per group-commit batch on
-/// PostgreSQL), yet each is still checked against what its own VEN may see (checklist 50–52).
+/// PostgreSQL), yet each is still checked against what its own VEN may see (Definition §Object Privacy).
 #[actix_rt::test]
 async fn reports_posted_together_are_each_checked_against_their_own_vens_grants() {
     let app = TestApp::new().await;

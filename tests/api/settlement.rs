@@ -1,11 +1,12 @@
-//! Settlement (issue 5) as an analyst uses it: meter data and prices in, rules set, a program settled,
-//! statements exported, a true-up after revised meter data. The numbers are domain.md §3's worked example.
+//! Settlement as an analyst uses it: meter data and prices in, rules set, a program settled,
+//! statements exported, a true-up after revised meter data. The numbers are the worked example of
+//! docs/demand-response.md, "Settlement".
 
 use serde_json::{Value, json};
 
 use crate::support::{As, TestApp, program, ven_object};
 
-/// The §3 site: 50 MW, 40 MW committed, FSL 10, enrolled in a new program; returns (program, site).
+/// The worked example's site: 50 MW, 40 MW committed, FSL 10, enrolled in a new program; returns (program, site).
 async fn example_site(app: &TestApp, bl: &As) -> (String, String) {
     let (program, site, _) = example_site_and_ven(app, bl).await;
     (program, site)

@@ -1,4 +1,4 @@
-//! End to end (issue 4): a real server and the fleet simulator's 20 sites, real OpenADR VENs over HTTP.
+//! End to end: a real server and the fleet simulator's 20 sites, real OpenADR VENs over HTTP.
 //! A 50 MW dispatch is planned, delivered and measured; the deliberately slow site and the one that never
 //! responds show as such.
 

@@ -1,4 +1,4 @@
-//! Flexible-load sites (issue 4): enrollment, the obligation calendar, telemetry read from VEN reports.
+//! Flexible-load sites: enrollment, the obligation calendar, telemetry read from VEN reports.
 
 use serde_json::{Value, json};
 

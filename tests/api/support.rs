@@ -123,7 +123,7 @@ impl Resp {
             .to_owned()
     }
 
-    /// Asserts a problem body whose `status` matches the HTTP status (checklist 75).
+    /// Asserts a problem body whose `status` matches the HTTP status (Definition §Problem).
     #[track_caller]
     pub fn assert_problem(&self, status: u16) -> &Self {
         assert_eq!(self.status, status, "{}", self.text);

@@ -8,7 +8,7 @@ pub mod mqtt;
 pub mod webhook;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -26,12 +26,19 @@ use webhook::WebhookClient;
 pub struct Notifier {
     wake: Notify,
     look: AtomicBool,
+    wakes: AtomicU64,
 }
 
 impl Notifier {
     /// A write committed changes: fan them out.
     pub fn wake(&self) {
+        self.wakes.fetch_add(1, Ordering::Relaxed);
         self.wake.notify_one();
+    }
+
+    /// How many times writes have woken the notifier since start.
+    pub fn wakes(&self) -> u64 {
+        self.wakes.load(Ordering::Relaxed)
     }
 
     /// Notifications may have fallen due (a delivery finished, so the next of its object may go; or the

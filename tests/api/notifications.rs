@@ -1,6 +1,6 @@
-//! Webhook notifications (OpenADR 3.1 Definition §Subscriptions and §Webhooks): the echo handshake, delivery of every change to
-//! the subscriptions it matches with the subscriber's privacy, retries, dead letters, ordering, and
-//! durability across a SIGKILL. Receivers are real HTTPS servers (`receiver.rs`).
+//! Webhook notifications (OpenADR 3.1 Definition §Subscriptions and §Webhooks): the echo handshake,
+//! delivery of every change to the subscriptions it matches with the subscriber's privacy, retries, dead
+//! letters, ordering, and durability across a SIGKILL. Receivers are real HTTPS servers (`receiver.rs`).
 
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -943,5 +943,203 @@ async fn subscriptions_past_the_limits_are_refused_before_any_callback_is_called
         r.body["detail"].as_str().unwrap().contains("subscriptions"),
         "{}",
         r.text
+    );
+}
+
+/// Write operations that change no OpenADR object, so record no change and notify no one: the operator's
+/// own records (sites, enrollments, credentials, meter data, prices, settlement). Every other write is
+/// exercised below; a new write operation belongs in one place or the other.
+const WRITES_WITHOUT_OBJECT_CHANGES: &[(&str, &str)] = &[
+    ("POST", "/auth/token"),
+    ("POST", "/ops/sites"),
+    ("PUT", "/ops/sites/{siteID}"),
+    ("DELETE", "/ops/sites/{siteID}"),
+    ("POST", "/ops/enrollments"),
+    ("PUT", "/ops/enrollments/{enrollmentID}"),
+    ("DELETE", "/ops/enrollments/{enrollmentID}"),
+    ("POST", "/ops/clients"),
+    ("POST", "/ops/meter-data"),
+    ("POST", "/ops/prices"),
+    ("PUT", "/ops/programs/{programID}/settlement-rules"),
+    ("POST", "/ops/settlements"),
+];
+
+/// Writes whose object changes are one per event they send, checked with dispatch (`tests/api/dispatch.rs`).
+const WRITES_OF_SEVERAL_EVENTS: &[(&str, &str)] = &[
+    ("POST", "/ops/dispatches"),
+    ("POST", "/ops/dispatches/{dispatchID}/cancel"),
+];
+
+/// Every write of an OpenADR object records exactly one change — one notification to a subscriber that
+/// sees everything, made in the same fan-out pass as any other change of that commit — and wakes the
+/// notifier, so the notification goes out now rather than at the next poll.
+#[actix_rt::test]
+async fn every_object_write_records_exactly_one_change_and_wakes_the_notifier() {
+    let app = TestApp::new().await;
+    let rx = Receiver::start().await;
+    let bl = app.bl();
+    let ven = app.ven("v");
+    let all = json!(["PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"]);
+    subscribe(
+        &bl,
+        &subscription("bl", &rx.url("/all"), all, json!(["CREATE", "UPDATE", "DELETE"])),
+    )
+    .await;
+
+    let mut exercised: Vec<(&str, &str)> = Vec::new();
+    // One write: `send` does it and returns the object's id; then exactly one notification of it.
+    macro_rules! write {
+        ($method:literal, $path:literal, $op:literal, $send:expr) => {{
+            let before = app.state.notifier.wakes();
+            let r = $send;
+            assert!(r.status == 200 || r.status == 201, "{} {}: {}", $method, $path, r.text);
+            let id = r.body["id"].as_str().unwrap().to_owned();
+            assert!(
+                app.state.notifier.wakes() > before,
+                "{} {} woke the notifier",
+                $method,
+                $path
+            );
+            let label = format!("{} {} ({id})", $method, $path);
+            rx.wait_for(&label, |p| {
+                p.body["operation"] == $op && p.body["object"]["id"] == id.as_str()
+            })
+            .await;
+            let rows: Vec<Value> = notifications(&bl, &format!("objectID={id}"))
+                .await
+                .into_iter()
+                .filter(|n| n["operation"] == $op)
+                .collect();
+            assert_eq!(rows.len(), 1, "{label}: {rows:?}");
+            exercised.push(($method, $path));
+            id
+        }};
+    }
+
+    let p = write!(
+        "POST",
+        "/programs",
+        "CREATE",
+        bl.post("/programs", &json!({"programName": "p"})).await
+    );
+    write!(
+        "PUT",
+        "/programs/{programID}",
+        "UPDATE",
+        bl.put(&format!("/programs/{p}"), &json!({"programName": "p2"})).await
+    );
+    let event_body = json!({"programID": p, "intervalPeriod": {"start": "2026-07-01T14:00:00Z", "duration": "PT1H"},
+        "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}]});
+    let e = write!("POST", "/events", "CREATE", bl.post("/events", &event_body).await);
+    write!(
+        "PUT",
+        "/events/{eventID}",
+        "UPDATE",
+        bl.put(&format!("/events/{e}"), &event_body).await
+    );
+    let ven_body = json!({"objectType": "BL_VEN_REQUEST", "clientID": ven.client_id, "venName": "v"});
+    let v = write!("POST", "/vens", "CREATE", bl.post("/vens", &ven_body).await);
+    write!(
+        "PUT",
+        "/vens/{venID}",
+        "UPDATE",
+        bl.put(&format!("/vens/{v}"), &ven_body).await
+    );
+    let resource_body = json!({"objectType": "BL_RESOURCE_REQUEST", "clientID": ven.client_id, "venID": v,
+        "resourceName": "miners"});
+    let res = write!(
+        "POST",
+        "/resources",
+        "CREATE",
+        bl.post("/resources", &resource_body).await
+    );
+    write!(
+        "PUT",
+        "/resources/{resourceID}",
+        "UPDATE",
+        bl.put(&format!("/resources/{res}"), &resource_body).await
+    );
+    let report_body = json!({"eventID": e, "clientName": "v", "resources": []});
+    let rep = write!("POST", "/reports", "CREATE", ven.post("/reports", &report_body).await);
+    write!(
+        "PUT",
+        "/reports/{reportID}",
+        "UPDATE",
+        ven.put(&format!("/reports/{rep}"), &report_body).await
+    );
+    write!(
+        "DELETE",
+        "/reports/{reportID}",
+        "DELETE",
+        ven.delete(&format!("/reports/{rep}")).await
+    );
+    let sub_body = subscription("v", &rx.url("/v"), json!(["EVENT"]), json!(["CREATE"]));
+    let sub = write!(
+        "POST",
+        "/subscriptions",
+        "CREATE",
+        ven.post("/subscriptions", &sub_body).await
+    );
+    write!(
+        "PUT",
+        "/subscriptions/{subscriptionID}",
+        "UPDATE",
+        ven.put(&format!("/subscriptions/{sub}"), &sub_body).await
+    );
+    write!(
+        "DELETE",
+        "/subscriptions/{subscriptionID}",
+        "DELETE",
+        ven.delete(&format!("/subscriptions/{sub}")).await
+    );
+    write!(
+        "DELETE",
+        "/resources/{resourceID}",
+        "DELETE",
+        bl.delete(&format!("/resources/{res}")).await
+    );
+    write!(
+        "DELETE",
+        "/vens/{venID}",
+        "DELETE",
+        bl.delete(&format!("/vens/{v}")).await
+    );
+    write!(
+        "DELETE",
+        "/events/{eventID}",
+        "DELETE",
+        bl.delete(&format!("/events/{e}")).await
+    );
+    write!(
+        "POST",
+        "/ops/price-signals",
+        "CREATE",
+        bl.post(
+            "/ops/price-signals",
+            &json!({"programID": p, "currency": "USD", "intervalDuration": "PT15M",
+            "prices": ["45.10"]})
+        )
+        .await
+    );
+    write!(
+        "DELETE",
+        "/programs/{programID}",
+        "DELETE",
+        bl.delete(&format!("/programs/{p}")).await
+    );
+
+    let mut classified: Vec<(&str, &str)> = exercised;
+    classified.extend(WRITES_WITHOUT_OBJECT_CHANGES);
+    classified.extend(WRITES_OF_SEVERAL_EVENTS);
+    classified.sort();
+    let mut writes: Vec<(&str, &str)> = sluice::api::access::OPERATIONS
+        .iter()
+        .filter(|o| o.method != "GET")
+        .map(|o| (o.method, o.path))
+        .collect();
+    writes.sort();
+    assert_eq!(
+        classified, writes,
+        "every write operation is exercised here or named as changing no object"
     );
 }

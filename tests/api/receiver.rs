@@ -221,6 +221,25 @@ impl Receiver {
     }
 }
 
+impl Receiver {
+    /// Waits until a notification matching `what` arrived (a deadline, not a delay) and returns it.
+    pub async fn wait_for(&self, label: &str, what: impl Fn(&Received) -> bool) -> Received {
+        let wait = async {
+            loop {
+                let changed = self.shared.changed.notified();
+                if let Some(found) = self.posts().into_iter().find(&what) {
+                    return found;
+                }
+                changed.await;
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(30), wait).await {
+            Ok(p) => p,
+            Err(_) => panic!("no notification of {label} arrived: {:?}", self.posts()),
+        }
+    }
+}
+
 impl Drop for Receiver {
     fn drop(&mut self) {
         if let Some(h) = self.handle.take() {

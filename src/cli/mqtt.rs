@@ -1,0 +1,33 @@
+//! `sluice mqtt acl`: the Mosquitto ACL for an external broker.
+
+use clap::Subcommand;
+use sluice::startup::open_db;
+use sluice::store::repo;
+
+use super::{Common, settings};
+
+#[derive(Subcommand)]
+pub(crate) enum MqttAction {
+    /// Print a Mosquitto ACL file for an external broker (business-logic clients from the database).
+    Acl {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Prints the ACL file.
+pub(crate) fn acl(common: &Common) -> anyhow::Result<()> {
+    let s = settings(common, None)?;
+    let db = open_db(&s, true)?;
+    let operators: Vec<String> = db
+        .read_blocking(repo::list_clients)?
+        .into_iter()
+        .filter(|c| c.role == "operator")
+        .map(|c| c.client_id)
+        .collect();
+    print!(
+        "{}",
+        sluice::notify::mqtt::mosquitto_acl(&s.mqtt.topic_prefix, s.mqtt.external_username.as_deref(), &operators)
+    );
+    Ok(())
+}

@@ -172,9 +172,13 @@ pub async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    // Unknown paths, other methods (405), the API page and `/openapi.json` have no rule and pass.
+    // The path as the router will match it: percent-escapes of ordinary characters decoded (`/%6Fps/sites`
+    // reaches `/ops/sites`), not the raw path of the request line. Unknown paths, other methods (405), the
+    // API page and `/openapi.json` have no rule and pass.
+    let routed = req.match_info().as_str();
     let access = req
-        .match_pattern()
+        .resource_map()
+        .match_pattern(routed)
         .and_then(|pattern| rule(req.method().as_str(), &pattern));
     let outcome = match access {
         None | Some(Access::Public) => Ok(None),

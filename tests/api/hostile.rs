@@ -468,3 +468,29 @@ async fn nul_characters_are_refused_everywhere_on_both_databases() {
         vec![ev]
     );
 }
+
+/// A path spelled with percent-escapes the router decodes (`/%6Fps/sites` is `/ops/sites`) is authorized as
+/// the operation it reaches: a VEN gets 403 and an anonymous client 401, never the operator's data.
+#[actix_rt::test]
+async fn an_escaped_path_is_authorized_as_the_operation_it_reaches() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    program(&bl, "p", &[]).await;
+    let ven = app.ven("v");
+    for path in [
+        "/%6Fps/sites",
+        "/o%70s/sites",
+        "/%6fps/%73ites",
+        "/ops/%73ites/x",
+        "/%70rograms",
+    ] {
+        let anonymous = app.anonymous().get(path).await;
+        assert_eq!(anonymous.status, 401, "{path} without a token: {}", anonymous.text);
+        if path.contains("rograms") {
+            continue;
+        }
+        let r = ven.get(path).await;
+        assert_eq!(r.status, 403, "{path} as a VEN: {}", r.text);
+    }
+    assert_eq!(bl.get("/%6Fps/sites").await.status, 200, "the operator reaches it");
+}

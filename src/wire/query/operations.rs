@@ -43,7 +43,6 @@ pub struct ProgramQuery {
 pub struct EventQuery {
     /// Only events of this program.
     #[serde(rename = "programID")]
-    #[param(rename = "programID")]
     pub program_id: Option<ObjectId>,
     /// Only events with one of these targets.
     #[param(inline, style = Form, explode)]
@@ -63,15 +62,12 @@ pub struct EventQuery {
 pub struct ReportQuery {
     /// Only reports on events of this program.
     #[serde(rename = "programID")]
-    #[param(rename = "programID")]
     pub program_id: Option<ObjectId>,
     /// Only reports on this event.
     #[serde(rename = "eventID")]
-    #[param(rename = "eventID")]
     pub event_id: Option<ObjectId>,
     /// Only reports with this clientName.
     #[serde(rename = "clientName")]
-    #[param(rename = "clientName")]
     pub client_name: Option<Name>,
     #[param(inline)]
     pub skip: Option<Skip>,
@@ -85,11 +81,9 @@ pub struct ReportQuery {
 pub struct SubscriptionQuery {
     /// Only subscriptions to this program.
     #[serde(rename = "programID")]
-    #[param(rename = "programID")]
     pub program_id: Option<ObjectId>,
     /// Only subscriptions with this clientName.
     #[serde(rename = "clientName")]
-    #[param(rename = "clientName")]
     pub client_name: Option<Name>,
     /// Only subscriptions naming one of these object types.
     #[param(inline, style = Form, explode)]
@@ -106,7 +100,6 @@ pub struct SubscriptionQuery {
 pub struct VenQuery {
     /// Only the ven with this name.
     #[serde(rename = "venName")]
-    #[param(rename = "venName")]
     pub ven_name: Option<Name>,
     /// Only vens with one of these targets.
     #[param(inline, style = Form, explode)]
@@ -123,11 +116,9 @@ pub struct VenQuery {
 pub struct ResourceQuery {
     /// Only resources with this name.
     #[serde(rename = "resourceName")]
-    #[param(rename = "resourceName")]
     pub resource_name: Option<Name>,
     /// Only resources of this ven.
     #[serde(rename = "venID")]
-    #[param(rename = "venID")]
     pub ven_id: Option<ObjectId>,
     /// Only resources with one of these targets.
     #[param(inline, style = Form, explode)]
@@ -163,11 +154,9 @@ pub struct TelemetryQuery {
     pub to: Option<WireDateTime>,
     /// Only this payload type (DEMAND, USAGE, OPERATING_STATE, …).
     #[serde(rename = "payloadType")]
-    #[param(rename = "payloadType")]
     pub payload_type: Option<Name>,
     /// Only points from reports on this event.
     #[serde(rename = "eventID")]
-    #[param(rename = "eventID")]
     pub event_id: Option<ObjectId>,
     #[param(inline)]
     pub skip: Option<Skip>,
@@ -186,11 +175,9 @@ pub type StatementLimit = Limit<MAX_STATEMENTS>;
 pub struct EnrollmentQuery {
     /// Only enrollments of this site.
     #[serde(rename = "siteID")]
-    #[param(rename = "siteID")]
     pub site_id: Option<ObjectId>,
     /// Only enrollments in this program.
     #[serde(rename = "programID")]
-    #[param(rename = "programID")]
     pub program_id: Option<ObjectId>,
     #[param(inline)]
     pub skip: Option<Skip>,
@@ -225,19 +212,15 @@ impl DeliveryState {
 pub struct NotificationQuery {
     /// Notifications about this event and its reports.
     #[serde(rename = "eventID")]
-    #[param(rename = "eventID")]
     pub event_id: Option<ObjectId>,
     /// Notifications for this subscription.
     #[serde(rename = "subscriptionID")]
-    #[param(rename = "subscriptionID")]
     pub subscription_id: Option<ObjectId>,
     /// Notifications about this object.
     #[serde(rename = "objectID")]
-    #[param(rename = "objectID")]
     pub object_id: Option<ObjectId>,
     /// Notifications to this subscribing client.
     #[serde(rename = "clientID")]
-    #[param(rename = "clientID")]
     pub client_id: Option<Name>,
     /// Only notifications in this state.
     #[param(inline)]
@@ -267,15 +250,12 @@ pub struct CallbackQuery {
 pub struct StatementQuery {
     /// Only statements of this program.
     #[serde(rename = "programID")]
-    #[param(rename = "programID")]
     pub program_id: Option<ObjectId>,
     /// Only statements of this site.
     #[serde(rename = "siteID")]
-    #[param(rename = "siteID")]
     pub site_id: Option<ObjectId>,
     /// Only statements issued by this settlement run.
     #[serde(rename = "runID")]
-    #[param(rename = "runID")]
     pub run_id: Option<ObjectId>,
     #[param(inline)]
     pub skip: Option<Skip>,
@@ -294,7 +274,6 @@ pub struct MeterImportQuery {
     pub site: Option<Name>,
     /// Kept with the import for the audit trail.
     #[serde(rename = "fileName")]
-    #[param(rename = "fileName")]
     pub file_name: Option<Name>,
 }
 
@@ -334,6 +313,5 @@ impl FormatQuery {
 pub struct ChartQuery {
     /// The event to draw (default: the statement's first).
     #[serde(rename = "eventID")]
-    #[param(rename = "eventID")]
     pub event_id: Option<ObjectId>,
 }

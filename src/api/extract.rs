@@ -134,7 +134,7 @@ impl<T: DeserializeOwned> FromRequest for Params<T> {
         std::future::ready(
             crate::wire::query::from_query(req.query_string())
                 .map(Params)
-                .map_err(|e| AppError::BadRequest(format!("query parameter {e}"))),
+                .map_err(AppError::BadRequest),
         )
     }
 }

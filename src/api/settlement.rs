@@ -103,6 +103,7 @@ pub async fn meter_days(
     q: Params<MeterDaysQuery>,
 ) -> Result<HttpResponse, AppError> {
     let MeterDaysQuery { from, to, channel } = q.0;
+    let (from, to) = (from.0, to.0);
     let channel = channel.map_or(Channel::Delivered, |c| c.0);
     let id = id.into_inner();
     Ok(ok(json(

@@ -27,7 +27,7 @@ pub const MAX_VALUES: usize = 50;
 /// default (the specification leaves it to the server).
 pub const MAX_LIMIT: i64 = 50;
 
-/// Fills `T` from a query string; the error names the parameter (`limit: must be …`).
+/// Fills `T` from a query string; the error names the parameter (`query parameter limit: must be …`).
 pub fn from_query<T: DeserializeOwned>(qs: &str) -> Result<T, String> {
     // By key, so a query of thousands of keys costs one pass (the URL's length is the only bound).
     let mut groups: HashMap<String, Vec<String>> = HashMap::new();
@@ -38,7 +38,11 @@ pub fn from_query<T: DeserializeOwned>(qs: &str) -> Result<T, String> {
     let map = de::value::MapDeserializer::<_, de::value::Error>::new(groups.into_iter().map(|(k, v)| (k, Values(v))));
     serde_path_to_error::deserialize(map).map_err(|e| {
         let path = e.path().to_string();
-        format!("{path}: {}", e.into_inner())
+        let why = e.into_inner().to_string();
+        match why.strip_prefix("missing field ") {
+            Some(name) => format!("query parameter {name} is required"),
+            None => format!("query parameter {path}: {why}"),
+        }
     })
 }
 
@@ -161,6 +165,31 @@ pub fn page<const MAX: i64>(skip: Option<Skip>, limit: Option<Limit<MAX>>) -> Pa
         limit: limit.unwrap_or_default().0,
     }
 }
+
+/// A UTC calendar day, `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day(pub chrono::NaiveDate);
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map(Self)
+            .map_err(|_| de::Error::custom(format!("must be a date, YYYY-MM-DD, got {s:?}")))
+    }
+}
+
+impl PartialSchema for Day {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Date,
+            )))
+            .into()
+    }
+}
+impl ToSchema for Day {}
 
 /// A true/false parameter (`true`/`false`, any case, or `1`/`0`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -300,7 +329,8 @@ mod tests {
     fn limits_are_enforced_with_the_parameter_named() {
         for bad in ["limit=51", "limit=-1", "skip=-1", "limit=x", "limit="] {
             let e = from_query::<PageQuery>(bad).unwrap_err();
-            assert!(e.starts_with(bad.split('=').next().unwrap()), "{bad}: {e}");
+            let name = bad.split('=').next().unwrap();
+            assert!(e.starts_with(&format!("query parameter {name}: ")), "{bad}: {e}");
         }
         let q: PageQuery = from_query("skip=3&limit=0").unwrap();
         assert_eq!(q.page(), Page { skip: 3, limit: 0 });
@@ -320,16 +350,26 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_required_parameter_and_a_bad_day_are_named() {
+        assert_eq!(
+            from_query::<MeterDaysQuery>("to=2026-07-01").unwrap_err(),
+            "query parameter `from` is required"
+        );
+        let e = from_query::<MeterDaysQuery>("from=2026-07-01&to=July").unwrap_err();
+        assert_eq!(e, "query parameter to: must be a date, YYYY-MM-DD, got \"July\"");
+    }
+
+    #[test]
     fn identifiers_flags_and_object_types_are_checked() {
         assert!(
             from_query::<EventQuery>("programID=a/b")
                 .unwrap_err()
-                .starts_with("programID")
+                .starts_with("query parameter programID:")
         );
         assert!(
             from_query::<EventQuery>("active=maybe")
                 .unwrap_err()
-                .starts_with("active")
+                .starts_with("query parameter active:")
         );
         assert_eq!(
             from_query::<EventQuery>("active=TRUE").unwrap().active,
@@ -340,7 +380,7 @@ mod tests {
         assert!(
             from_query::<SubscriptionQuery>("objects=NOPE")
                 .unwrap_err()
-                .starts_with("objects")
+                .starts_with("query parameter objects")
         );
     }
 }

@@ -4,7 +4,9 @@
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ChannelParam, Flag, FormatParam, Limit, ListLimit, MeterFormatParam, ObjectTypes, Skip, Targets, page};
+use super::{
+    ChannelParam, Day, Flag, FormatParam, Limit, ListLimit, MeterFormatParam, ObjectTypes, Skip, Targets, page,
+};
 use crate::wire::settlement::Format;
 use crate::wire::{Name, ObjectId, Page, WireDateTime};
 
@@ -282,11 +284,11 @@ pub struct MeterImportQuery {
 #[into_params(parameter_in = Query)]
 pub struct MeterDaysQuery {
     /// First UTC day, YYYY-MM-DD.
-    #[param(value_type = chrono::NaiveDate)]
-    pub from: chrono::NaiveDate,
+    #[param(inline)]
+    pub from: Day,
     /// Last UTC day, included (at most 93 days).
-    #[param(value_type = chrono::NaiveDate)]
-    pub to: chrono::NaiveDate,
+    #[param(inline)]
+    pub to: Day,
     /// delivered (default), received or net.
     #[param(inline)]
     pub channel: Option<ChannelParam>,

@@ -253,7 +253,7 @@ pub async fn get_statement(
 /// A chart of one event of a statement (SVG): baseline, actual and the level committed, per interval.
 #[utoipa::path(tag = "settlement",
     params(("statementID" = String, Path), ChartQuery),
-    responses((status = 200, body = String, content_type = "image/svg+xml"), (status = 401, body = Problem),
+    responses((status = 200, body = String, content_type = "image/svg+xml"), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/ops/statements/{statementID}/chart")]
 pub async fn statement_chart(

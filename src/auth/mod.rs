@@ -216,11 +216,6 @@ impl Access {
         }
     }
 
-    /// Whether a bearer token is needed at all.
-    pub fn needs_token(self) -> bool {
-        self != Self::Public
-    }
-
     /// The alternatives as OpenAPI writes them: each inner list is one way in (all of its scopes
     /// needed); empty when no token is needed.
     pub fn requirements(self) -> Vec<Vec<&'static str>> {

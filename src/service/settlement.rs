@@ -1088,12 +1088,3 @@ pub fn meter_days(
         })
         .collect()
 }
-
-/// The meter channel named in a request.
-pub fn channel(s: Option<&str>) -> Result<Channel, AppError> {
-    match s {
-        None => Ok(Channel::Delivered),
-        Some(c) => Channel::parse(c)
-            .ok_or_else(|| AppError::BadRequest(format!("channel {c:?} is not delivered, received or net"))),
-    }
-}

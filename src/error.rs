@@ -71,6 +71,12 @@ impl AppError {
     }
 }
 
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        StoreError::from(e).into()
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -78,8 +84,6 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(c) => Self::Conflict(format!("conflicts with an existing object ({c})")),
             StoreError::ForeignKey(c) => Self::Conflict(format!("a referenced object does not exist ({c})")),
             StoreError::Unavailable(m) => Self::Unavailable(m),
-            StoreError::Invalid(m) => Self::BadRequest(m),
-            StoreError::Refused(m) => Self::Conflict(m),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -14,23 +14,11 @@ use crate::settle::engine::Period;
 use crate::settle::export::{self, Format, Statement};
 use crate::settle::meter::Channel;
 use crate::settle::rules::Rules;
-use crate::store::Db;
 use crate::wire::query::{ChartQuery, FormatQuery, MeterDaysQuery, MeterImportQuery, StatementQuery};
 use crate::wire::settlement::{
     MeterDay, MeterImport, PriceImport, RulesVersion, SettleRequest, SettlementRun, StatementSummary,
 };
 use crate::wire::{Name, ObjectId, Problem};
-
-/// Runs blocking settlement work on the database off the async threads.
-async fn on_db<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
-) -> Result<T, AppError> {
-    let db = state.db.clone();
-    actix_web::web::block(move || f(&db))
-        .await
-        .map_err(|e| AppError::Internal(format!("settlement task failed: {e}")))?
-}
 
 /// The meter-data format: `format=csv|greenbutton`, else the Content-Type.
 fn meter_format(q: &MeterImportQuery, req: &HttpRequest) -> Result<MeterFormat, AppError> {
@@ -76,7 +64,7 @@ pub async fn import_meter(
     let file_name = q.0.file_name.map(Name::into_string);
     let body = read_upload(&req, payload.into_inner()).await?;
     let (now, by) = (state.clock.now(), who.0.client_id.clone());
-    let done = on_db(&state, move |db| {
+    let done = settlement::blocking(&state, move |db| {
         let o = ImportOptions {
             format,
             file_name,
@@ -107,7 +95,7 @@ pub async fn meter_days(
     let channel = channel.map_or(Channel::Delivered, |c| c.0);
     let id = id.into_inner();
     Ok(ok(json(
-        &on_db(&state, move |db| settlement::meter_days(db, &id, channel, from, to)).await?,
+        &settlement::blocking(&state, move |db| settlement::meter_days(db, &id, channel, from, to)).await?,
     )?))
 }
 
@@ -123,7 +111,7 @@ pub async fn import_prices(
     payload: Payload,
 ) -> Result<HttpResponse, AppError> {
     let body = read_upload(&req, payload.into_inner()).await?;
-    let done = on_db(&state, move |db| settlement::import_prices(db, &body[..])).await?;
+    let done = settlement::blocking(&state, move |db| settlement::import_prices(db, &body[..])).await?;
     Ok(created(json(&done)?))
 }
 
@@ -134,7 +122,7 @@ pub async fn import_prices(
 pub async fn get_rules(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     Ok(ok(json(
-        &on_db(&state, move |db| settlement::get_rules(db, &id)).await?,
+        &settlement::blocking(&state, move |db| settlement::get_rules(db, &id)).await?,
     )?))
 }
 
@@ -152,7 +140,7 @@ pub async fn put_rules(
 ) -> Result<HttpResponse, AppError> {
     let (now, by) = (state.clock.now(), who.0.client_id.clone());
     let id = id.into_inner();
-    let v = on_db(&state, move |db| settlement::put_rules(db, &id, body.0, &by, now)).await?;
+    let v = settlement::blocking(&state, move |db| settlement::put_rules(db, &id, body.0, &by, now)).await?;
     Ok(created(json(&v)?))
 }
 
@@ -171,7 +159,7 @@ pub async fn settle(
     let (now, by) = (state.clock.now(), who.0.client_id.clone());
     let r = body.0;
     let period = Period { from: r.from, to: r.to };
-    let run = on_db(&state, move |db| {
+    let run = settlement::blocking(&state, move |db| {
         settlement::settle(db, &r.program_id, period, &by, now, &mut |_, _| {})
     })
     .await?;
@@ -184,7 +172,9 @@ pub async fn settle(
 #[get("/ops/settlements/{runID}")]
 pub async fn get_run(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    Ok(ok(json(&on_db(&state, move |db| settlement::get_run(db, &id)).await?)?))
+    Ok(ok(json(
+        &settlement::blocking(&state, move |db| settlement::get_run(db, &id)).await?,
+    )?))
 }
 
 /// The statements a run issued (initial statements and true-ups) in one file: JSON array (default), CSV
@@ -202,7 +192,7 @@ pub async fn run_statements(
     let format = q.0.format();
     let id = id.into_inner();
     let name = format!("settlement-{id}");
-    let statements = on_db(&state, move |db| settlement::run_statements(db, &id)).await?;
+    let statements = settlement::blocking(&state, move |db| settlement::run_statements(db, &id)).await?;
     Ok(file(format, &name, export::render_many(&statements, format)))
 }
 
@@ -227,7 +217,7 @@ fn file(format: Format, name: &str, body: String) -> HttpResponse {
 pub async fn list_statements(state: Data<AppState>, q: Params<StatementQuery>) -> Result<HttpResponse, AppError> {
     let q = q.0;
     Ok(ok(json(
-        &on_db(&state, move |db| settlement::list_statements(db, q)).await?,
+        &settlement::blocking(&state, move |db| settlement::list_statements(db, q)).await?,
     )?))
 }
 
@@ -245,7 +235,7 @@ pub async fn get_statement(
 ) -> Result<HttpResponse, AppError> {
     let format = q.0.format();
     let id = id.into_inner();
-    let s = on_db(&state, move |db| settlement::get_statement(db, &id)).await?;
+    let s = settlement::blocking(&state, move |db| settlement::get_statement(db, &id)).await?;
     let name = format!("statement-{}-v{}", s.statement_id, s.version);
     Ok(file(format, &name, export::render(&s, format)))
 }
@@ -263,6 +253,6 @@ pub async fn statement_chart(
 ) -> Result<HttpResponse, AppError> {
     let event = q.0.event_id.map(ObjectId::into_string);
     let id = id.into_inner();
-    let svg = on_db(&state, move |db| settlement::chart(db, &id, event.as_deref())).await?;
+    let svg = settlement::blocking(&state, move |db| settlement::chart(db, &id, event.as_deref())).await?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
 }

@@ -6,7 +6,6 @@ use sluice::auth::Role;
 use sluice::clock::SharedClock;
 use sluice::service::clients::{self, PEPPER_SECRET};
 use sluice::startup::open_db;
-use sluice::store::repo;
 
 use super::{Common, settings};
 
@@ -59,7 +58,7 @@ pub(crate) fn client(action: ClientAction, clock: SharedClock) -> anyhow::Result
             println!("{}", serde_json::to_string(&issued)?);
         }
         ClientAction::List { .. } => {
-            for c in db.read_blocking(repo::list_clients)? {
+            for c in clients::list(&db)? {
                 println!(
                     "{}",
                     serde_json::json!({"client_id": c.client_id, "name": c.client_name, "role": c.role, "created": sluice::wire::format_time(&c.created)})
@@ -67,9 +66,7 @@ pub(crate) fn client(action: ClientAction, clock: SharedClock) -> anyhow::Result
             }
         }
         ClientAction::Remove { id, .. } => {
-            let removed = db
-                .write_blocking(|c| repo::delete_client(c, &id))
-                .context("cannot remove the client")?;
+            let removed = clients::remove(&db, &id).context("cannot remove the client")?;
             if !removed {
                 bail!("no client {id:?}");
             }

@@ -112,12 +112,6 @@ impl Progress {
     }
 }
 
-/// A program named by id or by name.
-pub(crate) fn program_id(db: &sluice::store::Db, key: &str) -> anyhow::Result<String> {
-    let found = db.read_blocking(|c| sluice::store::settlement::program_by_id_or_name(c, key))?;
-    found.ok_or_else(|| anyhow::anyhow!("no program has the id or name {key:?}"))
-}
-
 /// A refused file, with each problem on its own line.
 pub(crate) fn rejection(e: sluice::error::AppError) -> anyhow::Error {
     match e {

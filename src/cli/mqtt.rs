@@ -1,8 +1,8 @@
 //! `sluice mqtt acl`: the Mosquitto ACL for an external broker.
 
 use clap::Subcommand;
+use sluice::service::clients;
 use sluice::startup::open_db;
-use sluice::store::repo;
 
 use super::{Common, settings};
 
@@ -19,8 +19,7 @@ pub(crate) enum MqttAction {
 pub(crate) fn acl(common: &Common) -> anyhow::Result<()> {
     let s = settings(common, None)?;
     let db = open_db(&s, true)?;
-    let operators: Vec<String> = db
-        .read_blocking(repo::list_clients)?
+    let operators: Vec<String> = clients::list(&db)?
         .into_iter()
         .filter(|c| c.role == "operator")
         .map(|c| c.client_id)

@@ -8,7 +8,7 @@ use sluice::clock::SharedClock;
 use sluice::service::settlement;
 use sluice::startup::open_db;
 
-use super::{Common, program_id, settings};
+use super::{Common, settings};
 
 #[derive(Subcommand)]
 pub(crate) enum RulesAction {
@@ -35,7 +35,7 @@ pub(crate) fn rules(action: RulesAction, clock: &SharedClock) -> anyhow::Result<
     };
     let s = settings(common, None)?;
     let db = open_db(&s, true)?;
-    let program = program_id(&db, program)?;
+    let program = settlement::program_by_key(&db, program)?;
     let v = match &action {
         RulesAction::Set { file, .. } => {
             let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;

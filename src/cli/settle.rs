@@ -5,7 +5,7 @@ use sluice::service::settlement;
 use sluice::settle::engine::Period;
 use sluice::startup::open_db;
 
-use super::{Common, Progress, program_id, settings};
+use super::{Common, Progress, settings};
 
 /// Settles `program` (id or name) for the UTC days `from..=to` and prints the run.
 pub(crate) fn run(
@@ -17,7 +17,7 @@ pub(crate) fn run(
 ) -> anyhow::Result<()> {
     let s = settings(common, None)?;
     let db = open_db(&s, true)?;
-    let program = program_id(&db, program)?;
+    let program = settlement::program_by_key(&db, program)?;
     let mut bar = Progress::new("settling");
     let run = settlement::settle(
         &db,

@@ -32,6 +32,16 @@ pub fn load_secret(db: &Db, clock: &SharedClock, name: &str) -> StoreResult<Vec<
     Ok(value.into_bytes())
 }
 
+/// Every client, oldest first.
+pub fn list(db: &Db) -> Result<Vec<repo::ClientRow>, AppError> {
+    Ok(db.read_blocking(repo::list_clients)?)
+}
+
+/// Removes a client: its tokens stop working at once. Whether there was one.
+pub fn remove(db: &Db, id: &str) -> Result<bool, AppError> {
+    super::commit::commit_blocking(db, |c| Ok(repo::delete_client(c, id)?))
+}
+
 /// Creates a client with a fresh id and secret.
 pub fn add(db: &Db, clock: &SharedClock, pepper: &[u8], role: Role, name: &str) -> StoreResult<IssuedClient> {
     let client_id = new_client_id(role.as_str());
@@ -148,7 +158,7 @@ pub async fn issue_ven(state: &AppState, name: crate::wire::Name) -> Result<Issu
         secret_hash: hash_secret(&state.pepper, &client_secret),
         created: state.clock.now(),
     };
-    state.db.write(move |c| repo::insert_client(c, &row)).await?;
+    state.commit(move |tx| Ok(repo::insert_client(tx, &row)?)).await?;
     Ok(IssuedClient {
         client_id,
         client_secret,

@@ -312,14 +312,12 @@ pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> 
     let req2 = req.clone();
     let id2 = id.clone();
     state
-        .write_listed(move |c| {
-            lock_dispatching(c)?;
-            if let Err(StoreError::NotFound) = crate::store::repo::get_program(c, &program_id) {
-                return Err(StoreError::Refused(format!(
-                    "programID {program_id:?} names no program"
-                )));
+        .commit(move |tx| {
+            lock_dispatching(tx)?;
+            if let Err(StoreError::NotFound) = crate::store::repo::get_program(tx, &program_id) {
+                return Err(AppError::Conflict(format!("programID {program_id:?} names no program")));
             }
-            let candidates = candidates(c, &program_id, &r)?;
+            let candidates = candidates(tx, &program_id, &r)?;
             let names: HashMap<&str, &str> = candidates
                 .iter()
                 .map(|c| (c.site_id.as_str(), c.site_name.as_str()))
@@ -341,10 +339,8 @@ pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> 
                     &req2.duration,
                     req2.priority,
                 )
-                .map_err(|e| StoreError::Internal(format!("dispatch event: {e}")))?;
-                Prepared::at(now, event_id.clone(), &ev)
-                    .map_err(|e| StoreError::Internal(format!("dispatch event: {e}")))?
-                    .insert(c)?;
+                .map_err(|e| AppError::Internal(format!("dispatch event: {e}")))?;
+                Prepared::at(now, event_id.clone(), &ev)?.insert(tx)?;
                 site_rows.push(DispatchSiteRow {
                     dispatch_id: id2.clone(),
                     site_id: pick.site_id.clone(),
@@ -387,11 +383,11 @@ pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> 
                 payload_type: payload_type.clone(),
                 state: "ACTIVE".into(),
                 requested_by: requested_by.clone(),
-                skipped: serde_json::to_string(&skipped)?,
+                skipped: serde_json::to_string(&skipped).map_err(|e| AppError::Internal(e.to_string()))?,
                 created_date_time: to_naive(now),
                 modification_date_time: to_naive(now),
             };
-            db::insert_dispatch(c, &row, &site_rows, &latency)?;
+            db::insert_dispatch(tx, &row, &site_rows, &latency)?;
             // The answer is built from what was just written, not read back.
             let sites = site_rows
                 .into_iter()
@@ -401,10 +397,9 @@ pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> 
                     (s, name, Some(l))
                 })
                 .collect();
-            render(row, sites)
+            Ok(render(row, sites)?)
         })
         .await
-        .map_err(AppError::from)
 }
 
 /// What a site is doing, from its latency row.
@@ -569,21 +564,21 @@ pub async fn cancel(state: &AppState, id: String) -> Result<Dispatch, AppError> 
     let now = state.clock.now();
     let id2 = id.clone();
     let cancelled = state
-        .write_listed(move |c| {
-            lock_dispatching(c)?;
-            let row = db::get_dispatch(c, &id2)?;
+        .commit(move |tx| {
+            lock_dispatching(tx)?;
+            let row = db::get_dispatch(tx, &id2)?;
             if row.state == "CANCELLED" {
-                return view(c, row);
+                return Ok(view(tx, row)?);
             }
             let start = from_naive(row.starts_at);
             let end = from_naive(row.ends_at);
             let direction = DispatchDirection::parse(&row.direction).unwrap_or_default();
-            let names: HashMap<String, String> = db::dispatch_sites(c, &id2)?
+            let names: HashMap<String, String> = db::dispatch_sites(tx, &id2)?
                 .into_iter()
                 .map(|(s, n, _)| (s.site_id, n))
                 .collect();
-            for s in db::sites_of_dispatch(c, &id2)? {
-                let gone = match crate::store::repo::get_event(c, &s.event_id) {
+            for s in db::sites_of_dispatch(tx, &id2)? {
+                let gone = match crate::store::repo::get_event(tx, &s.event_id) {
                     Err(StoreError::NotFound) => true,
                     other => other.map(|_| false)?,
                 };
@@ -594,23 +589,20 @@ pub async fn cancel(state: &AppState, id: String) -> Result<Dispatch, AppError> 
                 // (`delete_in` keeps an event with reports): it then shrinks to nothing at its start.
                 let unstarted = now < start;
                 let deleted = if unstarted {
-                    match delete_in(c, &s.event_id) {
-                        Ok(_) => true,
-                        Err(StoreError::Refused(_)) => false,
-                        Err(e) => return Err(e),
-                    }
+                    // Kept for its reports: shortened below instead.
+                    delete_in(tx, &s.event_id)?.is_ok()
                 } else {
                     false
                 };
                 if deleted {
-                    db::delete_latency(c, &s.event_id)?;
+                    db::delete_latency(tx, &s.event_id)?;
                 } else {
                     let elapsed = if unstarted {
                         0
                     } else {
                         (now - start).num_seconds().max(1)
                     };
-                    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("dispatch {what}: {e}"));
+                    let corrupt = |what: &str, e: String| AppError::Internal(format!("dispatch {what}: {e}"));
                     let ev = event_request(
                         &ObjectId::parse(&row.program_id).map_err(|e| corrupt("programID", e))?,
                         &row.id,
@@ -621,28 +613,26 @@ pub async fn cancel(state: &AppState, id: String) -> Result<Dispatch, AppError> 
                         parse_decimal(&s.level_mw)?,
                         start,
                         &WireDuration::parse(&format!("PT{elapsed}S"))
-                            .map_err(|e| StoreError::Internal(format!("cancelled duration: {e}")))?,
+                            .map_err(|e| AppError::Internal(format!("cancelled duration: {e}")))?,
                         None,
                     )
-                    .map_err(|e| StoreError::Internal(format!("dispatch event: {e}")))?;
-                    Prepared::at(now, s.event_id.clone(), &ev)
-                        .map_err(|e| StoreError::Internal(format!("dispatch event: {e}")))?
-                        .update(c)?;
+                    .map_err(|e| AppError::Internal(format!("dispatch event: {e}")))?;
+                    Prepared::at(now, s.event_id.clone(), &ev)?.update(tx)?;
                     if unstarted {
-                        db::delete_latency(c, &s.event_id)?;
+                        db::delete_latency(tx, &s.event_id)?;
                     } else {
-                        db::end_latency(c, &s.event_id, to_naive(now))?;
+                        db::end_latency(tx, &s.event_id, to_naive(now))?;
                     }
                 }
             }
             let ends = if now < start { start } else { now.min(end) };
-            db::set_dispatch_state(c, &id2, "CANCELLED", to_naive(ends), to_naive(now))?;
-            let row = db::get_dispatch(c, &id2)?;
-            view(c, row)
+            db::set_dispatch_state(tx, &id2, "CANCELLED", to_naive(ends), to_naive(now))?;
+            let row = db::get_dispatch(tx, &id2)?;
+            Ok(view(tx, row)?)
         })
         .await;
     state.views.invalidate();
-    cancelled.map_err(|e| AppError::from(e).with_not_found("dispatch", &id))
+    cancelled.map_err(|e| e.with_not_found("dispatch", &id))
 }
 
 fn event_latency(l: LatencyRow, site_name: Option<String>) -> EventLatency {

@@ -7,13 +7,11 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::dialect;
 use crate::store::repo::{self, EventColumns, EventFilter, ObjectWrite};
-use crate::store::{AnyConnection, StoreResult};
 use crate::wire::Text;
 use crate::wire::{EventRequest, ObjectId, ObjectType, StoredObject, WireDateTime};
 
-use super::cache::CHANGE_CHANNEL;
 use super::privacy::target_scope;
-use super::{AppState, Links, View, object_write_at, record};
+use super::{AppState, Links, Tx, View, object_write_at};
 use crate::wire::Operation;
 use crate::wire::query::{self, EventQuery, Targets};
 
@@ -98,10 +96,16 @@ impl Prepared {
         Ok(Self { w, cols })
     }
 
-    /// Inserts the event with its targets, records the change and tells other instances (one statement
-    /// on PostgreSQL). The caller starts a new cache generation after commit.
-    pub(crate) fn insert(&self, c: &mut AnyConnection) -> StoreResult<StoredObject> {
-        dialect::insert_event_announced(c, &self.w, &self.cols, CHANGE_CHANNEL)
+    /// Inserts the event with its targets (one statement on PostgreSQL).
+    pub(crate) fn insert(&self, tx: &mut Tx<'_>) -> Result<StoredObject, AppError> {
+        let change =
+            dialect::insert_event(tx, &self.w, &self.cols).map_err(|e| missing_program(e, &self.cols.program_id))?;
+        tx.changed(
+            change.operation,
+            &change.object,
+            event_links(&change.object, &self.cols.program_id),
+        );
+        Ok(change.object)
     }
 
     /// [`Prepared::insert`] as a write PostgreSQL inserts together with the other events of its batch.
@@ -109,59 +113,74 @@ impl Prepared {
         dialect::EventInsert {
             write: self.w,
             columns: self.cols,
-            channel: CHANGE_CHANNEL,
         }
     }
 
-    /// Replaces the stored event and records the change (inside a `write_listed`).
-    pub(crate) fn update(&self, c: &mut AnyConnection) -> StoreResult<StoredObject> {
-        let o = repo::update_event(c, &self.w, &self.cols)?;
-        record(c, Operation::Update, &o, event_links(&o, &self.cols.program_id))?;
+    /// Replaces the stored event.
+    pub(crate) fn update(&self, tx: &mut Tx<'_>) -> Result<StoredObject, AppError> {
+        let o = repo::update_event(tx, &self.w, &self.cols).map_err(|e| missing_program(e, &self.cols.program_id))?;
+        tx.changed(Operation::Update, &o, event_links(&o, &self.cols.program_id));
         Ok(o)
     }
 }
 
-/// Deletes an event and records the change (inside a `write_listed`). An event with reports is kept:
-/// they are the evidence settlement pays on (docs/spec-decisions.md, "Events with reports are not deleted").
-pub(crate) fn delete_in(c: &mut AnyConnection, id: &str) -> StoreResult<StoredObject> {
-    let program = repo::event_program(c, id)?;
-    let reports = repo::count_event_reports(c, id)?;
-    if reports > 0 {
-        return Err(crate::store::StoreError::Refused(format!(
-            "event {id:?} has {reports} report(s), evidence for settlement: it is kept (update its \
-             intervals to call it off)"
-        )));
+/// An event that is not deleted: its reports are the evidence settlement pays on (docs/spec-decisions.md,
+/// "Events with reports are not deleted").
+#[derive(Debug)]
+pub(crate) struct KeptForReports {
+    id: String,
+    reports: i64,
+}
+
+impl From<KeptForReports> for AppError {
+    fn from(k: KeptForReports) -> Self {
+        AppError::Conflict(format!(
+            "event {:?} has {} report(s), evidence for settlement: it is kept (update its intervals to call \
+             it off)",
+            k.id, k.reports
+        ))
     }
-    let o = repo::delete_event(c, id)?;
-    record(c, Operation::Delete, &o, event_links(&o, &program))?;
-    Ok(o)
+}
+
+/// Deletes an event, unless it has reports.
+pub(crate) fn delete_in(tx: &mut Tx<'_>, id: &str) -> Result<Result<StoredObject, KeptForReports>, AppError> {
+    let program = repo::event_program(tx, id)?;
+    let reports = repo::count_event_reports(tx, id)?;
+    if reports > 0 {
+        return Ok(Err(KeptForReports {
+            id: id.to_owned(),
+            reports,
+        }));
+    }
+    let o = repo::delete_event(tx, id)?;
+    tx.changed(Operation::Delete, &o, event_links(&o, &program));
+    Ok(Ok(o))
 }
 
 pub async fn create(state: &AppState, req: EventRequest) -> Result<StoredObject, AppError> {
     let event = Prepared::new(state, ObjectId::generate().into_string(), &req)?;
     let program = req.program_id.into_string();
-    // One statement on PostgreSQL (event, targets, outbox change and the change notice) for all the events
-    // of a group-commit batch, then a new cache generation.
-    let created = state.write_batchable(event.batchable()).await;
-    state.cache.invalidate();
-    created.map_err(|e| missing_program(e, &program))
+    // One statement on PostgreSQL for all the events of a group-commit batch, and one for their changes.
+    state
+        .commit_batchable(event.batchable())
+        .await
+        .map_err(|e| missing_program(e, &program))
 }
 
 pub async fn update(state: &AppState, id: String, req: EventRequest) -> Result<StoredObject, AppError> {
     let event = Prepared::new(state, id.clone(), &req)?;
-    let program = req.program_id.into_string();
     state
-        .write_listed(move |c| event.update(c))
+        .commit(move |tx| event.update(tx))
         .await
-        .map_err(|e| missing_program(e, &program).with_not_found("event", &id))
+        .map_err(|e| e.with_not_found("event", &id))
 }
 
 pub async fn delete(state: &AppState, id: String) -> Result<StoredObject, AppError> {
     let id2 = id.clone();
     state
-        .write_listed(move |c| delete_in(c, &id2))
+        .commit(move |tx| Ok(delete_in(tx, &id2)??))
         .await
-        .map_err(|e| AppError::from(e).with_not_found("event", &id))
+        .map_err(|e| e.with_not_found("event", &id))
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<StoredObject>, AppError> {

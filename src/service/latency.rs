@@ -123,7 +123,7 @@ pub struct Watermark {
 pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Watermark) -> Result<usize, AppError> {
     let seen = state.seen.take();
     if !seen.is_empty() {
-        state.db.write(move |c| db::record_seen(c, &seen)).await?;
+        state.commit(move |tx| Ok(db::record_seen(tx, &seen)?)).await?;
     }
     let now = state.clock.now();
     // Events are looked for a minute back from the last look (commits land out of creation order), or a
@@ -134,7 +134,7 @@ pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Watermar
         .map_or(minted_now - Duration::days(1), |t| t - Duration::minutes(1));
     let tracked = state.db.read(move |c| rows_for_new_events(c, look_from, now)).await?;
     if !tracked.is_empty() {
-        state.db.write(move |c| db::insert_latency(c, &tracked)).await?;
+        state.commit(move |tx| Ok(db::insert_latency(tx, &tracked)?)).await?;
         state.views.invalidate();
     }
     watermark.events = Some(minted_now);
@@ -176,10 +176,9 @@ pub async fn refresh(state: &AppState, th: &Thresholds, watermark: &mut Watermar
     let n = rows.len();
     if n > 0 {
         state
-            .db
-            .write(move |c| {
+            .commit(move |tx| {
                 for r in &rows {
-                    db::save_latency(c, r)?;
+                    db::save_latency(tx, r)?;
                 }
                 Ok(())
             })

@@ -1,9 +1,11 @@
-//! The rules. Every change of an OpenADR object, whoever asks for it (REST API, CLI, later the dispatcher),
-//! goes through a function here: it checks the caller's scopes and privacy, validates what needs data, and
-//! writes in one transaction.
+//! The rules. Every change, whoever asks for it (REST API, CLI, the dispatcher), goes through a function
+//! here: it checks privacy, validates what needs data, and writes through [`AppState::commit`] in one
+//! transaction. The caller's scopes are checked before it, where the operation is declared
+//! (`api::access`).
 
 pub mod cache;
 pub mod clients;
+pub mod commit;
 pub mod dispatch;
 pub mod events;
 pub mod latency;
@@ -24,6 +26,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use self::cache::{CachedList, ListKey, ReadCache};
+pub(crate) use self::commit::{Links, Tx};
 use crate::auth::Principal;
 use crate::auth::jwt::Authenticator;
 use crate::clock::SharedClock;
@@ -65,49 +68,6 @@ impl AppState {
     /// Whether the database answers a round trip (`/health`).
     pub async fn database_answers(&self) -> StoreResult<()> {
         self.db.read(crate::store::repo::ping).await
-    }
-
-    /// A write: one transaction on the group-commit writers; afterwards the notification worker is woken
-    /// for the changes it recorded in the outbox.
-    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
-    {
-        let r = self.db.write(f).await;
-        if r.is_ok() {
-            self.notifier.wake();
-        }
-        r
-    }
-
-    /// [`AppState::write`] for a write of a batchable kind (on PostgreSQL those queued together are one
-    /// statement).
-    pub async fn write_batchable<B: crate::store::conn::Batchable>(&self, item: B) -> StoreResult<B::Output> {
-        let r = self.db.write_batchable(item).await;
-        if r.is_ok() {
-            self.notifier.wake();
-        }
-        r
-    }
-
-    /// A write that can change program or event lists or a VEN's grants (programs, events, vens, resources):
-    /// one transaction that also tells other instances (PostgreSQL `NOTIFY`), then this instance's caches
-    /// start a new generation.
-    pub async fn write_listed<T, F>(&self, mut f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
-    {
-        let r = self
-            .write(move |c| {
-                let v = f(c)?;
-                repo::announce_change(c, cache::CHANGE_CHANNEL)?;
-                Ok(v)
-            })
-            .await;
-        self.cache.invalidate();
-        r
     }
 
     /// Who the caller is as a reader of targeted objects: the business logic, or the holder of some granted
@@ -217,34 +177,6 @@ impl View<StoredObject> {
             out
         })
     }
-}
-
-/// Records a change of `object` in the outbox (same transaction as the change).
-pub(crate) fn record(
-    c: &mut AnyConnection,
-    operation: crate::wire::Operation,
-    object: &StoredObject,
-    links: Links<'_>,
-) -> StoreResult<()> {
-    crate::store::outbox::record(
-        c,
-        &crate::store::outbox::Change {
-            operation,
-            object,
-            program_id: links.program_id,
-            event_id: links.event_id,
-            owner: links.owner,
-        },
-        object.modified,
-    )
-}
-
-/// What a changed object belongs to, for matching subscriptions.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Links<'a> {
-    pub program_id: Option<&'a str>,
-    pub event_id: Option<&'a str>,
-    pub owner: Option<&'a str>,
 }
 
 /// Maps a unique-constraint conflict to a message naming the field, keeping other errors.

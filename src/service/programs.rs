@@ -7,7 +7,7 @@ use crate::wire::{ObjectId, ObjectType, ProgramRequest, StoredObject};
 use bytes::Bytes;
 
 use super::privacy::target_scope;
-use super::{AppState, Links, View, name_conflict, object_write, record};
+use super::{AppState, Links, View, name_conflict, object_write};
 use crate::wire::Operation;
 use crate::wire::query::{self, ProgramQuery, Targets};
 
@@ -25,53 +25,50 @@ fn program_links(o: &StoredObject) -> Links<'_> {
 pub async fn create(state: &AppState, req: ProgramRequest) -> Result<StoredObject, AppError> {
     let w: ObjectWrite = object_write(state, ObjectId::generate().into_string(), &req, req.targets.as_deref())?;
     let name = req.program_name.into_string();
-    let n = name.clone();
     state
-        .write_listed(move |c| {
-            let o = repo::insert_program(c, &w, &n)?;
-            record(c, Operation::Create, &o, program_links(&o))?;
+        .commit(move |tx| {
+            let o = repo::insert_program(tx, &w, &name).map_err(|e| name_conflict(e, "program_name", taken(&name)))?;
+            tx.changed(Operation::Create, &o, program_links(&o));
             Ok(o)
         })
         .await
-        .map_err(|e| name_conflict(e, "program_name", taken(&name)))
 }
 
 pub async fn update(state: &AppState, id: String, req: ProgramRequest) -> Result<StoredObject, AppError> {
     let w = object_write(state, id.clone(), &req, req.targets.as_deref())?;
     let name = req.program_name.into_string();
-    let n = name.clone();
     state
-        .write_listed(move |c| {
-            let o = repo::update_program(c, &w, &n)?;
-            record(c, Operation::Update, &o, program_links(&o))?;
+        .commit(move |tx| {
+            let o = repo::update_program(tx, &w, &name).map_err(|e| name_conflict(e, "program_name", taken(&name)))?;
+            tx.changed(Operation::Update, &o, program_links(&o));
             Ok(o)
         })
         .await
-        .map_err(|e| name_conflict(e, "program_name", taken(&name)).with_not_found("program", &id))
+        .map_err(|e| e.with_not_found("program", &id))
 }
 
 pub async fn delete(state: &AppState, id: String) -> Result<StoredObject, AppError> {
     let id2 = id.clone();
     state
-        .write_listed(move |c| {
-            let enrolled = crate::store::sites::count_enrollments(c, None, Some(&id2))?;
+        .commit(move |tx| {
+            let enrolled = crate::store::sites::count_enrollments(tx, None, Some(&id2))?;
             if enrolled > 0 {
-                return Err(crate::store::StoreError::Refused(format!(
+                return Err(AppError::Conflict(format!(
                     "program {id2:?} has {enrolled} site enrollment(s); delete them first"
                 )));
             }
-            let reports = repo::count_program_reports(c, &id2)?;
+            let reports = repo::count_program_reports(tx, &id2)?;
             if reports > 0 {
-                return Err(crate::store::StoreError::Refused(format!(
+                return Err(AppError::Conflict(format!(
                     "program {id2:?} has events with {reports} report(s), evidence for settlement: it is kept"
                 )));
             }
-            let o = repo::delete_program(c, &id2)?;
-            record(c, Operation::Delete, &o, program_links(&o))?;
+            let o = repo::delete_program(tx, &id2)?;
+            tx.changed(Operation::Delete, &o, program_links(&o));
             Ok(o)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("program", &id))
+        .map_err(|e| e.with_not_found("program", &id))
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<View<StoredObject>, AppError> {

@@ -7,12 +7,12 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::dialect;
 use crate::store::repo::{self, ReportColumns, ReportFilter};
-use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::store::{AnyConnection, StoreError};
 use crate::wire::Text;
 use crate::wire::{ObjectId, ReportRequest, StoredObject};
 
 use super::sites::Ingest;
-use super::{AppState, Links, View, object_write, record};
+use super::{AppState, Links, Tx, View, object_write};
 use crate::privacy::{TargetScope, scope_for_viewer};
 use crate::wire::Name;
 use crate::wire::Operation;
@@ -29,50 +29,43 @@ struct ReportContent<'a> {
 
 const EVENT_NOT_VISIBLE: &str = "report event";
 
+fn not_reportable(event_id: &str) -> AppError {
+    AppError::Conflict(format!("eventID {event_id:?} names no event this client can report on"))
+}
+
 /// The report's event must exist and be readable by its author: a VEN cannot report on (or learn of) an
 /// event that is not meant for it.
-fn check_event(c: &mut AnyConnection, scope: &TargetScope, event_id: &str) -> StoreResult<()> {
+fn check_event(c: &mut AnyConnection, scope: &TargetScope, event_id: &str) -> Result<(), AppError> {
     let targets = match repo::event_targets_of(c, event_id) {
-        Err(StoreError::NotFound) => return Err(StoreError::ForeignKey(EVENT_NOT_VISIBLE.into())),
+        Err(StoreError::NotFound) => return Err(not_reportable(event_id)),
         other => other?,
     };
     if scope.admits(targets.as_deref()) {
         Ok(())
     } else {
-        Err(StoreError::ForeignKey(EVENT_NOT_VISIBLE.into()))
+        Err(not_reportable(event_id))
     }
 }
 
 /// Only the author may change or delete a report; anyone else is told it does not exist.
-fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<()> {
+fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> Result<(), AppError> {
     if repo::report_client(c, id)? == who.client_id {
         Ok(())
     } else {
-        Err(StoreError::NotFound)
+        Err(AppError::not_found("report", id))
     }
 }
 
 /// Records a change of a stored report, linked to its event, program and author.
-fn record_report(c: &mut AnyConnection, op: Operation, o: &StoredObject) -> StoreResult<()> {
-    let (event, owner, program) = repo::report_links(c, &o.id)?;
+fn record_report(tx: &mut Tx<'_>, op: Operation, o: &StoredObject) -> Result<(), AppError> {
+    let (event, owner, program) = repo::report_links(tx, &o.id)?;
     let links = Links {
         program_id: Some(&program),
         event_id: Some(&event),
         owner: Some(&owner),
     };
-    record(c, op, o, links)
-}
-
-fn map_err(e: StoreError, event_id: &str, id: Option<&str>) -> AppError {
-    match e {
-        StoreError::ForeignKey(_) => {
-            AppError::Conflict(format!("eventID {event_id:?} names no event this client can report on"))
-        }
-        other => match id {
-            Some(id) => AppError::from(other).with_not_found("report", id),
-            None => other.into(),
-        },
-    }
+    tx.changed(op, o, links);
+    Ok(())
 }
 
 fn columns(who: &Principal, req: &ReportRequest) -> ReportColumns {
@@ -120,10 +113,10 @@ pub async fn create(state: &AppState, who: &Principal, req: ReportRequest) -> Re
         not_visible: EVENT_NOT_VISIBLE,
         then,
     };
-    state
-        .write_batchable(insert)
-        .await
-        .map_err(|e| map_err(e, req.event_id.as_str(), None))
+    state.commit_batchable(insert).await.map_err(|e| match e {
+        StoreError::ForeignKey(_) => not_reportable(req.event_id.as_str()),
+        other => other.into(),
+    })
 }
 
 pub async fn update(
@@ -142,38 +135,38 @@ pub async fn update(
     let scope = scope_for_viewer(&state.viewer(who).await?, None);
     let who2 = who.clone();
     state
-        .write(move |c| {
-            check_owner(c, &who2, &w.id)?;
-            check_event(c, &scope, &cols.event_id)?;
-            let o = repo::update_report(c, &w, &cols)?;
+        .commit(move |tx| {
+            check_owner(tx, &who2, &w.id)?;
+            check_event(tx, &scope, &cols.event_id)?;
+            let o = repo::update_report(tx, &w, &cols)?;
             if let Some(i) = &ingest {
-                i.store(c, &o.id)?;
+                i.store(tx, &o.id)?;
             }
-            record_report(c, Operation::Update, &o)?;
+            record_report(tx, Operation::Update, &o)?;
             Ok(o)
         })
         .await
-        .map_err(|e| map_err(e, req.event_id.as_str(), Some(&id)))
+        .map_err(|e| e.with_not_found("report", &id))
 }
 
 pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
     let who2 = who.clone();
     let id2 = id.clone();
     state
-        .write(move |c| {
-            check_owner(c, &who2, &id2)?;
-            let (event, owner, program) = repo::report_links(c, &id2)?;
-            let o = repo::delete_report(c, &id2)?;
+        .commit(move |tx| {
+            check_owner(tx, &who2, &id2)?;
+            let (event, owner, program) = repo::report_links(tx, &id2)?;
+            let o = repo::delete_report(tx, &id2)?;
             let links = Links {
                 program_id: Some(&program),
                 event_id: Some(&event),
                 owner: Some(&owner),
             };
-            record(c, Operation::Delete, &o, links)?;
+            tx.changed(Operation::Delete, &o, links);
             Ok(o)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("report", &id))
+        .map_err(|e| e.with_not_found("report", &id))
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
@@ -182,8 +175,10 @@ pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<Stored
     state
         .db
         .read(move |c| {
-            if !who.is_business_logic() {
-                check_owner(c, &who, &id2)?;
+            // Only the author (and the business logic) may read a report; anyone else is told it does not
+            // exist.
+            if !who.is_business_logic() && repo::report_client(c, &id2)? != who.client_id {
+                return Err(StoreError::NotFound);
             }
             repo::get_report(c, &id2)
         })

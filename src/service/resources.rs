@@ -6,11 +6,11 @@ use serde::Serialize;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, ResourceColumns, ResourceFilter};
-use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::store::{AnyConnection, StoreError};
 use crate::wire::{Name, ObjectId, ResourceRequest, StoredObject, Target, ValuesMap};
 
 use super::vens::owned_by;
-use super::{AppState, View, object_write, record};
+use super::{AppState, View, object_write};
 use crate::wire::Operation;
 use crate::wire::query::{self, ResourceQuery, Targets};
 
@@ -26,8 +26,6 @@ struct ResourceContent<'a> {
     attributes: Option<&'a Vec<ValuesMap>>,
 }
 
-const NO_VEN: &str = "resource ven";
-
 /// The request checked against the caller and the ven it names, ready to write.
 struct Plan {
     cols: ResourceColumns,
@@ -39,15 +37,15 @@ struct Plan {
 
 /// Resolves the ven a resource belongs to. A VEN may name only its own ven (or none: OpenLEADR's client
 /// omits venID); a ven it does not own is treated as nonexistent.
-fn plan(c: &mut AnyConnection, who: &Principal, req: &ResourceRequest) -> StoreResult<Plan> {
+fn plan(c: &mut AnyConnection, who: &Principal, req: &ResourceRequest) -> Result<Plan, AppError> {
     match req {
         ResourceRequest::Bl(r) => {
             let client = match repo::ven_client(c, r.ven_id.as_str()) {
-                Err(StoreError::NotFound) => return Err(StoreError::ForeignKey(NO_VEN.into())),
+                Err(StoreError::NotFound) => return Err(no_ven(req)),
                 other => other?,
             };
             if client != r.client_id.as_str() {
-                return Err(StoreError::Invalid(format!(
+                return Err(AppError::BadRequest(format!(
                     "clientID {:?} is not the clientID of ven {:?} ({client:?})",
                     r.client_id.as_str(),
                     r.ven_id.as_str()
@@ -69,7 +67,7 @@ fn plan(c: &mut AnyConnection, who: &Principal, req: &ResourceRequest) -> StoreR
             let ven_id = match (own, &r.ven_id) {
                 (Some(own), None) => own,
                 (Some(own), Some(asked)) if own == asked.as_str() => own,
-                _ => return Err(StoreError::ForeignKey(NO_VEN.into())),
+                _ => return Err(no_ven(req)),
             };
             Ok(Plan {
                 cols: ResourceColumns {
@@ -97,21 +95,28 @@ fn check_role(who: &Principal, req: &ResourceRequest) -> Result<(), AppError> {
     }
 }
 
-fn map_err(e: StoreError, req: &ResourceRequest, id: Option<&str>) -> AppError {
-    let (name, ven) = match req {
-        ResourceRequest::Bl(r) => (r.resource_name.as_str(), Some(r.ven_id.as_str())),
-        ResourceRequest::Ven(r) => (r.resource_name.as_str(), r.ven_id.as_ref().map(|v| v.as_str())),
+/// The resource's ven must be one this client may add to.
+fn no_ven(req: &ResourceRequest) -> AppError {
+    let ven = match req {
+        ResourceRequest::Bl(r) => Some(r.ven_id.as_str()),
+        ResourceRequest::Ven(r) => r.ven_id.as_ref().map(|v| v.as_str()),
+    };
+    AppError::Conflict(match ven {
+        Some(v) => format!("venID {v:?} names no ven this client may add resources to"),
+        None => "this client has no ven yet: register one with POST /vens first".into(),
+    })
+}
+
+/// A resource's name is unique within its ven, which must exist when it is written.
+fn resource_error(e: StoreError, req: &ResourceRequest) -> AppError {
+    let name = match req {
+        ResourceRequest::Bl(r) => r.resource_name.as_str(),
+        ResourceRequest::Ven(r) => r.resource_name.as_str(),
     };
     match e {
-        StoreError::ForeignKey(_) => AppError::Conflict(match ven {
-            Some(v) => format!("venID {v:?} names no ven this client may add resources to"),
-            None => "this client has no ven yet: register one with POST /vens first".into(),
-        }),
+        StoreError::ForeignKey(_) => no_ven(req),
         StoreError::Conflict(_) => AppError::Conflict(format!("the ven already has a resource named {name:?}")),
-        other => match id {
-            Some(id) => AppError::from(other).with_not_found("resource", id),
-            None => other.into(),
-        },
+        other => other.into(),
     }
 }
 
@@ -139,27 +144,32 @@ async fn write(
     let is_update = id.is_some();
     let id = id.unwrap_or_else(|| ObjectId::generate().into_string());
     let id2 = id.clone();
-    state
-        .write_listed(move |c| {
+    let written = state
+        .commit(move |tx| {
             if is_update {
                 // Existence and ownership first: another VEN's resource is simply not found.
-                check_owner(c, &who2, &id2)?;
+                check_owner(tx, &who2, &id2)?;
             }
-            let p = plan(c, &who2, &req2)?;
-            let mut w = write_of(&state2, id2.clone(), &p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let p = plan(tx, &who2, &req2)?;
+            let mut w = write_of(&state2, id2.clone(), &p)?;
             let (o, op) = if is_update {
                 if p.targets.is_none() {
-                    w.targets = repo::get_resource(c, &w.id)?.targets;
+                    w.targets = repo::get_resource(tx, &w.id)?.targets;
                 }
-                (repo::update_resource(c, &w, &p.cols)?, Operation::Update)
+                (repo::update_resource(tx, &w, &p.cols), Operation::Update)
             } else {
-                (repo::insert_resource(c, &w, &p.cols)?, Operation::Create)
+                (repo::insert_resource(tx, &w, &p.cols), Operation::Create)
             };
-            record(c, op, &o, owned_by(&p.cols.client_id))?;
+            let o = o.map_err(|e| resource_error(e, &req2))?;
+            tx.changed(op, &o, owned_by(&p.cols.client_id));
             Ok(o)
         })
-        .await
-        .map_err(|e| map_err(e, &req, is_update.then_some(id.as_str())))
+        .await;
+    if is_update {
+        written.map_err(|e| e.with_not_found("resource", &id))
+    } else {
+        written
+    }
 }
 
 pub async fn create(state: &AppState, who: &Principal, req: ResourceRequest) -> Result<StoredObject, AppError> {
@@ -175,11 +185,11 @@ pub async fn update(
     write(state, who, Some(id), req).await
 }
 
-fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<()> {
+fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> Result<(), AppError> {
     if who.is_business_logic() || repo::resource_owner(c, id)?.1 == who.client_id {
         Ok(())
     } else {
-        Err(StoreError::NotFound)
+        Err(AppError::not_found("resource", id))
     }
 }
 
@@ -187,28 +197,27 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     let who2 = who.clone();
     let id2 = id.clone();
     state
-        .write_listed(move |c| {
-            check_owner(c, &who2, &id2)?;
-            let (_, owner) = repo::resource_owner(c, &id2)?;
-            let o = repo::delete_resource(c, &id2)?;
-            record(c, Operation::Delete, &o, owned_by(&owner))?;
+        .commit(move |tx| {
+            check_owner(tx, &who2, &id2)?;
+            let (_, owner) = repo::resource_owner(tx, &id2)?;
+            let o = repo::delete_resource(tx, &id2)?;
+            tx.changed(Operation::Delete, &o, owned_by(&owner));
             Ok(o)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("resource", &id))
+        .map_err(|e| e.with_not_found("resource", &id))
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
     let who = who.clone();
     let id2 = id.clone();
     state
-        .db
         .read(move |c| {
             check_owner(c, &who, &id2)?;
-            repo::get_resource(c, &id2)
+            Ok(repo::get_resource(c, &id2)?)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("resource", &id))
+        .map_err(|e| e.with_not_found("resource", &id))
 }
 
 pub async fn list(state: &AppState, who: &Principal, q: ResourceQuery) -> Result<View<Vec<StoredObject>>, AppError> {

@@ -10,6 +10,8 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::error::AppError;
+use crate::service::AppState;
+use crate::service::commit::commit_blocking;
 use crate::service::sites::parse_decimal;
 use crate::settle::baseline::{EventWindow, Load, local_day};
 use crate::settle::engine::{self, Period, Prices, SiteInput};
@@ -66,7 +68,7 @@ pub fn import_meter(
     let mut problems = Problems::default();
     let mut counts = ImportCounts::default();
     let mut input = input;
-    let outcome = db_.write_blocking(|c| {
+    let outcome = commit_blocking(db_, |c| {
         db::insert_import(c, &import_row(&import_id, o, &counts))?;
         let mut sites: HashMap<String, Option<String>> = HashMap::new();
         let mut pending: Vec<Reading> = Vec::new();
@@ -99,12 +101,12 @@ pub fn import_meter(
                     problems.add(LineError::file(
                         "a Green Button file names no site: say whose meter it is",
                     ));
-                    return Err(StoreError::Invalid("rejected".into()));
+                    return Err(AppError::BadRequest("rejected".into()));
                 };
                 let mut bytes = Vec::new();
                 input
                     .read_to_end(&mut bytes)
-                    .map_err(|e| StoreError::Invalid(format!("cannot read the file: {e}")))?;
+                    .map_err(|e| AppError::BadRequest(format!("cannot read the file: {e}")))?;
                 match meter::read_green_button(&bytes, site) {
                     Ok(rs) => {
                         counts.readings = rs.len() as u64;
@@ -115,13 +117,13 @@ pub fn import_meter(
             }
         }
         if let Some(e) = failure {
-            return Err(e);
+            return Err(e.into());
         }
         flush(c, pending, &mut sites, &mut problems, &mut counts, &import_id, o.now)?;
         progress(counts.readings);
         if problems.count > 0 {
             // Rolls the transaction back: a bad file changes nothing.
-            return Err(StoreError::Invalid("rejected".into()));
+            return Err(AppError::BadRequest("rejected".into()));
         }
         db::finish_import(c, &import_row(&import_id, o, &counts))?;
         Ok(())
@@ -135,7 +137,7 @@ pub fn import_meter(
             imported_date_time: o.now,
         }),
         Err(_) if problems.count > 0 => Err(rejected(problems.list, problems.count, "the file")),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -354,7 +356,7 @@ pub fn import_prices(db_: &Db, input: impl Read) -> Result<PriceImport, AppError
     }
     let series: BTreeSet<String> = rows.iter().map(|r| r.series.clone()).collect();
     let points = rows.len() as u64;
-    db_.write_blocking(|c| db::upsert_prices(c, &rows))?;
+    commit_blocking(db_, |c| Ok(db::upsert_prices(c, &rows)?))?;
     Ok(PriceImport {
         series: series.into_iter().collect(),
         points,
@@ -378,13 +380,29 @@ pub fn put_rules(
     }
     let rules = rules.complete();
     let text = serde_json::to_string(&rules).map_err(|e| AppError::Internal(e.to_string()))?;
-    let row = db_
-        .write_blocking(|c| {
-            crate::store::repo::get_program(c, program_id)?;
-            db::insert_rules(c, program_id, &text, by, to_naive(now))
-        })
-        .map_err(|e| AppError::from(e).with_not_found("program", program_id))?;
+    let row = commit_blocking(db_, |c| {
+        crate::store::repo::get_program(c, program_id)?;
+        Ok(db::insert_rules(c, program_id, &text, by, to_naive(now))?)
+    })
+    .map_err(|e| e.with_not_found("program", program_id))?;
     rules_version(row)
+}
+
+/// A program's id, given its id or its name (the CLI accepts either).
+pub fn program_by_key(db_: &Db, key: &str) -> Result<String, AppError> {
+    db_.read_blocking(|c| db::program_by_id_or_name(c, key))?
+        .ok_or_else(|| AppError::NotFound(format!("no program has the id or name {key:?}")))
+}
+
+/// Runs blocking settlement work (the functions of this module) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || f(&db))
+        .await
+        .map_err(|e| AppError::Internal(format!("settlement task failed: {e}")))?
 }
 
 pub fn get_rules(db_: &Db, program_id: &str) -> Result<RulesVersion, AppError> {
@@ -720,13 +738,14 @@ pub fn settle(
         requested_by: by.into(),
         created_date_time: to_naive(now),
     };
-    db_.write_blocking(|c| db::insert_run(c, &run, &new_rows))
-        .map_err(|e| match e {
+    commit_blocking(db_, |c| {
+        db::insert_run(c, &run, &new_rows).map_err(|e| match e {
             StoreError::Conflict(_) => AppError::Conflict(
                 "another settlement of this program and period finished first; run it again to compare with it".into(),
             ),
             e => e.into(),
-        })?;
+        })
+    })?;
     Ok(run_view(&run, summaries))
 }
 

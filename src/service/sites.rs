@@ -123,10 +123,10 @@ fn site(row: SiteRow, client_id: String) -> StoreResult<Site> {
 
 /// The clientID of the ven a site names; a missing ven is the operator's mistake (409, as for any
 /// reference to an object that does not exist).
-fn ven_of(c: &mut AnyConnection, ven_id: &str) -> StoreResult<String> {
+fn ven_of(c: &mut AnyConnection, ven_id: &str) -> Result<String, AppError> {
     match repo::ven_client(c, ven_id) {
-        Err(StoreError::NotFound) => Err(StoreError::Refused(format!("venID {ven_id:?} names no ven"))),
-        other => other,
+        Err(StoreError::NotFound) => Err(AppError::Conflict(format!("venID {ven_id:?} names no ven"))),
+        other => Ok(other?),
     }
 }
 
@@ -147,50 +147,54 @@ fn site_conflict(e: StoreError, req: &SiteRequest) -> AppError {
 pub async fn create_site(state: &AppState, req: SiteRequest) -> Result<Site, AppError> {
     let row = site_row(ObjectId::generate().into_string(), &req, state.clock.now())?;
     state
-        .write_listed(move |c| {
-            let client = ven_of(c, &row.ven_id)?;
-            db::insert_site(c, &row)?;
-            site(row.clone(), client)
+        .commit(move |tx| {
+            let client = ven_of(tx, &row.ven_id)?;
+            db::insert_site(tx, &row).map_err(|e| site_conflict(e, &req))?;
+            // The site's target is now granted to its ven.
+            tx.changed_grants();
+            Ok(site(row.clone(), client)?)
         })
         .await
-        .map_err(|e| site_conflict(e, &req))
 }
 
 pub async fn update_site(state: &AppState, id: String, req: SiteRequest) -> Result<Site, AppError> {
     let row = site_row(id.clone(), &req, state.clock.now())?;
     state
-        .write_listed(move |c| {
-            lock_site(c, &row.id)?;
-            let client = ven_of(c, &row.ven_id)?;
-            let stored = db::update_site(c, &row)?;
+        .commit(move |tx| {
+            lock_site(tx, &row.id)?;
+            let client = ven_of(tx, &row.ven_id)?;
+            let stored = db::update_site(tx, &row).map_err(|e| site_conflict(e, &req))?;
             // A smaller site may no longer carry what it committed.
             let capacity = parse_decimal(&stored.max_import_mw)?;
-            let all = commitments(&db::site_enrollments(c, &stored.id)?)?;
+            let all = commitments(&db::site_enrollments(tx, &stored.id)?)?;
             for e in &all {
                 check_calendar(e, &all, capacity)?;
             }
-            site(stored, client)
+            // The site's target may have moved to another ven.
+            tx.changed_grants();
+            Ok(site(stored, client)?)
         })
         .await
-        .map_err(|e| site_conflict(e, &req).with_not_found("site", &id))
+        .map_err(|e| e.with_not_found("site", &id))
 }
 
 pub async fn delete_site(state: &AppState, id: String) -> Result<Site, AppError> {
     let id2 = id.clone();
     state
-        .write_listed(move |c| {
-            let enrolled = db::count_enrollments(c, Some(&id2), None)?;
+        .commit(move |tx| {
+            let enrolled = db::count_enrollments(tx, Some(&id2), None)?;
             if enrolled > 0 {
-                return Err(StoreError::Refused(format!(
+                return Err(AppError::Conflict(format!(
                     "site {id2:?} has {enrolled} enrollment(s); delete them first"
                 )));
             }
-            let row = db::delete_site(c, &id2)?;
-            let client = repo::ven_client(c, &row.ven_id)?;
-            site(row, client)
+            let row = db::delete_site(tx, &id2)?;
+            let client = repo::ven_client(tx, &row.ven_id)?;
+            tx.changed_grants();
+            Ok(site(row, client)?)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("site", &id))
+        .map_err(|e| e.with_not_found("site", &id))
 }
 
 pub async fn get_site(state: &AppState, id: String) -> Result<Site, AppError> {
@@ -342,9 +346,9 @@ fn commitments(rows: &[EnrollmentRow]) -> StoreResult<Vec<Commitment>> {
         .collect()
 }
 
-fn check_calendar(new: &Commitment, all: &[Commitment], capacity: Decimal) -> StoreResult<()> {
+fn check_calendar(new: &Commitment, all: &[Commitment], capacity: Decimal) -> Result<(), AppError> {
     calendar::check(new, all, capacity).map_err(|c| {
-        StoreError::Refused(match c {
+        AppError::Conflict(match c {
             Conflict::SameProgram { other } => format!(
                 "the site is already enrolled in program {:?} at overlapping times by enrollment {other:?}",
                 new.program_id
@@ -390,16 +394,16 @@ fn enrollment(row: EnrollmentRow) -> StoreResult<Enrollment> {
 }
 
 /// Checks an enrollment against its site and program and the site's calendar, in the write transaction.
-fn check_enrollment(c: &mut AnyConnection, row: &EnrollmentRow) -> StoreResult<()> {
+fn check_enrollment(c: &mut AnyConnection, row: &EnrollmentRow) -> Result<(), AppError> {
     lock_site(c, &row.site_id)?;
     let site = match db::get_site(c, &row.site_id) {
         Err(StoreError::NotFound) => {
-            return Err(StoreError::Refused(format!("siteID {:?} names no site", row.site_id)));
+            return Err(AppError::Conflict(format!("siteID {:?} names no site", row.site_id)));
         }
         other => other?,
     };
     if let Err(StoreError::NotFound) = repo::get_program(c, &row.program_id) {
-        return Err(StoreError::Refused(format!(
+        return Err(AppError::Conflict(format!(
             "programID {:?} names no program",
             row.program_id
         )));
@@ -417,7 +421,7 @@ fn check_enrollment(c: &mut AnyConnection, row: &EnrollmentRow) -> StoreResult<(
         if let Some(v) = v
             && v > capacity
         {
-            return Err(StoreError::Invalid(format!(
+            return Err(AppError::BadRequest(format!(
                 "{name} {v} is more than the site's maximum import of {capacity} MW"
             )));
         }
@@ -428,33 +432,33 @@ fn check_enrollment(c: &mut AnyConnection, row: &EnrollmentRow) -> StoreResult<(
 
 pub async fn create_enrollment(state: &AppState, req: EnrollmentRequest) -> Result<Enrollment, AppError> {
     let row = enrollment_row(ObjectId::generate().into_string(), &req, state.clock.now())?;
-    Ok(state
-        .write(move |c| {
-            check_enrollment(c, &row)?;
-            db::insert_enrollment(c, &row)?;
-            enrollment(row.clone())
+    state
+        .commit(move |tx| {
+            check_enrollment(tx, &row)?;
+            db::insert_enrollment(tx, &row)?;
+            Ok(enrollment(row.clone())?)
         })
-        .await?)
+        .await
 }
 
 pub async fn update_enrollment(state: &AppState, id: String, req: EnrollmentRequest) -> Result<Enrollment, AppError> {
     let row = enrollment_row(id.clone(), &req, state.clock.now())?;
     state
-        .write(move |c| {
-            db::get_enrollment(c, &row.id)?;
-            check_enrollment(c, &row)?;
-            enrollment(db::update_enrollment(c, &row)?)
+        .commit(move |tx| {
+            db::get_enrollment(tx, &row.id)?;
+            check_enrollment(tx, &row)?;
+            Ok(enrollment(db::update_enrollment(tx, &row)?)?)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("enrollment", &id))
+        .map_err(|e| e.with_not_found("enrollment", &id))
 }
 
 pub async fn delete_enrollment(state: &AppState, id: String) -> Result<Enrollment, AppError> {
     let id2 = id.clone();
     state
-        .write(move |c| enrollment(db::delete_enrollment(c, &id2)?))
+        .commit(move |tx| Ok(enrollment(db::delete_enrollment(tx, &id2)?)?))
         .await
-        .map_err(|e| AppError::from(e).with_not_found("enrollment", &id))
+        .map_err(|e| e.with_not_found("enrollment", &id))
 }
 
 pub async fn get_enrollment(state: &AppState, id: String) -> Result<Enrollment, AppError> {

@@ -6,11 +6,11 @@ use serde::Serialize;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, SubscriptionColumns, SubscriptionFilter};
-use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::store::{AnyConnection, StoreError};
 use crate::wire::{ObjectId, StoredObject, SubscriptionRequest};
 
 use super::vens::owned_by;
-use super::{AppState, Links, View, object_write, record};
+use super::{AppState, Links, View, object_write};
 use crate::wire::Name;
 use crate::wire::Operation;
 use crate::wire::query::{self, ObjectTypes, SubscriptionQuery};
@@ -29,13 +29,13 @@ struct SubscriptionContent<'a> {
     req: &'a SubscriptionRequest,
 }
 
-fn content_json(client_id: &str, req: &SubscriptionRequest) -> StoreResult<String> {
+fn content_json(client_id: &str, req: &SubscriptionRequest) -> Result<String, AppError> {
     serde_json::to_string(&SubscriptionContent {
         client_id,
         client_id_compat: client_id,
         req,
     })
-    .map_err(|e| StoreError::Corrupt(e.to_string()))
+    .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 fn columns(client_id: &str, business_logic: bool, req: &SubscriptionRequest) -> SubscriptionColumns {
@@ -53,24 +53,22 @@ fn columns(client_id: &str, business_logic: bool, req: &SubscriptionRequest) -> 
 }
 
 /// A VEN may touch only its own subscriptions; the business logic may touch all.
-fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<()> {
+fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> Result<(), AppError> {
     if who.is_business_logic() || repo::subscription_client(c, id)? == who.client_id {
         Ok(())
     } else {
-        Err(StoreError::NotFound)
+        Err(AppError::not_found("subscription", id))
     }
 }
 
-fn map_err(e: StoreError, req: &SubscriptionRequest, id: Option<&str>) -> AppError {
+/// A subscription names a program that must exist.
+fn missing_program(e: StoreError, req: &SubscriptionRequest) -> AppError {
     match e {
         StoreError::ForeignKey(_) => AppError::Conflict(format!(
             "programID {:?} names no program",
             req.program_id.as_ref().map(|p| p.as_str()).unwrap_or_default()
         )),
-        other => match id {
-            Some(id) => AppError::from(other).with_not_found("subscription", id),
-            None => other.into(),
-        },
+        other => other.into(),
     }
 }
 
@@ -117,9 +115,9 @@ fn subscription_links<'a>(o: &'a SubscriptionRequest, owner: &'a str) -> Links<'
 
 /// A VEN may hold at most `notifications.max_subscriptions_per_client` subscriptions (the business
 /// logic is not limited); checked before the echo handshake and again in the write.
-fn check_count(c: &mut AnyConnection, who: &Principal, limit: i64) -> StoreResult<()> {
+fn check_count(c: &mut AnyConnection, who: &Principal, limit: i64) -> Result<(), AppError> {
     if !who.is_business_logic() && repo::count_subscriptions(c, &who.client_id)? >= limit {
-        return Err(StoreError::Invalid(format!(
+        return Err(AppError::BadRequest(format!(
             "at most {limit} subscriptions per client (notifications.max_subscriptions_per_client); delete one first"
         )));
     }
@@ -129,7 +127,7 @@ fn check_count(c: &mut AnyConnection, who: &Principal, limit: i64) -> StoreResul
 pub async fn create(state: &AppState, who: &Principal, req: SubscriptionRequest) -> Result<StoredObject, AppError> {
     let limit = state.webhooks.limits.per_client;
     let who_count = who.clone();
-    state.db.read(move |c| check_count(c, &who_count, limit)).await?;
+    state.read(move |c| check_count(c, &who_count, limit)).await?;
     check_callbacks(state, &req).await?;
     let who_count = who.clone();
     let mut w = object_write(state, ObjectId::generate().into_string(), &(), None)?;
@@ -137,14 +135,13 @@ pub async fn create(state: &AppState, who: &Principal, req: SubscriptionRequest)
     let cols = columns(&who.client_id, who.is_business_logic(), &req);
     let req2 = req.clone();
     state
-        .write(move |c| {
-            check_count(c, &who_count, limit)?;
-            let o = repo::insert_subscription(c, &w, &cols)?;
-            record(c, Operation::Create, &o, subscription_links(&req2, &cols.client_id))?;
+        .commit(move |tx| {
+            check_count(tx, &who_count, limit)?;
+            let o = repo::insert_subscription(tx, &w, &cols).map_err(|e| missing_program(e, &req2))?;
+            tx.changed(Operation::Create, &o, subscription_links(&req2, &cols.client_id));
             Ok(o)
         })
         .await
-        .map_err(|e| map_err(e, &req, None))
 }
 
 pub async fn update(
@@ -160,24 +157,24 @@ pub async fn update(
     // client's subscription.
     let (who3, id3) = (who.clone(), id.clone());
     state
-        .db
         .read(move |c| check_owner(c, &who3, &id3))
         .await
-        .map_err(|e| map_err(e, &req, Some(&id)))?;
+        .map_err(|e| e.with_not_found("subscription", &id))?;
     check_callbacks(state, &req).await?;
     state
-        .write(move |c| {
-            check_owner(c, &who2, &w.id)?;
+        .commit(move |tx| {
+            check_owner(tx, &who2, &w.id)?;
             // The subscription keeps the client that created it, even when the business logic edits it.
-            let owner = repo::subscription_client(c, &w.id)?;
+            let owner = repo::subscription_client(tx, &w.id)?;
             w.body = content_json(&owner, &req2)?;
             // `business_logic` is not updated: it stays what it was at creation.
-            let o = repo::update_subscription(c, &w, &columns(&owner, false, &req2))?;
-            record(c, Operation::Update, &o, subscription_links(&req2, &owner))?;
+            let o = repo::update_subscription(tx, &w, &columns(&owner, false, &req2))
+                .map_err(|e| missing_program(e, &req2))?;
+            tx.changed(Operation::Update, &o, subscription_links(&req2, &owner));
             Ok(o)
         })
         .await
-        .map_err(|e| map_err(e, &req, Some(&id)))
+        .map_err(|e| e.with_not_found("subscription", &id))
 }
 
 pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
@@ -185,34 +182,33 @@ pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<Sto
     let id2 = id.clone();
     let now = state.clock.now();
     state
-        .write(move |c| {
-            check_owner(c, &who2, &id2)?;
-            let owner = repo::subscription_client(c, &id2)?;
-            let o = repo::delete_subscription(c, &id2)?;
-            crate::store::outbox::cancel_for_subscription(c, &id2, now)?;
+        .commit(move |tx| {
+            check_owner(tx, &who2, &id2)?;
+            let owner = repo::subscription_client(tx, &id2)?;
+            let o = repo::delete_subscription(tx, &id2)?;
+            crate::store::outbox::cancel_for_subscription(tx, &id2, now)?;
             let req: Option<SubscriptionRequest> = serde_json::from_str(&o.body).ok();
             let links = match &req {
                 Some(r) => subscription_links(r, &owner),
                 None => owned_by(&owner),
             };
-            record(c, Operation::Delete, &o, links)?;
+            tx.changed(Operation::Delete, &o, links);
             Ok(o)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("subscription", &id))
+        .map_err(|e| e.with_not_found("subscription", &id))
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
     let who = who.clone();
     let id2 = id.clone();
     state
-        .db
         .read(move |c| {
             check_owner(c, &who, &id2)?;
-            repo::get_subscription(c, &id2)
+            Ok(repo::get_subscription(c, &id2)?)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("subscription", &id))
+        .map_err(|e| e.with_not_found("subscription", &id))
 }
 
 pub async fn list(

@@ -6,10 +6,10 @@ use serde::Serialize;
 use crate::auth::Principal;
 use crate::error::AppError;
 use crate::store::repo::{self, VenFilter};
-use crate::store::{AnyConnection, StoreError, StoreResult};
+use crate::store::{AnyConnection, StoreError};
 use crate::wire::{Name, ObjectId, StoredObject, Target, ValuesMap, VenRequest};
 
-use super::{AppState, Links, View, object_write, record};
+use super::{AppState, Links, View, object_write};
 use crate::wire::Operation;
 use crate::wire::query::{self, Targets, VenQuery};
 
@@ -73,19 +73,25 @@ fn conflict(e: StoreError, name: &str) -> AppError {
 /// Who may hold a venName (docs/spec-decisions.md, "venName squatting"): a VEN may not take the name of
 /// another client (`sluice client add --name site-17` reserves `site-17` for that client's ven); the
 /// business logic, on a name another client's ven holds, is told which ven holds it, so it can act.
-fn check_name(c: &mut AnyConnection, who: &Principal, name: &str, client: &str, id: Option<&str>) -> StoreResult<()> {
+fn check_name(
+    c: &mut AnyConnection,
+    who: &Principal,
+    name: &str,
+    client: &str,
+    id: Option<&str>,
+) -> Result<(), AppError> {
     if who.is_business_logic() {
         if let Some((holder, holder_client)) = repo::ven_named(c, name)?
             && Some(holder.as_str()) != id
             && holder_client != client
         {
-            return Err(StoreError::Refused(format!(
+            return Err(AppError::Conflict(format!(
                 "venName {name:?} is held by ven {holder:?} of client {holder_client:?}; delete or rename that \
                  ven first"
             )));
         }
     } else if repo::name_of_another_client(c, name, client)? {
-        return Err(StoreError::Refused(format!(
+        return Err(AppError::Conflict(format!(
             "venName {name:?} is reserved for the client of that name"
         )));
     }
@@ -93,11 +99,11 @@ fn check_name(c: &mut AnyConnection, who: &Principal, name: &str, client: &str, 
 }
 
 /// A VEN may touch only its own ven; the business logic may touch all.
-fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> StoreResult<()> {
+fn check_owner(c: &mut AnyConnection, who: &Principal, id: &str) -> Result<(), AppError> {
     if who.is_business_logic() || repo::ven_client(c, id)? == who.client_id {
         Ok(())
     } else {
-        Err(StoreError::NotFound)
+        Err(AppError::not_found("ven", id))
     }
 }
 
@@ -122,17 +128,15 @@ pub async fn create(state: &AppState, who: &Principal, req: VenRequest) -> Resul
     let r = resolve(who, &req)?;
     let w = write_of(state, ObjectId::generate().into_string(), &r)?;
     let (name, client) = (r.ven_name.as_str().to_owned(), r.client_id.clone());
-    let n = name.clone();
     let who2 = who.clone();
     state
-        .write_listed(move |c| {
-            check_name(c, &who2, &n, &client, None)?;
-            let o = repo::insert_ven(c, &w, &n, &client)?;
-            record(c, Operation::Create, &o, owned_by(&client))?;
+        .commit(move |tx| {
+            check_name(tx, &who2, &name, &client, None)?;
+            let o = repo::insert_ven(tx, &w, &name, &client).map_err(|e| conflict(e, &name))?;
+            tx.changed(Operation::Create, &o, owned_by(&client));
             Ok(o)
         })
         .await
-        .map_err(|e| conflict(e, &name))
 }
 
 pub async fn update(state: &AppState, who: &Principal, id: String, req: VenRequest) -> Result<StoredObject, AppError> {
@@ -140,55 +144,53 @@ pub async fn update(state: &AppState, who: &Principal, id: String, req: VenReque
     let keep_targets = r.targets.is_none();
     let w = write_of(state, id.clone(), &r)?;
     let (name, client) = (r.ven_name.as_str().to_owned(), r.client_id.clone());
-    let n = name.clone();
     let who2 = who.clone();
     state
-        .write_listed(move |c| {
-            check_owner(c, &who2, &w.id)?;
-            check_name(c, &who2, &n, &client, Some(&w.id))?;
+        .commit(move |tx| {
+            check_owner(tx, &who2, &w.id)?;
+            check_name(tx, &who2, &name, &client, Some(&w.id))?;
             let mut w = w.clone();
             if keep_targets {
-                w.targets = repo::get_ven(c, &w.id)?.targets;
+                w.targets = repo::get_ven(tx, &w.id)?.targets;
             }
-            let o = repo::update_ven(c, &w, &n, &client)?;
-            record(c, Operation::Update, &o, owned_by(&client))?;
+            let o = repo::update_ven(tx, &w, &name, &client).map_err(|e| conflict(e, &name))?;
+            tx.changed(Operation::Update, &o, owned_by(&client));
             Ok(o)
         })
         .await
-        .map_err(|e| conflict(e, &name).with_not_found("ven", &id))
+        .map_err(|e| e.with_not_found("ven", &id))
 }
 
 pub async fn delete(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
     let who2 = who.clone();
     let id2 = id.clone();
     state
-        .write_listed(move |c| {
-            check_owner(c, &who2, &id2)?;
-            if let Some(site) = crate::store::sites::site_of_ven(c, &id2)? {
-                return Err(StoreError::Refused(format!(
+        .commit(move |tx| {
+            check_owner(tx, &who2, &id2)?;
+            if let Some(site) = crate::store::sites::site_of_ven(tx, &id2)? {
+                return Err(AppError::Conflict(format!(
                     "ven {id2:?} is the site {site:?}, whose telemetry and enrollments are settlement evidence; delete the site first"
                 )));
             }
-            let client = repo::ven_client(c, &id2)?;
-            let o = repo::delete_ven(c, &id2)?;
-            record(c, Operation::Delete, &o, owned_by(&client))?;
+            let client = repo::ven_client(tx, &id2)?;
+            let o = repo::delete_ven(tx, &id2)?;
+            tx.changed(Operation::Delete, &o, owned_by(&client));
             Ok(o)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("ven", &id))
+        .map_err(|e| e.with_not_found("ven", &id))
 }
 
 pub async fn get(state: &AppState, who: &Principal, id: String) -> Result<StoredObject, AppError> {
     let who = who.clone();
     let id2 = id.clone();
     state
-        .db
         .read(move |c| {
             check_owner(c, &who, &id2)?;
-            repo::get_ven(c, &id2)
+            Ok(repo::get_ven(c, &id2)?)
         })
         .await
-        .map_err(|e| AppError::from(e).with_not_found("ven", &id))
+        .map_err(|e| e.with_not_found("ven", &id))
 }
 
 pub async fn list(state: &AppState, who: &Principal, q: VenQuery) -> Result<View<Vec<StoredObject>>, AppError> {

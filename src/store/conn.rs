@@ -225,7 +225,7 @@ fn run_together<B: Batchable>(c: &mut AnyConnection, jobs: Vec<&mut dyn Any>) ->
 
 /// Runs one write, turning a panic into an error of that write alone: inside its savepoint the error
 /// undoes just this write, and the other writes of the batch commit as usual.
-fn contained<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+fn contained<T, E: From<StoreError>>(f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
@@ -233,15 +233,15 @@ fn contained<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".to_owned());
         tracing::error!(panic = %what, "a database write panicked; it alone was undone");
-        Err(StoreError::Panicked(what))
+        Err(StoreError::Panicked(what).into())
     })
 }
 
 /// Queues a write for the group-commit writers and waits for its committed result.
-async fn enqueue<T>(
+async fn enqueue<T, E: From<StoreError>>(
     queue: &mpsc::Sender<Box<dyn Job>>,
-    job: impl FnOnce(tokio::sync::oneshot::Sender<StoreResult<T>>) -> Box<dyn Job>,
-) -> StoreResult<T> {
+    job: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, E>>) -> Box<dyn Job>,
+) -> Result<T, E> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     queue
         .send(job(tx))
@@ -251,28 +251,29 @@ async fn enqueue<T>(
 }
 
 /// Sends a write's result once its batch's commit is known.
-fn deliver<T>(
-    result: Option<StoreResult<T>>,
+fn deliver<T, E: From<StoreError>>(
+    result: Option<Result<T, E>>,
     commit: Result<(), String>,
-    tx: tokio::sync::oneshot::Sender<StoreResult<T>>,
+    tx: tokio::sync::oneshot::Sender<Result<T, E>>,
 ) {
-    let result = result.unwrap_or_else(|| Err(StoreError::Unavailable("the write did not run".into())));
+    let result = result.unwrap_or_else(|| Err(StoreError::Unavailable("the write did not run".into()).into()));
     let _ = tx.send(match commit {
         Ok(()) => result,
-        Err(e) => Err(result.err().unwrap_or(StoreError::Unavailable(e))),
+        Err(e) => Err(result.err().unwrap_or_else(|| StoreError::Unavailable(e).into())),
     });
 }
 
-struct TypedJob<T, F> {
+struct TypedJob<T, E, F> {
     f: F,
-    result: Option<StoreResult<T>>,
-    tx: tokio::sync::oneshot::Sender<StoreResult<T>>,
+    result: Option<Result<T, E>>,
+    tx: tokio::sync::oneshot::Sender<Result<T, E>>,
 }
 
-impl<T, F> Job for TypedJob<T, F>
+impl<T, E, F> Job for TypedJob<T, E, F>
 where
     T: Send,
-    F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send,
+    E: From<StoreError> + From<diesel::result::Error> + Send,
+    F: FnMut(&mut AnyConnection) -> Result<T, E> + Send,
 {
     fn run(&mut self, c: &mut AnyConnection, savepoint: bool) -> bool {
         let f = &mut self.f;
@@ -399,10 +400,11 @@ impl Db {
     /// of paying one each. SQLite has one writer thread; PostgreSQL one per four pooled connections (at
     /// most four), each batch on its own pooled connection. `f` may run twice on PostgreSQL (see [`Job`]):
     /// it must only touch the database.
-    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnMut(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+        F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
         if let Some(queue) = &self.group {
             return enqueue(queue, |tx| Box::new(TypedJob { f, result: None, tx })).await;
@@ -443,7 +445,10 @@ impl Db {
         f(&mut conn)
     }
 
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn write_blocking<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
         let mut conn = self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let _guard = if self.url.is_postgres() {
             None

@@ -1,6 +1,7 @@
 //! The hot writes in one statement on PostgreSQL: a data-modifying CTE does what takes several statements
-//! on the portable path (the row, its targets, the outbox change when anyone subscribes to such objects), so the write costs one round trip (inside its savepoint of a group commit), and the
-//! statement is prepared once per connection. SQLite runs the portable statements, where round trips cost
+//! on the portable path (an event and its targets; a report and the check that its author may see its
+//! event; the changes of a commit and the notice to other instances), so each costs one round trip, and
+//! the statement is prepared once per connection. SQLite runs the portable statements, where round trips cost
 //! nothing. Everything backend-specific lives here.
 
 use std::sync::LazyLock;
@@ -9,12 +10,13 @@ use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::{OptionalExtension, QueryResult, RunQueryDsl};
 
 use super::conn::{AnyConnection, Batchable};
 use super::error::{StoreError, StoreResult};
-use super::outbox::{self, Change};
+use super::outbox::{self, Change, ChangeRecord};
 use super::repo::{self, EventColumns, ObjectWrite, ReportColumns, to_naive};
+use super::schema::changes;
 use crate::privacy::{TargetFilter, admits_sql};
 use crate::wire::{ObjectType, Operation, StoredObject};
 
@@ -81,9 +83,11 @@ impl diesel::query_builder::Query for Prepared {
 }
 
 #[derive(diesel::QueryableByName)]
-struct Inserted {
+struct InsertedReport {
     #[diesel(sql_type = Text)]
     id: String,
+    #[diesel(sql_type = Text)]
+    program_id: String,
 }
 
 const INSERT_EVENT: &str = "\
@@ -92,25 +96,13 @@ WITH event AS (
                         created_date_time, modification_date_time)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     RETURNING id
-), targets AS (
-    INSERT INTO event_targets (event_id, target) SELECT (SELECT id FROM event), t FROM unnest(?::text[]) AS t
-), change AS (
-    INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
-                         created_date_time, modification_date_time, recorded_at)
-    SELECT 'EVENT', 'CREATE', id, ?, id, NULL, ?, ?, ?, ?, ? FROM event
-    WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'EVENT')
 )
-SELECT pg_notify(?, '')";
+INSERT INTO event_targets (event_id, target) SELECT (SELECT id FROM event), t FROM unnest(?::text[]) AS t";
 
-/// Inserts an event with its targets, records the change in the outbox and tells other instances
-/// (PostgreSQL: one statement).
-pub fn insert_event_announced(
-    c: &mut AnyConnection,
-    w: &ObjectWrite,
-    e: &EventColumns,
-    channel: &str,
-) -> StoreResult<StoredObject> {
-    match c {
+/// Inserts an event with its targets (PostgreSQL: one statement). The change it makes is returned for
+/// the commit to record.
+pub fn insert_event(c: &mut AnyConnection, w: &ObjectWrite, e: &EventColumns) -> StoreResult<Change> {
+    let object = match c {
         AnyConnection::Postgresql(pg) => {
             let binds = vec![
                 Bind::Text(w.id.clone()),
@@ -124,52 +116,39 @@ pub fn insert_event_announced(
                 Bind::Timestamp(to_naive(w.now)),
                 Bind::Timestamp(to_naive(w.now)),
                 Bind::TextArray(w.distinct_targets()),
-                Bind::Text(e.program_id.clone()),
-                Bind::Text(w.body.clone()),
-                Bind::NullableText(w.targets_json()?),
-                Bind::Timestamp(to_naive(w.now)),
-                Bind::Timestamp(to_naive(w.now)),
-                Bind::Timestamp(to_naive(w.now)),
-                Bind::Bool(outbox::records_every_change()),
-                Bind::Text(channel.to_owned()),
             ];
             Prepared {
                 sql: INSERT_EVENT,
                 binds,
             }
             .execute(pg)?;
-            Ok(w.stored(ObjectType::Event, w.now))
+            w.stored(ObjectType::Event, w.now)
         }
-        AnyConnection::Sqlite(_) => {
-            let o = repo::insert_event(c, w, e)?;
-            let change = Change {
-                operation: Operation::Create,
-                object: &o,
-                program_id: Some(&e.program_id),
-                event_id: Some(&o.id),
-                owner: None,
-            };
-            outbox::record(c, &change, w.now)?;
-            Ok(o)
-        }
-    }
+        AnyConnection::Sqlite(_) => repo::insert_event(c, w, e)?,
+    };
+    Ok(Change {
+        operation: Operation::Create,
+        program_id: Some(e.program_id.clone()),
+        event_id: Some(object.id.clone()),
+        owner: None,
+        object,
+    })
 }
 
-/// A new event: [`insert_event_announced`], and on PostgreSQL all those queued together in one statement.
+/// A new event: [`insert_event`], and on PostgreSQL all those queued together in one statement.
 pub struct EventInsert {
     pub write: ObjectWrite,
     pub columns: EventColumns,
-    pub channel: &'static str,
 }
 
 impl Batchable for EventInsert {
-    type Output = StoredObject;
+    type Output = Change;
 
-    fn run_one(&mut self, c: &mut AnyConnection) -> StoreResult<StoredObject> {
-        insert_event_announced(c, &self.write, &self.columns, self.channel)
+    fn run_one(&mut self, c: &mut AnyConnection) -> StoreResult<Change> {
+        insert_event(c, &self.write, &self.columns)
     }
 
-    fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<StoredObject>>> {
+    fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<Change>>> {
         let AnyConnection::Postgresql(pg) = c else {
             return Ok(items.iter_mut().map(|i| i.run_one(c)).collect());
         };
@@ -200,7 +179,6 @@ impl Batchable for EventInsert {
                 target.push(t);
             }
         }
-        let channel = items.first().map_or(String::new(), |i| i.channel.to_owned());
         Prepared {
             sql: INSERT_EVENTS,
             binds: vec![
@@ -215,14 +193,21 @@ impl Batchable for EventInsert {
                 Bind::TimestampArray(at),
                 Bind::TextArray(target_event),
                 Bind::TextArray(target),
-                Bind::Bool(outbox::records_every_change()),
-                Bind::Text(channel),
             ],
         }
         .execute(pg)?;
         Ok(items
             .iter()
-            .map(|i| Ok(i.write.stored(ObjectType::Event, i.write.now)))
+            .map(|i| {
+                let object = i.write.stored(ObjectType::Event, i.write.now);
+                Ok(Change {
+                    operation: Operation::Create,
+                    program_id: Some(i.columns.program_id.clone()),
+                    event_id: Some(object.id.clone()),
+                    owner: None,
+                    object,
+                })
+            })
             .collect())
     }
 }
@@ -238,15 +223,8 @@ WITH input AS (
     INSERT INTO events (id, program_id, event_name, priority, body, targets, targeted, ends_at,
                         created_date_time, modification_date_time)
     SELECT id, program_id, event_name, priority, body, targets, targeted, ends_at, at, at FROM input
-), targets AS (
-    INSERT INTO event_targets (event_id, target) SELECT * FROM unnest(?::text[], ?::text[])
-), change AS (
-    INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
-                         created_date_time, modification_date_time, recorded_at)
-    SELECT 'EVENT', 'CREATE', id, program_id, id, NULL, body, targets, at, at, at FROM input
-    WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'EVENT')
 )
-SELECT pg_notify(?, '')";
+INSERT INTO event_targets (event_id, target) SELECT * FROM unnest(?::text[], ?::text[])";
 
 static INSERT_REPORT: LazyLock<String> = LazyLock::new(|| {
     let visible = admits_sql(
@@ -266,14 +244,8 @@ WITH report AS (
     SELECT ?, e.id, ?, ?, ?, ?, ?, ?
     FROM events e WHERE e.id = ? AND {visible}
     RETURNING id, event_id
-), change AS (
-    INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
-                         created_date_time, modification_date_time, recorded_at)
-    SELECT 'REPORT', 'CREATE', r.id, e.program_id, r.event_id, ?, ?, NULL, ?, ?, ?
-    FROM report r JOIN events e ON e.id = r.event_id
-    WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'REPORT')
 )
-SELECT 1 FROM report"
+SELECT r.id, e.program_id FROM report r JOIN events e ON e.id = r.event_id"
     )
 });
 
@@ -285,8 +257,8 @@ pub fn insert_report_checked(
     r: &ReportColumns,
     visible: &TargetFilter,
     not_visible: &str,
-) -> StoreResult<StoredObject> {
-    match c {
+) -> StoreResult<Change> {
+    let (object, program) = match c {
         AnyConnection::Postgresql(pg) => {
             let (all, untargeted, targets) = visible.sql_binds();
             let binds = vec![
@@ -301,22 +273,17 @@ pub fn insert_report_checked(
                 Bind::Bool(all),
                 Bind::Bool(untargeted),
                 Bind::TextArray(targets.to_vec()),
-                Bind::Text(r.client_id.clone()),
-                Bind::Text(w.body.clone()),
-                Bind::Timestamp(to_naive(w.now)),
-                Bind::Timestamp(to_naive(w.now)),
-                Bind::Timestamp(to_naive(w.now)),
-                Bind::Bool(outbox::records_every_change()),
             ];
-            let inserted = Prepared {
+            let program: Option<InsertedReport> = Prepared {
                 sql: INSERT_REPORT.as_str(),
                 binds,
             }
-            .execute(pg)?;
-            if inserted == 0 {
+            .get_result(pg)
+            .optional()?;
+            let Some(program) = program else {
                 return Err(StoreError::ForeignKey(not_visible.to_owned()));
-            }
-            Ok(w.stored(ObjectType::Report, w.now))
+            };
+            (w.stored(ObjectType::Report, w.now), program.program_id)
         }
         AnyConnection::Sqlite(_) => {
             let targets = match repo::event_targets_of(c, &r.event_id) {
@@ -327,17 +294,19 @@ pub fn insert_report_checked(
                 return Err(StoreError::ForeignKey(not_visible.to_owned()));
             }
             let o = repo::insert_report(c, w, r)?;
-            let program = repo::event_program(c, &r.event_id)?;
-            let change = Change {
-                operation: Operation::Create,
-                object: &o,
-                program_id: Some(&program),
-                event_id: Some(&r.event_id),
-                owner: Some(&r.client_id),
-            };
-            outbox::record(c, &change, w.now)?;
-            Ok(o)
+            (o, repo::event_program(c, &r.event_id)?)
         }
+    };
+    Ok(report_created(object, program, r))
+}
+
+fn report_created(object: StoredObject, program: String, r: &ReportColumns) -> Change {
+    Change {
+        operation: Operation::Create,
+        object,
+        program_id: Some(program),
+        event_id: Some(r.event_id.clone()),
+        owner: Some(r.client_id.clone()),
     }
 }
 
@@ -354,17 +323,17 @@ pub struct ReportInsert {
 }
 
 impl Batchable for ReportInsert {
-    type Output = StoredObject;
+    type Output = Change;
 
-    fn run_one(&mut self, c: &mut AnyConnection) -> StoreResult<StoredObject> {
-        let o = insert_report_checked(c, &self.write, &self.columns, &self.visible, self.not_visible)?;
+    fn run_one(&mut self, c: &mut AnyConnection) -> StoreResult<Change> {
+        let change = insert_report_checked(c, &self.write, &self.columns, &self.visible, self.not_visible)?;
         if let Some(then) = &self.then {
-            then(c, &o.id)?;
+            then(c, &change.object.id)?;
         }
-        Ok(o)
+        Ok(change)
     }
 
-    fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<StoredObject>>> {
+    fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<Change>>> {
         let AnyConnection::Postgresql(pg) = c else {
             return Ok(items.iter_mut().map(|i| i.run_one(c)).collect());
         };
@@ -373,23 +342,25 @@ impl Batchable for ReportInsert {
         for (ord, item) in items.iter().enumerate() {
             cols.push(ord, item)?;
         }
-        let inserted: Vec<Inserted> = Prepared {
+        let inserted: Vec<InsertedReport> = Prepared {
             sql: INSERT_REPORTS.as_str(),
             binds: cols.into_binds(),
         }
         .load(pg)?;
-        let inserted: std::collections::HashSet<String> = inserted.into_iter().map(|r| r.id).collect();
+        let mut programs: std::collections::HashMap<String, String> =
+            inserted.into_iter().map(|r| (r.id, r.program_id)).collect();
         let mut out = Vec::with_capacity(n);
         for item in items.iter() {
-            if !inserted.contains(&item.write.id) {
+            let Some(program) = programs.remove(&item.write.id) else {
                 out.push(Err(StoreError::ForeignKey(item.not_visible.to_owned())));
                 continue;
-            }
+            };
             if let Some(then) = &item.then {
                 // An error here is the whole batch's: it runs again one report at a time.
                 then(c, &item.write.id)?;
             }
-            out.push(Ok(item.write.stored(ObjectType::Report, item.write.now)));
+            let object = item.write.stored(ObjectType::Report, item.write.now);
+            out.push(Ok(report_created(object, program, &item.columns)));
         }
         Ok(out)
     }
@@ -423,16 +394,10 @@ WITH input AS (
     -- LIMIT keeps each event a primary-key lookup: a join would hash the whole events table per batch.
     CROSS JOIN LATERAL (SELECT id, targeted FROM events WHERE id = i.event_id LIMIT 1) e
     WHERE {visible}
-    RETURNING id, event_id, client_id, body, created_date_time
-), change AS (
-    INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
-                         created_date_time, modification_date_time, recorded_at)
-    SELECT 'REPORT', 'CREATE', r.id, e.program_id, r.event_id, r.client_id, r.body, NULL, r.created_date_time,
-           r.created_date_time, r.created_date_time
-    FROM report r CROSS JOIN LATERAL (SELECT program_id FROM events WHERE id = r.event_id LIMIT 1) e
-    WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects WHERE object_type = 'REPORT')
+    RETURNING id, event_id
 )
-SELECT id FROM report"
+SELECT r.id, e.program_id
+FROM report r CROSS JOIN LATERAL (SELECT program_id FROM events WHERE id = r.event_id LIMIT 1) e"
     )
 });
 
@@ -504,7 +469,125 @@ impl ReportArrays {
             Bind::IntArray(self.ord),
             Bind::IntArray(self.grant_ord),
             Bind::TextArray(self.grant_target),
-            Bind::Bool(outbox::records_every_change()),
+        ]
+    }
+}
+
+/// The changes of one commit, recorded in its transaction for the objects someone subscribes to (or all,
+/// with MQTT), and, when `announce` names a channel, the notice to other instances that listed objects
+/// changed (PostgreSQL `NOTIFY`, delivered at commit; SQLite has one writer process and nobody to tell).
+/// PostgreSQL: one statement, whatever the number of changes.
+pub fn record_changes(c: &mut AnyConnection, changes: Vec<Change>, announce: Option<&str>) -> StoreResult<()> {
+    if changes.is_empty() && announce.is_none() {
+        return Ok(());
+    }
+    let records = changes
+        .into_iter()
+        .map(ChangeRecord::new)
+        .collect::<StoreResult<Vec<_>>>()?;
+    match c {
+        AnyConnection::Postgresql(pg) => {
+            let mut cols = ChangeArrays::default();
+            for r in records {
+                cols.push(r);
+            }
+            let mut binds = cols.into_binds();
+            binds.push(Bind::Bool(outbox::records_every_change()));
+            binds.push(Bind::Text(announce.unwrap_or_default().to_owned()));
+            binds.push(Bind::Bool(announce.is_some()));
+            Prepared {
+                sql: RECORD_CHANGES,
+                binds,
+            }
+            .execute(pg)?;
+        }
+        AnyConnection::Sqlite(_) => {
+            let mut kinds: Vec<(&str, bool)> = Vec::new();
+            let mut kept = Vec::with_capacity(records.len());
+            for r in records {
+                let wanted = match kinds.iter().find(|(k, _)| *k == r.object_type) {
+                    Some((_, w)) => *w,
+                    None => {
+                        let w = outbox::subscribed(c, r.object_type)?;
+                        kinds.push((r.object_type, w));
+                        w
+                    }
+                };
+                if wanted {
+                    kept.push(r);
+                }
+            }
+            if let AnyConnection::Sqlite(sq) = c {
+                // Bounded statements: SQLite allows at most 32,766 bind values per statement.
+                for chunk in kept.chunks(500) {
+                    diesel::insert_into(changes::table).values(chunk).execute(sq)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`record_changes`] on PostgreSQL. Rows keep the order of the commit's changes (their `seq` order).
+const RECORD_CHANGES: &str = "\
+WITH change AS (
+    INSERT INTO changes (object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
+                         created_date_time, modification_date_time, recorded_at)
+    SELECT object_type, operation, object_id, program_id, event_id, owner_client_id, body, targets,
+           created_date_time, modification_date_time, recorded_at
+    FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+                ?::timestamp[], ?::timestamp[], ?::timestamp[])
+        WITH ORDINALITY AS i(object_type, operation, object_id, program_id, event_id, owner_client_id, body,
+                             targets, created_date_time, modification_date_time, recorded_at, n)
+    WHERE ? OR EXISTS (SELECT 1 FROM subscription_objects s WHERE s.object_type = i.object_type)
+    ORDER BY n
+)
+SELECT pg_notify(?, '') WHERE ?";
+
+/// The columns of [`RECORD_CHANGES`], one entry per change.
+#[derive(Default)]
+struct ChangeArrays {
+    object_type: Vec<String>,
+    operation: Vec<String>,
+    object_id: Vec<String>,
+    program_id: Vec<Option<String>>,
+    event_id: Vec<Option<String>>,
+    owner: Vec<Option<String>>,
+    body: Vec<String>,
+    targets: Vec<Option<String>>,
+    created: Vec<NaiveDateTime>,
+    modified: Vec<NaiveDateTime>,
+    recorded_at: Vec<NaiveDateTime>,
+}
+
+impl ChangeArrays {
+    fn push(&mut self, r: ChangeRecord) {
+        self.object_type.push(r.object_type.to_owned());
+        self.operation.push(r.operation.to_owned());
+        self.object_id.push(r.object_id);
+        self.program_id.push(r.program_id);
+        self.event_id.push(r.event_id);
+        self.owner.push(r.owner_client_id);
+        self.body.push(r.body);
+        self.targets.push(r.targets);
+        self.created.push(r.created_date_time);
+        self.modified.push(r.modification_date_time);
+        self.recorded_at.push(r.recorded_at);
+    }
+
+    fn into_binds(self) -> Vec<Bind> {
+        vec![
+            Bind::TextArray(self.object_type),
+            Bind::TextArray(self.operation),
+            Bind::TextArray(self.object_id),
+            Bind::NullableTextArray(self.program_id),
+            Bind::NullableTextArray(self.event_id),
+            Bind::NullableTextArray(self.owner),
+            Bind::TextArray(self.body),
+            Bind::NullableTextArray(self.targets),
+            Bind::TimestampArray(self.created),
+            Bind::TimestampArray(self.modified),
+            Bind::TimestampArray(self.recorded_at),
         ]
     }
 }

@@ -18,13 +18,6 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    /// The data asked for breaks a rule only the store can check (e.g. a clientID that is not its ven's).
-    #[error("{0}")]
-    Invalid(String),
-    /// The write conflicts with what is stored (an over-committed site, an object still in use); the
-    /// message says with what.
-    #[error("{0}")]
-    Refused(String),
     #[error("invalid database configuration: {0}")]
     Config(String),
     #[error("migration failed: {0}")]

@@ -16,17 +16,58 @@ use super::schema::{callback_health, changes, notifications, subscription_object
 use crate::wire::Page;
 use crate::wire::{ObjectType, Operation, StoredObject};
 
-/// A committed change of an object, as the outbox records it.
+/// A change of an object made by a write, recorded in the outbox in the write's own transaction.
 #[derive(Debug, Clone)]
-pub struct Change<'a> {
+pub struct Change {
     pub operation: Operation,
-    pub object: &'a StoredObject,
+    pub object: StoredObject,
     /// The program the object belongs to (a program's own id), for subscriptions with a `programID`.
-    pub program_id: Option<&'a str>,
+    pub program_id: Option<String>,
     /// The event the object belongs to (an event's own id, a report's event).
-    pub event_id: Option<&'a str>,
+    pub event_id: Option<String>,
     /// The client whose private object this is (reports, subscriptions, vens, resources).
-    pub owner: Option<&'a str>,
+    pub owner: Option<String>,
+}
+
+/// A change as one row of the `changes` table: the only place a change becomes columns. Both backends'
+/// inserts ([`super::dialect::record_changes`]) write these rows.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = changes)]
+pub struct ChangeRecord {
+    pub object_type: &'static str,
+    pub operation: &'static str,
+    pub object_id: String,
+    pub program_id: Option<String>,
+    pub event_id: Option<String>,
+    pub owner_client_id: Option<String>,
+    pub body: String,
+    pub targets: Option<String>,
+    pub created_date_time: chrono::NaiveDateTime,
+    pub modification_date_time: chrono::NaiveDateTime,
+    pub recorded_at: chrono::NaiveDateTime,
+}
+
+impl ChangeRecord {
+    pub fn new(change: Change) -> StoreResult<Self> {
+        let o = change.object;
+        let targets = match &o.targets {
+            Some(t) => Some(serde_json::to_string(t)?),
+            None => None,
+        };
+        Ok(Self {
+            object_type: o.object_type.as_str(),
+            operation: operation_name(change.operation),
+            object_id: o.id,
+            program_id: change.program_id,
+            event_id: change.event_id,
+            owner_client_id: change.owner,
+            body: o.body,
+            targets,
+            created_date_time: to_naive(o.created),
+            modification_date_time: to_naive(o.modified),
+            recorded_at: to_naive(o.modified),
+        })
+    }
 }
 
 pub fn operation_name(op: Operation) -> &'static str {
@@ -62,42 +103,14 @@ pub fn records_every_change() -> bool {
 /// Whether any subscription names objects of `kind` (only then is a change of one worth recording).
 /// Checked inside the writing transaction: exact on SQLite (one writer); on PostgreSQL a subscription
 /// committed while this write is in flight may miss it (docs/spec-decisions.md).
-fn subscribed(c: &mut AnyConnection, kind: ObjectType) -> StoreResult<bool> {
+pub(super) fn subscribed(c: &mut AnyConnection, kind: &str) -> StoreResult<bool> {
     if records_every_change() {
         return Ok(true);
     }
     Ok(diesel::select(diesel::dsl::exists(
-        subscription_objects::table.filter(subscription_objects::object_type.eq(kind.as_str())),
+        subscription_objects::table.filter(subscription_objects::object_type.eq(kind)),
     ))
     .get_result(c)?)
-}
-
-/// Records `change` in the current transaction, when some subscription may want it.
-pub fn record(c: &mut AnyConnection, change: &Change<'_>, at: DateTime<Utc>) -> StoreResult<()> {
-    let o = change.object;
-    if !subscribed(c, o.object_type)? {
-        return Ok(());
-    }
-    let targets = match &o.targets {
-        Some(t) => Some(serde_json::to_string(t)?),
-        None => None,
-    };
-    diesel::insert_into(changes::table)
-        .values((
-            changes::object_type.eq(o.object_type.as_str()),
-            changes::operation.eq(operation_name(change.operation)),
-            changes::object_id.eq(&o.id),
-            changes::program_id.eq(change.program_id),
-            changes::event_id.eq(change.event_id),
-            changes::owner_client_id.eq(change.owner),
-            changes::body.eq(&o.body),
-            changes::targets.eq(targets),
-            changes::created_date_time.eq(to_naive(o.created)),
-            changes::modification_date_time.eq(to_naive(o.modified)),
-            changes::recorded_at.eq(to_naive(at)),
-        ))
-        .execute(c)?;
-    Ok(())
 }
 
 /// A change waiting to be turned into notifications.

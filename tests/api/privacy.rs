@@ -342,7 +342,7 @@ async fn the_target_rule_in_sql_agrees_with_the_rule_in_rust() {
                     .iter()
                     .map(Result::is_ok)
                     .collect();
-                Ok((one_by_one, together))
+                Ok::<_, sluice::store::StoreError>((one_by_one, together))
             })
             .await
             .unwrap();

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::notify::mqtt::topics::Topics;
 use crate::privacy::{Viewer, scope_for_grants, scope_for_viewer};
+use crate::store::dialect::{self, LockId};
 use crate::store::outbox::{self, ChangeRow, NewNotification, SubscriberRow};
 use crate::store::repo::{granted_targets_among, to_naive, ven_clients};
 use crate::store::{AnyConnection, StoreResult};
@@ -229,7 +230,7 @@ pub struct Plan {
 /// Turns the oldest committed changes into notifications, in the caller's transaction. `None` when
 /// another instance is fanning out right now. (PostgreSQL: one transaction on a connection of its own.)
 pub fn fan_out(c: &mut AnyConnection, now: DateTime<Utc>, mqtt: Option<&Topics>) -> StoreResult<Option<FanOut>> {
-    if !outbox::try_lock_fanout(c)? {
+    if !dialect::try_lock(c, LockId::Fanout)? {
         return Ok(None);
     }
     let started = std::time::Instant::now();

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::privacy::Viewer;
+use crate::store::dialect::Listener;
 use crate::wire::ObjectType;
 
 /// The PostgreSQL channel that carries "something changed" between instances.
@@ -232,19 +233,14 @@ impl ReadCache {
 /// ends when the cache is dropped. Notifications are read after a cheap query every `poll`; a lost
 /// connection is re-established, and the cache invalidated, since changes may have been missed meanwhile.
 pub fn spawn_pg_listener(url: String, cache: &Arc<ReadCache>, poll: Duration) {
-    use diesel::connection::SimpleConnection;
-    use diesel::{Connection, PgConnection};
     let stop = Arc::new(AtomicBool::new(false));
     let (weak, stopped) = (Arc::downgrade(cache), stop.clone());
     let spawned = std::thread::Builder::new().name("sluice-listen".into()).spawn(move || {
-        let mut conn: Option<PgConnection> = None;
+        let mut conn: Option<Listener> = None;
         while !stopped.load(Ordering::Acquire) {
             let Some(cache) = weak.upgrade() else { return };
             if conn.is_none() {
-                let listening = PgConnection::establish(&url)
-                    .ok()
-                    .and_then(|mut c| c.batch_execute(&format!("LISTEN {CHANGE_CHANNEL}")).ok().map(|()| c));
-                match listening {
+                match Listener::connect(&url, CHANGE_CHANNEL) {
                     Some(c) => {
                         cache.invalidate();
                         conn = Some(c);
@@ -253,19 +249,13 @@ pub fn spawn_pg_listener(url: String, cache: &Arc<ReadCache>, poll: Duration) {
                 }
             }
             if let Some(c) = conn.as_mut() {
-                if c.batch_execute("SELECT 1").is_err() {
-                    conn = None;
-                    continue;
-                }
-                let mut heard = false;
-                for n in c.notifications_iter() {
-                    match n {
-                        Ok(_) => heard = true,
-                        Err(_) => break,
+                match c.heard() {
+                    Some(true) => cache.invalidate(),
+                    Some(false) => {}
+                    None => {
+                        conn = None;
+                        continue;
                     }
-                }
-                if heard {
-                    cache.invalidate();
                 }
             }
             drop(cache);

@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::flex::calendar::Direction;
 use crate::flex::dispatch::{self as plan, Candidate, Request};
 use crate::privacy::site_target;
+use crate::store::dialect::{self, LockId};
 use crate::store::dispatch::{self as db, DispatchRow, DispatchSiteRow, LatencyRow};
 use crate::store::repo::{from_naive, to_naive};
 use crate::store::sites::{self as sites_db, EnrollmentFilter, EnrollmentRow, SiteRow};
@@ -43,15 +44,6 @@ fn span(s: &str) -> StoreResult<Duration> {
         .ok()
         .and_then(|d| d.to_chrono())
         .ok_or_else(|| StoreError::Corrupt(format!("{s:?} is not a finite duration")))
-}
-
-/// Serializes dispatch planning across instances (PostgreSQL; SQLite has one writer).
-fn lock_dispatching(c: &mut AnyConnection) -> StoreResult<()> {
-    use diesel::RunQueryDsl;
-    if let AnyConnection::Postgresql(pg) = c {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(7331702)").execute(pg)?;
-    }
-    Ok(())
 }
 
 /// The program's enrolled sites as dispatch candidates.
@@ -313,7 +305,7 @@ pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> 
     let id2 = id.clone();
     state
         .commit(move |tx| {
-            lock_dispatching(tx)?;
+            dialect::lock(tx, LockId::Dispatching)?;
             if let Err(StoreError::NotFound) = crate::store::repo::get_program(tx, &program_id) {
                 return Err(AppError::Conflict(format!("programID {program_id:?} names no program")));
             }
@@ -565,7 +557,7 @@ pub async fn cancel(state: &AppState, id: String) -> Result<Dispatch, AppError> 
     let id2 = id.clone();
     let cancelled = state
         .commit(move |tx| {
-            lock_dispatching(tx)?;
+            dialect::lock(tx, LockId::Dispatching)?;
             let row = db::get_dispatch(tx, &id2)?;
             if row.state == "CANCELLED" {
                 return Ok(view(tx, row)?);

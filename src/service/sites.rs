@@ -10,6 +10,7 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::flex::calendar::{self, Commitment, Conflict, Direction, Window};
 use crate::flex::telemetry::Parsed;
+use crate::store::dialect;
 use crate::store::repo::{self, from_naive, to_naive};
 use crate::store::sites::{self as db, EnrollmentFilter, EnrollmentRow, PointRow, SiteRow, TelemetryFilter};
 use crate::store::{AnyConnection, StoreError, StoreResult};
@@ -161,7 +162,7 @@ pub async fn update_site(state: &AppState, id: String, req: SiteRequest) -> Resu
     let row = site_row(id.clone(), &req, state.clock.now())?;
     state
         .commit(move |tx| {
-            lock_site(tx, &row.id)?;
+            dialect::lock_site(tx, &row.id)?;
             let client = ven_of(tx, &row.ven_id)?;
             let stored = db::update_site(tx, &row).map_err(|e| site_conflict(e, &req))?;
             // A smaller site may no longer carry what it committed.
@@ -236,18 +237,6 @@ pub async fn site_of(state: &AppState, who: &Principal) -> Result<Option<Arc<str
         .map(Into::into);
     state.cache.put_site(&who.client_id, generation, s.clone());
     Ok(s)
-}
-
-/// Holds the site's row for the rest of the transaction, so that two enrollments of one site are checked
-/// against each other one at a time (PostgreSQL; SQLite has one writer).
-fn lock_site(c: &mut AnyConnection, id: &str) -> StoreResult<()> {
-    use diesel::RunQueryDsl;
-    if let AnyConnection::Postgresql(pg) = c {
-        diesel::sql_query("SELECT id FROM sites WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(id)
-            .execute(pg)?;
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------- enrollments
@@ -395,7 +384,7 @@ fn enrollment(row: EnrollmentRow) -> StoreResult<Enrollment> {
 
 /// Checks an enrollment against its site and program and the site's calendar, in the write transaction.
 fn check_enrollment(c: &mut AnyConnection, row: &EnrollmentRow) -> Result<(), AppError> {
-    lock_site(c, &row.site_id)?;
+    dialect::lock_site(c, &row.site_id)?;
     let site = match db::get_site(c, &row.site_id) {
         Err(StoreError::NotFound) => {
             return Err(AppError::Conflict(format!("siteID {:?} names no site", row.site_id)));

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use super::dialect::LockId;
 use super::error::{StoreError, StoreResult};
 
 /// A connection to either backend. Queries are written once against this type; the few statements that
@@ -355,14 +356,10 @@ impl Db {
     pub fn migrate_blocking(&self) -> StoreResult<Vec<String>> {
         let mut conn = self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let applied = match &mut *conn {
-            AnyConnection::Postgresql(c) => {
-                c.batch_execute("SELECT pg_advisory_lock(7331700)")?;
-                let r = c
-                    .run_pending_migrations(POSTGRES_MIGRATIONS)
-                    .map(|v| v.iter().map(ToString::to_string).collect());
-                c.batch_execute("SELECT pg_advisory_unlock(7331700)")?;
-                r
-            }
+            AnyConnection::Postgresql(c) => super::dialect::with_session_lock(c, LockId::Migrations, |c| {
+                c.run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.iter().map(ToString::to_string).collect())
+            })?,
             AnyConnection::Sqlite(c) => c
                 .run_pending_migrations(SQLITE_MIGRATIONS)
                 .map(|v| v.iter().map(ToString::to_string).collect()),

@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
@@ -14,11 +14,140 @@ use diesel::{OptionalExtension, QueryResult, RunQueryDsl};
 
 use super::conn::{AnyConnection, Batchable};
 use super::error::{StoreError, StoreResult};
-use super::outbox::{self, Change, ChangeRecord};
+use super::outbox::{self, Change, ChangeRecord, Claimed};
 use super::repo::{self, EventColumns, ObjectWrite, ReportColumns, to_naive};
 use super::schema::changes;
 use crate::privacy::{TargetFilter, admits_sql};
 use crate::wire::{ObjectType, Operation, StoredObject};
+
+/// A multi-row INSERT of `$rows` (anything diesel inserts) as one statement; `QueryResult<usize>`.
+/// Diesel's multi-backend connection has no batch insert, so each backend gets its own (identical)
+/// statement — written once, here. Callers keep each statement under SQLite's 32,766 bind values.
+macro_rules! insert_many {
+    ($c:expr, $table:expr, $rows:expr) => {
+        match $c {
+            $crate::store::AnyConnection::Postgresql(pg) => {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values($rows), pg)
+            }
+            $crate::store::AnyConnection::Sqlite(sq) => {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values($rows), sq)
+            }
+        }
+    };
+}
+
+/// [`insert_many!`] keeping the rows that exist: `ON CONFLICT DO NOTHING` on PostgreSQL (a unique
+/// violation would abort the whole transaction there), `INSERT OR IGNORE` on SQLite.
+macro_rules! insert_many_or_ignore {
+    ($c:expr, $table:expr, $rows:expr) => {
+        match $c {
+            $crate::store::AnyConnection::Postgresql(pg) => {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values($rows).on_conflict_do_nothing(), pg)
+            }
+            $crate::store::AnyConnection::Sqlite(sq) => {
+                diesel::RunQueryDsl::execute(diesel::insert_or_ignore_into($table).values($rows), sq)
+            }
+        }
+    };
+}
+
+pub(crate) use {insert_many, insert_many_or_ignore};
+
+/// The advisory locks Sluice takes on PostgreSQL, each with its one id. SQLite has a single writer and
+/// needs none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockId {
+    /// Instances starting together migrate one at a time (held for the session).
+    Migrations = 7_331_700,
+    /// One fan-out at a time, so the notifications of one object are made in change order.
+    Fanout = 7_331_701,
+    /// Dispatch planning, so two dispatches never pick the same megawatts.
+    Dispatching = 7_331_702,
+}
+
+/// Takes `lock` until the transaction ends, waiting for it.
+pub fn lock(c: &mut AnyConnection, lock: LockId) -> StoreResult<()> {
+    if let AnyConnection::Postgresql(pg) = c {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(lock as i64)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Takes `lock` until the transaction ends if no one holds it; whether it was taken.
+pub fn try_lock(c: &mut AnyConnection, lock: LockId) -> StoreResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = Bool)]
+        locked: bool,
+    }
+    match c {
+        AnyConnection::Postgresql(pg) => {
+            let r: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+                .bind::<BigInt, _>(lock as i64)
+                .get_result(pg)?;
+            Ok(r.locked)
+        }
+        AnyConnection::Sqlite(_) => Ok(true),
+    }
+}
+
+/// Runs `f` holding `lock` for the session (outside any transaction: migrations).
+pub fn with_session_lock<T>(
+    c: &mut diesel::PgConnection,
+    lock: LockId,
+    f: impl FnOnce(&mut diesel::PgConnection) -> T,
+) -> StoreResult<T> {
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(lock as i64)
+        .execute(c)?;
+    let r = f(c);
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(lock as i64)
+        .execute(c)?;
+    Ok(r)
+}
+
+/// Holds a site's row until the transaction ends, so that two enrollments of one site are checked against
+/// each other one at a time (PostgreSQL: `FOR UPDATE`).
+pub fn lock_site(c: &mut AnyConnection, id: &str) -> StoreResult<()> {
+    if let AnyConnection::Postgresql(pg) = c {
+        diesel::sql_query("SELECT id FROM sites WHERE id = $1 FOR UPDATE")
+            .bind::<Text, _>(id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// A PostgreSQL connection listening on one `NOTIFY` channel.
+pub struct Listener(diesel::PgConnection);
+
+impl Listener {
+    /// A new connection listening on `channel`; `None` when the database cannot be reached.
+    pub fn connect(url: &str, channel: &str) -> Option<Self> {
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
+        let mut c = diesel::PgConnection::establish(url).ok()?;
+        c.batch_execute(&format!("LISTEN {channel}")).ok()?;
+        Some(Self(c))
+    }
+
+    /// Whether a notice arrived since the last call (a cheap query fetches them); `None` when the
+    /// connection is lost.
+    pub fn heard(&mut self) -> Option<bool> {
+        use diesel::connection::SimpleConnection;
+        self.0.batch_execute("SELECT 1").ok()?;
+        let mut heard = false;
+        for n in self.0.notifications_iter() {
+            match n {
+                Ok(_) => heard = true,
+                Err(_) => break,
+            }
+        }
+        Some(heard)
+    }
+}
 
 /// One bind value of a [`Prepared`] statement.
 enum Bind {
@@ -517,11 +646,9 @@ pub fn record_changes(c: &mut AnyConnection, changes: Vec<Change>, announce: Opt
                     kept.push(r);
                 }
             }
-            if let AnyConnection::Sqlite(sq) = c {
-                // Bounded statements: SQLite allows at most 32,766 bind values per statement.
-                for chunk in kept.chunks(500) {
-                    diesel::insert_into(changes::table).values(chunk).execute(sq)?;
-                }
+            // Bounded statements: SQLite allows at most 32,766 bind values per statement.
+            for chunk in kept.chunks(500) {
+                insert_many!(c, changes::table, chunk)?;
             }
         }
     }
@@ -589,5 +716,110 @@ impl ChangeArrays {
             Bind::TimestampArray(self.modified),
             Bind::TimestampArray(self.recorded_at),
         ]
+    }
+}
+
+/// Due notifications whose earlier notifications for the same (subscription, object) are settled, oldest
+/// change first; each gets `owner`'s lease until `lease_until` and one more attempt. PostgreSQL skips rows
+/// another instance is claiming at the same moment.
+const CLAIM: &str = "\
+UPDATE notifications SET attempts = attempts + 1, lease_owner = ?, lease_until = ?,
+    first_attempt_at = COALESCE(first_attempt_at, ?)
+WHERE id IN (
+    SELECT n.id FROM notifications n
+    WHERE n.state = 'pending' AND n.channel = ? AND NOT_BUSY AND n.next_attempt_at <= ?
+      AND (n.lease_until IS NULL OR n.lease_until < ?)
+      AND NOT EXISTS (
+          SELECT 1 FROM notifications p
+          WHERE p.subscription_id = n.subscription_id AND p.object_id = n.object_id
+            AND p.state = 'pending' AND p.change_seq < n.change_seq)
+    ORDER BY n.change_seq, n.id
+    LIMIT ? LOCKING)
+RETURNING id, change_seq, callback_url, bearer_token, payload, attempts, channel, client_id";
+
+/// Separates the client ids of [`claim_due`]'s `busy` list (no client id holds it).
+const SEP: char = '\u{1f}';
+
+/// Claims due notifications (see [`CLAIM`]), none of them for the clients in `busy` (those with all
+/// their share of deliveries in flight: their rows wait, and other clients' are taken instead).
+#[allow(clippy::too_many_arguments)]
+pub fn claim_due(
+    c: &mut AnyConnection,
+    owner: &str,
+    channel: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+    busy: &[String],
+) -> StoreResult<Vec<Claimed>> {
+    let now = to_naive(now);
+    let lease_until = to_naive(lease_until);
+    let busy: String = if busy.is_empty() {
+        String::new()
+    } else {
+        let mut s = String::from(SEP);
+        for b in busy {
+            s.push_str(b);
+            s.push(SEP);
+        }
+        s
+    };
+    macro_rules! run {
+        ($conn:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Text, _>(owner)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<Text, _>(channel)
+                .bind::<Text, _>(&busy)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load::<Claimed>($conn)?
+        };
+    }
+    let mut rows = match c {
+        AnyConnection::Postgresql(pg) => run!(
+            pg,
+            numbered(
+                &CLAIM
+                    .replace("LOCKING", "FOR UPDATE OF n SKIP LOCKED")
+                    .replace("NOT_BUSY", "strpos(?, chr(31) || n.client_id || chr(31)) = 0")
+            )
+        ),
+        AnyConnection::Sqlite(sq) => run!(
+            sq,
+            CLAIM
+                .replace("LOCKING", "")
+                .replace("NOT_BUSY", "instr(?, char(31) || n.client_id || char(31)) = 0")
+        ),
+    };
+    rows.sort_by(|a, b| (a.change_seq, &a.id).cmp(&(b.change_seq, &b.id)));
+    Ok(rows)
+}
+
+/// `?` placeholders as PostgreSQL's `$1, $2, …`.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for ch in sql.chars() {
+        if ch == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(numbered("a = ? AND b < ?"), "a = $1 AND b < $2");
     }
 }

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::conn::AnyConnection;
+use super::dialect::{insert_many, insert_many_or_ignore};
 use super::error::StoreResult;
 use super::schema::*;
 use crate::wire::Page;
@@ -112,18 +113,6 @@ impl LatencyRow {
     }
 }
 
-/// Batches of a multi-row insert small enough for SQLite's 32,766 bind values.
-macro_rules! insert_rows {
-    ($c:expr, $table:expr, $rows:expr, $per:expr) => {
-        for chunk in $rows.chunks($per) {
-            match $c {
-                AnyConnection::Postgresql(pg) => diesel::insert_into($table).values(chunk).execute(pg)?,
-                AnyConnection::Sqlite(sq) => diesel::insert_into($table).values(chunk).execute(sq)?,
-            };
-        }
-    };
-}
-
 pub fn insert_dispatch(
     c: &mut AnyConnection,
     d: &DispatchRow,
@@ -131,8 +120,13 @@ pub fn insert_dispatch(
     latency: &[LatencyRow],
 ) -> StoreResult<()> {
     diesel::insert_into(dispatches::table).values(d.clone()).execute(c)?;
-    insert_rows!(c, dispatch_sites::table, sites, 1000);
-    insert_rows!(c, event_latency::table, latency, 500);
+    // Bounded statements: SQLite allows at most 32,766 bind values per statement.
+    for chunk in sites.chunks(1000) {
+        insert_many!(c, dispatch_sites::table, chunk)?;
+    }
+    for chunk in latency.chunks(500) {
+        insert_many!(c, event_latency::table, chunk)?;
+    }
     Ok(())
 }
 
@@ -306,15 +300,7 @@ pub fn record_seen(c: &mut AnyConnection, seen: &[(String, String, NaiveDateTime
                 )
             })
             .collect();
-        match c {
-            AnyConnection::Postgresql(pg) => diesel::insert_into(event_seen::table)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .execute(pg)?,
-            AnyConnection::Sqlite(sq) => diesel::insert_or_ignore_into(event_seen::table)
-                .values(rows)
-                .execute(sq)?,
-        };
+        insert_many_or_ignore!(c, event_seen::table, rows)?;
     }
     Ok(())
 }
@@ -534,15 +520,7 @@ pub fn has_latency(c: &mut AnyConnection, event_id: &str) -> StoreResult<bool> {
 /// Adds latency rows, keeping any that exist (several instances may track the same event).
 pub fn insert_latency(c: &mut AnyConnection, rows: &[LatencyRow]) -> StoreResult<()> {
     for chunk in rows.chunks(500) {
-        match c {
-            AnyConnection::Postgresql(pg) => diesel::insert_into(event_latency::table)
-                .values(chunk)
-                .on_conflict_do_nothing()
-                .execute(pg)?,
-            AnyConnection::Sqlite(sq) => diesel::insert_or_ignore_into(event_latency::table)
-                .values(chunk)
-                .execute(sq)?,
-        };
+        insert_many_or_ignore!(c, event_latency::table, chunk)?;
     }
     Ok(())
 }

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
 
 use super::conn::AnyConnection;
+use super::dialect::insert_many;
 use super::error::StoreResult;
 use super::repo::{from_naive, to_naive};
 use super::schema::{callback_health, changes, notifications, subscription_objects, subscriptions};
@@ -137,23 +137,6 @@ type ChangeTuple = (
     chrono::NaiveDateTime,
     chrono::NaiveDateTime,
 );
-
-/// Only one fan-out runs at a time across instances (PostgreSQL: a transaction-scoped advisory lock;
-/// SQLite has one writer anyway), so the notifications of one object are made in change order.
-pub fn try_lock_fanout(c: &mut AnyConnection) -> StoreResult<bool> {
-    match c {
-        AnyConnection::Postgresql(pg) => {
-            #[derive(QueryableByName)]
-            struct Locked {
-                #[diesel(sql_type = diesel::sql_types::Bool)]
-                locked: bool,
-            }
-            let r: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock(7331701) AS locked").get_result(pg)?;
-            Ok(r.locked)
-        }
-        AnyConnection::Sqlite(_) => Ok(true),
-    }
-}
 
 /// The oldest changes not yet fanned out.
 pub fn pending_changes(c: &mut AnyConnection, limit: i64) -> StoreResult<Vec<ChangeRow>> {
@@ -283,10 +266,7 @@ pub struct NewNotification {
 pub fn insert_notifications(c: &mut AnyConnection, rows: &[NewNotification]) -> StoreResult<()> {
     // Bounded statements: SQLite allows at most 32,766 bind values per statement.
     for chunk in rows.chunks(500) {
-        match c {
-            AnyConnection::Postgresql(pg) => diesel::insert_into(notifications::table).values(chunk).execute(pg)?,
-            AnyConnection::Sqlite(sq) => diesel::insert_into(notifications::table).values(chunk).execute(sq)?,
-        };
+        insert_many!(c, notifications::table, chunk)?;
     }
     Ok(())
 }
@@ -306,100 +286,7 @@ pub struct Claimed {
     pub client_id: String,
 }
 
-/// Due notifications whose earlier notifications for the same (subscription, object) are settled, oldest
-/// change first; each gets `owner`'s lease until `lease_until` and one more attempt. PostgreSQL skips rows
-/// another instance is claiming at the same moment.
-const CLAIM: &str = "\
-UPDATE notifications SET attempts = attempts + 1, lease_owner = ?, lease_until = ?,
-    first_attempt_at = COALESCE(first_attempt_at, ?)
-WHERE id IN (
-    SELECT n.id FROM notifications n
-    WHERE n.state = 'pending' AND n.channel = ? AND NOT_BUSY AND n.next_attempt_at <= ?
-      AND (n.lease_until IS NULL OR n.lease_until < ?)
-      AND NOT EXISTS (
-          SELECT 1 FROM notifications p
-          WHERE p.subscription_id = n.subscription_id AND p.object_id = n.object_id
-            AND p.state = 'pending' AND p.change_seq < n.change_seq)
-    ORDER BY n.change_seq, n.id
-    LIMIT ? LOCKING)
-RETURNING id, change_seq, callback_url, bearer_token, payload, attempts, channel, client_id";
-
-/// Separates the client ids of [`claim_due`]'s `busy` list (no client id holds it).
-const SEP: char = '\u{1f}';
-
-/// Claims due notifications (see [`CLAIM`]), none of them for the clients in `busy` (those with all
-/// their share of deliveries in flight: their rows wait, and other clients' are taken instead).
-#[allow(clippy::too_many_arguments)]
-pub fn claim_due(
-    c: &mut AnyConnection,
-    owner: &str,
-    channel: &str,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-    limit: i64,
-    busy: &[String],
-) -> StoreResult<Vec<Claimed>> {
-    let now = to_naive(now);
-    let lease_until = to_naive(lease_until);
-    let busy: String = if busy.is_empty() {
-        String::new()
-    } else {
-        let mut s = String::from(SEP);
-        for b in busy {
-            s.push_str(b);
-            s.push(SEP);
-        }
-        s
-    };
-    macro_rules! run {
-        ($conn:expr, $sql:expr) => {
-            diesel::sql_query($sql)
-                .bind::<Text, _>(owner)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<Timestamp, _>(now)
-                .bind::<Text, _>(channel)
-                .bind::<Text, _>(&busy)
-                .bind::<Timestamp, _>(now)
-                .bind::<Timestamp, _>(now)
-                .bind::<BigInt, _>(limit)
-                .load::<Claimed>($conn)?
-        };
-    }
-    let mut rows = match c {
-        AnyConnection::Postgresql(pg) => run!(
-            pg,
-            numbered(
-                &CLAIM
-                    .replace("LOCKING", "FOR UPDATE OF n SKIP LOCKED")
-                    .replace("NOT_BUSY", "strpos(?, chr(31) || n.client_id || chr(31)) = 0")
-            )
-        ),
-        AnyConnection::Sqlite(sq) => run!(
-            sq,
-            CLAIM
-                .replace("LOCKING", "")
-                .replace("NOT_BUSY", "instr(?, char(31) || n.client_id || char(31)) = 0")
-        ),
-    };
-    rows.sort_by(|a, b| (a.change_seq, &a.id).cmp(&(b.change_seq, &b.id)));
-    Ok(rows)
-}
-
-/// `?` placeholders as PostgreSQL's `$1, $2, …`.
-fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for ch in sql.chars() {
-        if ch == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
+pub use super::dialect::claim_due;
 
 /// How one delivery attempt ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -703,14 +590,4 @@ pub fn list_callbacks(c: &mut AnyConnection, broken_only: bool, page: Page) -> S
             callback_health::last_error,
         ))
         .load(c)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::numbered;
-
-    #[test]
-    fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(numbered("a = ? AND b < ?"), "a = $1 AND b < $2");
-    }
 }

@@ -7,22 +7,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::conn::AnyConnection;
+use super::dialect::insert_many;
 use super::error::StoreResult;
 use super::schema::*;
 
 /// Rows per multi-row INSERT: well under SQLite's bound-parameter limit at a dozen columns.
 const INSERT_CHUNK: usize = 1000;
-
-/// A multi-row INSERT, one statement per chunk. Diesel's multi-backend connection has no batch insert,
-/// so each backend gets its own (identical) statement.
-macro_rules! insert_rows {
-    ($c:expr, $table:expr, $rows:expr) => {
-        match $c {
-            AnyConnection::Postgresql(pg) => diesel::insert_into($table).values($rows).execute(pg),
-            AnyConnection::Sqlite(lite) => diesel::insert_into($table).values($rows).execute(lite),
-        }
-    };
-}
 
 #[derive(Debug, Clone, Queryable, Insertable)]
 #[diesel(table_name = meter_imports)]
@@ -64,7 +54,7 @@ pub fn insert_import(c: &mut AnyConnection, row: &ImportRow) -> StoreResult<()> 
 
 pub fn insert_meter_days(c: &mut AnyConnection, rows: &[MeterDayRow]) -> StoreResult<()> {
     for chunk in rows.chunks(INSERT_CHUNK) {
-        insert_rows!(c, meter_days::table, chunk.to_vec())?;
+        insert_many!(c, meter_days::table, chunk)?;
     }
     Ok(())
 }
@@ -179,7 +169,7 @@ pub fn upsert_prices(c: &mut AnyConnection, rows: &[PriceRow]) -> StoreResult<()
             )
             .execute(c)?;
         }
-        insert_rows!(c, price_points::table, chunk.to_vec())?;
+        insert_many!(c, price_points::table, chunk)?;
     }
     Ok(())
 }
@@ -282,7 +272,7 @@ pub fn insert_run(c: &mut AnyConnection, run: &RunRow, statements: &[StatementRo
         .values(run.clone())
         .execute(c)?;
     for chunk in statements.chunks(INSERT_CHUNK / 4) {
-        insert_rows!(c, statements::table, chunk.to_vec())?;
+        insert_many!(c, statements::table, chunk)?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::conn::AnyConnection;
+use super::dialect::insert_many;
 use super::error::StoreResult;
 use super::schema::*;
 use crate::wire::Page;
@@ -213,10 +214,7 @@ pub fn store_telemetry(
     diesel::delete(report_rejects::table.find(report_id)).execute(c)?;
     // Bounded statements: SQLite allows at most 32,766 bind values per statement.
     for chunk in points.chunks(1000) {
-        match c {
-            AnyConnection::Postgresql(pg) => diesel::insert_into(telemetry::table).values(chunk).execute(pg)?,
-            AnyConnection::Sqlite(sq) => diesel::insert_into(telemetry::table).values(chunk).execute(sq)?,
-        };
+        insert_many!(c, telemetry::table, chunk)?;
     }
     if let Some((site_id, skipped, problems, at)) = reject {
         diesel::insert_into(report_rejects::table)

@@ -78,7 +78,7 @@ mod tests {
         }
     }
 
-    /// The top-level module a file belongs to: `src/store/repo.rs` → `store`, `src/clock.rs` → `clock`.
+    /// The top-level module a file belongs to: `src/store/repo/ven.rs` → `store`, `src/clock.rs` → `clock`.
     fn module_of(relative: &str) -> &str {
         let first = relative.split('/').next().unwrap_or(relative);
         first.strip_suffix(".rs").unwrap_or(first)

@@ -1,0 +1,120 @@
+//! OAuth clients and the server-wide secrets.
+
+use super::*;
+
+/// An OAuth2 client of the built-in token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRow {
+    pub client_id: String,
+    pub client_name: String,
+    pub role: String,
+    pub secret_hash: String,
+    pub created: DateTime<Utc>,
+}
+
+pub fn insert_client(c: &mut AnyConnection, row: &ClientRow) -> StoreResult<()> {
+    diesel::insert_into(clients::table)
+        .values((
+            clients::client_id.eq(&row.client_id),
+            clients::client_name.eq(&row.client_name),
+            clients::role.eq(&row.role),
+            clients::secret_hash.eq(&row.secret_hash),
+            clients::created_date_time.eq(to_naive(row.created)),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn get_client(c: &mut AnyConnection, client_id: &str) -> StoreResult<Option<ClientRow>> {
+    let row: Option<(String, String, String, String, NaiveDateTime)> = clients::table
+        .find(client_id)
+        .select((
+            clients::client_id,
+            clients::client_name,
+            clients::role,
+            clients::secret_hash,
+            clients::created_date_time,
+        ))
+        .first(c)
+        .optional()?;
+    Ok(
+        row.map(|(client_id, client_name, role, secret_hash, created)| ClientRow {
+            client_id,
+            client_name,
+            role,
+            secret_hash,
+            created: from_naive(created),
+        }),
+    )
+}
+
+pub fn list_clients(c: &mut AnyConnection) -> StoreResult<Vec<ClientRow>> {
+    let rows: Vec<(String, String, String, String, NaiveDateTime)> = clients::table
+        .order(clients::created_date_time)
+        .select((
+            clients::client_id,
+            clients::client_name,
+            clients::role,
+            clients::secret_hash,
+            clients::created_date_time,
+        ))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(client_id, client_name, role, secret_hash, created)| ClientRow {
+            client_id,
+            client_name,
+            role,
+            secret_hash,
+            created: from_naive(created),
+        })
+        .collect())
+}
+
+/// Which of `ids` are clients that exist.
+pub fn existing_clients(c: &mut AnyConnection, ids: &[String]) -> StoreResult<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<String> = clients::table
+            .filter(clients::client_id.eq_any(chunk))
+            .select(clients::client_id)
+            .load(c)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+pub fn delete_client(c: &mut AnyConnection, client_id: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(clients::table.find(client_id)).execute(c)? > 0)
+}
+
+/// Returns the named server secret, creating it with `make` when absent. Safe when several instances start
+/// at once: the insert of a loser fails on the primary key and it reads the winner's value.
+pub fn server_secret(
+    c: &mut AnyConnection,
+    name: &str,
+    now: DateTime<Utc>,
+    make: impl FnOnce() -> String,
+) -> StoreResult<String> {
+    let existing: Option<String> = server_secrets::table
+        .find(name)
+        .select(server_secrets::value)
+        .first(c)
+        .optional()?;
+    if let Some(v) = existing {
+        return Ok(v);
+    }
+    // Instances starting together race here: the first insert wins and everyone reads the winner's value
+    // (a unique violation would abort the whole transaction on PostgreSQL).
+    let value = make();
+    let row = (
+        server_secrets::name.eq(name),
+        server_secrets::value.eq(&value),
+        server_secrets::created_date_time.eq(to_naive(now)),
+    );
+    insert_many_or_ignore!(c, server_secrets::table, row)?;
+    Ok(server_secrets::table
+        .find(name)
+        .select(server_secrets::value)
+        .first(c)?)
+}

@@ -1,0 +1,69 @@
+//! Settlement: importing meter data and prices, program rules, settlement runs and statements.
+//! The functions take the database and the time rather than the whole server state, so the CLI runs
+//! exactly what the API runs. Permission checks are the API's (operators only).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
+
+use crate::error::AppError;
+use crate::service::AppState;
+use crate::service::commit::commit_blocking;
+use crate::service::sites::parse_decimal;
+use crate::settle::baseline::{EventWindow, Load, local_day};
+use crate::settle::engine::{self, Period, Prices, SiteInput};
+use crate::settle::export::{self, Statement, StatementKind};
+use crate::settle::meter::{self, Channel, DayBlock, ImportCounts, LineError, Problems, Quality, Reading, Source};
+use crate::settle::rules::Rules;
+use crate::settle::{Decimal, Direction};
+use crate::store::repo::{from_naive, to_naive};
+use crate::store::settlement::{self as db, MeterDayRow, PriceRow, StatementFilter, StatementRow};
+use crate::store::{AnyConnection, Db, StoreError, StoreResult};
+use crate::wire::ObjectId;
+use crate::wire::Page;
+use crate::wire::query::{self, StatementQuery};
+use crate::wire::settlement::{MeterDay, MeterImport, PriceImport, RulesVersion, SettlementRun, StatementSummary};
+
+/// Readings held before they are written: a site's readings are written together once this many wait.
+mod import;
+mod load;
+mod rules;
+mod run;
+mod statements;
+
+pub use self::import::*;
+pub use self::rules::*;
+pub use self::run::*;
+pub use self::statements::*;
+
+fn rejected(errors: Vec<LineError>, count: usize, what: &str) -> AppError {
+    let shown = errors.len();
+    let detail = if count > shown {
+        format!("{what} has {count} problems (the first {shown} are listed); nothing was imported")
+    } else {
+        format!("{what} has {count} problem(s); nothing was imported")
+    };
+    AppError::Rejected { detail, errors }
+}
+
+pub use crate::wire::settlement::MeterFormat;
+
+/// A program's id, given its id or its name (the CLI accepts either).
+pub fn program_by_key(db_: &Db, key: &str) -> Result<String, AppError> {
+    db_.read_blocking(|c| db::program_by_id_or_name(c, key))?
+        .ok_or_else(|| AppError::NotFound(format!("no program has the id or name {key:?}")))
+}
+
+/// Runs blocking settlement work (the functions of this module) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || f(&db))
+        .await
+        .map_err(|e| AppError::Internal(format!("settlement task failed: {e}")))?
+}

@@ -1,7 +1,21 @@
 //! Meter data and prices in: files read whole in one transaction, all or nothing, and the stored days read back.
 
-use super::*;
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
 
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{MeterFormat, rejected};
+use crate::error::AppError;
+use crate::service::commit::commit_blocking;
+use crate::settle::Decimal;
+use crate::settle::meter::{self, Channel, DayBlock, ImportCounts, LineError, Problems, Reading};
+use crate::store::repo::{from_naive, to_naive};
+use crate::store::settlement::{self as db, MeterDayRow, PriceRow};
+use crate::store::{AnyConnection, Db, StoreError, StoreResult};
+use crate::wire::settlement::{MeterDay, MeterImport, PriceImport};
+
+/// Readings held before they are written: a site's readings are written together once this many wait.
 const FLUSH_READINGS: usize = 200_000;
 
 /// What one import call needs besides the file.

@@ -1,7 +1,16 @@
 //! A site's load and a series' prices as the settlement engine reads them.
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
 use super::import::decode;
-use super::*;
+use crate::settle::Decimal;
+use crate::settle::baseline::Load;
+use crate::settle::engine::Prices;
+use crate::settle::meter::{DayBlock, Quality};
+use crate::store::settlement::MeterDayRow;
 
 /// A site's meter data as settlement reads it: the newest version of each day, revenue first, then
 /// (flagged estimated, where the rules allow) meter data imported as telemetry, then the site's own

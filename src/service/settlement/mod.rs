@@ -2,32 +2,12 @@
 //! The functions take the database and the time rather than the whole server state, so the CLI runs
 //! exactly what the API runs. Permission checks are the API's (operators only).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
-use std::sync::OnceLock;
-
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use chrono_tz::Tz;
-
 use crate::error::AppError;
 use crate::service::AppState;
-use crate::service::commit::commit_blocking;
-use crate::service::sites::parse_decimal;
-use crate::settle::baseline::{EventWindow, Load, local_day};
-use crate::settle::engine::{self, Period, Prices, SiteInput};
-use crate::settle::export::{self, Statement, StatementKind};
-use crate::settle::meter::{self, Channel, DayBlock, ImportCounts, LineError, Problems, Quality, Reading, Source};
-use crate::settle::rules::Rules;
-use crate::settle::{Decimal, Direction};
-use crate::store::repo::{from_naive, to_naive};
-use crate::store::settlement::{self as db, MeterDayRow, PriceRow, StatementFilter, StatementRow};
-use crate::store::{AnyConnection, Db, StoreError, StoreResult};
-use crate::wire::ObjectId;
-use crate::wire::Page;
-use crate::wire::query::{self, StatementQuery};
-use crate::wire::settlement::{MeterDay, MeterImport, PriceImport, RulesVersion, SettlementRun, StatementSummary};
+use crate::settle::meter::LineError;
+use crate::store::Db;
+use crate::store::settlement as db;
 
-/// Readings held before they are written: a site's readings are written together once this many wait.
 mod import;
 mod load;
 mod rules;

@@ -1,6 +1,14 @@
 //! A program's settlement rules: each change a new version, every default written out.
 
-use super::*;
+use chrono::{DateTime, Utc};
+
+use crate::error::AppError;
+use crate::service::commit::commit_blocking;
+use crate::settle::rules::Rules;
+use crate::store::Db;
+use crate::store::repo::{from_naive, to_naive};
+use crate::store::settlement as db;
+use crate::wire::settlement::RulesVersion;
 
 /// Stores a new version of a program's settlement rules, every default written out.
 pub fn put_rules(

@@ -1,9 +1,27 @@
 //! A settlement run: load what the period needs, compute each site on every core, compare with the
 //! statements issued before, and persist what changed.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
+
 use super::load::{SeriesPrices, SiteLoad};
 use super::statements::{kind_str, run_view, summary};
-use super::*;
+use crate::error::AppError;
+use crate::service::commit::commit_blocking;
+use crate::service::sites::parse_decimal;
+use crate::settle::baseline::{EventWindow, local_day};
+use crate::settle::engine::{self, Period, Prices, SiteInput};
+use crate::settle::export::{self, Statement, StatementKind};
+use crate::settle::meter::Source;
+use crate::settle::rules::Rules;
+use crate::settle::{Decimal, Direction};
+use crate::store::repo::{from_naive, to_naive};
+use crate::store::settlement::{self as db, StatementRow};
+use crate::store::{Db, StoreError, StoreResult};
+use crate::wire::settlement::{SettlementRun, StatementSummary};
 
 /// Sites settled per database read.
 const SITES_PER_CHUNK: usize = 500;

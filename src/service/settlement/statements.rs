@@ -1,6 +1,16 @@
 //! Runs and statements read back, and the chart of a statement's event.
 
-use super::*;
+use chrono::NaiveDate;
+
+use crate::error::AppError;
+use crate::settle::export::{self, Statement, StatementKind};
+use crate::store::Db;
+use crate::store::repo::from_naive;
+use crate::store::settlement::{self as db, StatementFilter, StatementRow};
+use crate::wire::ObjectId;
+use crate::wire::Page;
+use crate::wire::query::{self, StatementQuery};
+use crate::wire::settlement::{SettlementRun, StatementSummary};
 
 pub(super) fn kind_str(k: StatementKind) -> &'static str {
     match k {

@@ -1,6 +1,13 @@
 //! OAuth clients and the server-wide secrets.
 
-use super::*;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::{from_naive, to_naive};
+use crate::store::conn::AnyConnection;
+use crate::store::dialect::insert_many_or_ignore;
+use crate::store::error::StoreResult;
+use crate::store::schema::*;
 
 /// An OAuth2 client of the built-in token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]

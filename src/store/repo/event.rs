@@ -1,6 +1,15 @@
 //! Events: rows, targets, the active-event lists and the end times that bound a cached list.
 
-use super::*;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::{ObjectWrite, Row, from_naive, stored, to_naive};
+use crate::privacy::TargetFilter;
+use crate::store::conn::AnyConnection;
+use crate::store::dialect::insert_many;
+use crate::store::error::StoreResult;
+use crate::store::schema::*;
+use crate::wire::{ObjectType, Page, StoredObject};
 
 targeted_table!(
     ObjectType::Event,

@@ -2,14 +2,10 @@
 //! Rows are turned into [`StoredObject`]s here; nothing above this module sees a diesel type.
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use diesel::prelude::*;
 
 use super::conn::AnyConnection;
-use super::dialect::{insert_many, insert_many_or_ignore};
 use super::error::StoreResult;
-use super::schema::*;
-use crate::privacy::TargetFilter;
-use crate::wire::{ObjectType, Page, StoredObject};
+use crate::wire::{ObjectType, StoredObject};
 
 /// The columns an object is written with.
 #[derive(Debug, Clone)]

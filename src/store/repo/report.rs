@@ -1,6 +1,12 @@
 //! Reports: rows, their authors and the links (event, program) a change of one is matched by.
 
-use super::*;
+use diesel::prelude::*;
+
+use super::{ObjectWrite, RowNoTargets, stored_nt, to_naive};
+use crate::store::conn::AnyConnection;
+use crate::store::error::StoreResult;
+use crate::store::schema::*;
+use crate::wire::{ObjectType, Page, StoredObject};
 
 plain_table!(ObjectType::Report, reports, get_report, delete_report);
 

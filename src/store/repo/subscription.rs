@@ -1,6 +1,13 @@
 //! Subscriptions: rows, the object types each names, and the per-client count.
 
-use super::*;
+use diesel::prelude::*;
+
+use super::{ObjectWrite, RowNoTargets, stored_nt, to_naive};
+use crate::store::conn::AnyConnection;
+use crate::store::dialect::insert_many;
+use crate::store::error::StoreResult;
+use crate::store::schema::*;
+use crate::wire::{ObjectType, Page, StoredObject};
 
 plain_table!(
     ObjectType::Subscription,

@@ -1,6 +1,13 @@
 //! Vens: rows, names, and the targets each VEN client is granted (its ven's, its resources', its site's).
 
-use super::*;
+use diesel::prelude::*;
+
+use super::{ObjectWrite, Row, stored, to_naive};
+use crate::store::conn::AnyConnection;
+use crate::store::dialect::insert_many;
+use crate::store::error::StoreResult;
+use crate::store::schema::*;
+use crate::wire::{ObjectType, Page, StoredObject};
 
 targeted_table!(
     ObjectType::Ven,

@@ -3,8 +3,13 @@
 //! site responds (`event_latency`, kept by `service/latency.rs`). Planning and writing are one transaction,
 //! one dispatch at a time, so two dispatches never ask the same megawatts of a site at once.
 
+mod events;
+mod view;
+
+pub use self::events::price_signal;
+pub use self::view::{Views, get, latency_of_event, latency_of_site, list};
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
@@ -13,26 +18,21 @@ use crate::auth::Principal;
 use crate::error::AppError;
 use crate::flex::calendar::Direction;
 use crate::flex::dispatch::{self as plan, Candidate, Request};
-use crate::privacy::site_target;
 use crate::store::dialect::{self, LockId};
 use crate::store::dispatch::{self as db, DispatchRow, DispatchSiteRow, LatencyRow};
 use crate::store::repo::{from_naive, to_naive};
 use crate::store::sites::{self as sites_db, EnrollmentFilter, EnrollmentRow, SiteRow};
 use crate::store::{AnyConnection, StoreError, StoreResult};
 use crate::wire::Page;
-use crate::wire::query::LatencyQuery;
-use crate::wire::sites::{
-    Dispatch, DispatchDirection, DispatchRequest, DispatchSite, EventLatency, LatencyFigures, Percentiles,
-    PriceSignalRequest, SiteLatency, SkippedSite,
-};
-use crate::wire::{
-    EventPayloadDescriptor, EventRequest, Interval, IntervalPeriod, Name, ObjectId, PayloadValue, ReportDescriptor,
-    Text, ValuesMap, WireDateTime, WireDuration, format_time,
-};
+use crate::wire::sites::{Dispatch, DispatchDirection, DispatchRequest, SkippedSite};
+use crate::wire::{Name, ObjectId, WireDuration};
 
 use super::AppState;
 use super::events::{Prepared, delete_in};
 use super::sites::parse_decimal;
+
+use self::events::event_request;
+use self::view::{render, view};
 
 /// How old a site's latest DEMAND sample may be to count as its load when dispatching.
 const REFERENCE_MAX_AGE: Duration = Duration::minutes(15);
@@ -135,101 +135,6 @@ fn candidates(c: &mut AnyConnection, program_id: &str, r: &Request) -> StoreResu
         });
     }
     Ok(out)
-}
-
-/// What one site's event says: its new level (KW, as the specification's examples use) and a SIMPLE
-/// level, from `start` for `duration`; it asks the VEN to report DEMAND and its operating state. An error
-/// here is Sluice's own (every part comes from validated values): the caller answers 500.
-#[allow(clippy::too_many_arguments)]
-fn event_request(
-    program_id: &ObjectId,
-    dispatch_id: &str,
-    site_id: &str,
-    site_name: &str,
-    payload_type: &Name,
-    direction: DispatchDirection,
-    level_mw: Decimal,
-    start: DateTime<Utc>,
-    duration: &WireDuration,
-    priority: Option<u32>,
-) -> Result<EventRequest, String> {
-    let kw = number(level_mw * Decimal::ONE_THOUSAND)?;
-    let simple = match direction {
-        DispatchDirection::Shed => 2,
-        DispatchDirection::LoadUp => 0,
-    };
-    let short_id = &dispatch_id[dispatch_id.len().saturating_sub(8)..];
-    Ok(EventRequest {
-        program_id: program_id.clone(),
-        event_name: Some(Text::parse(format!("dispatch {short_id} {site_name}"))?),
-        duration: None,
-        priority,
-        targets: Some(vec![Name::parse(site_target(site_id))?]),
-        report_descriptors: Some(vec![
-            report_descriptor(
-                Name::parse("DEMAND")?,
-                Some(Name::parse("DIRECT_READ")?),
-                Some(Name::parse("KW")?),
-            ),
-            report_descriptor(Name::parse("OPERATING_STATE")?, None, None),
-        ]),
-        payload_descriptors: Some(vec![
-            payload_descriptor(payload_type.clone(), Some(Name::parse("KW")?), None),
-            payload_descriptor(Name::parse("SIMPLE")?, None, None),
-        ]),
-        interval_period: Some(IntervalPeriod {
-            start: Some(WireDateTime(start)),
-            duration: Some(duration.clone()),
-            randomize_start: None,
-        }),
-        intervals: Some(vec![Interval {
-            id: 0,
-            interval_period: None,
-            payloads: vec![
-                ValuesMap {
-                    value_type: payload_type.clone(),
-                    values: vec![PayloadValue::Number(kw)],
-                },
-                ValuesMap {
-                    value_type: Name::parse("SIMPLE")?,
-                    values: vec![PayloadValue::Number(simple.into())],
-                },
-            ],
-        }]),
-    })
-}
-
-/// An exact decimal as a JSON number (`120.5`, not `120.50`).
-fn number(d: Decimal) -> Result<serde_json::Number, String> {
-    d.normalize()
-        .to_string()
-        .parse()
-        .map_err(|e| format!("{d} as a JSON number: {e}"))
-}
-
-fn payload_descriptor(payload_type: Name, units: Option<Name>, currency: Option<Text>) -> EventPayloadDescriptor {
-    EventPayloadDescriptor {
-        object_type: Default::default(),
-        payload_type,
-        units,
-        currency,
-    }
-}
-
-fn report_descriptor(payload_type: Name, reading_type: Option<Name>, units: Option<Name>) -> ReportDescriptor {
-    ReportDescriptor {
-        payload_type,
-        reading_type,
-        units,
-        targets: None,
-        aggregate: None,
-        start_interval: None,
-        num_intervals: None,
-        historical: None,
-        frequency: None,
-        repeat: None,
-        report_intervals: None,
-    }
 }
 
 fn validate(req: &DispatchRequest, now: DateTime<Utc>) -> Result<(DateTime<Utc>, Duration, String), AppError> {
@@ -394,161 +299,6 @@ pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> 
         .await
 }
 
-/// What a site is doing, from its latency row.
-fn status(l: Option<&LatencyRow>) -> &'static str {
-    match l {
-        Some(l) if l.t90_secs.is_some() => "RAMPED",
-        Some(l) if l.t_start_secs.is_some() => "RAMPING",
-        Some(l) if l.acked_at.is_some() => "ACKNOWLEDGED",
-        Some(l) if l.notified_at.is_some() => "NOTIFIED",
-        _ => "PENDING",
-    }
-}
-
-/// The figures of a latency row, for the API.
-pub(crate) fn figures(l: &LatencyRow) -> LatencyFigures {
-    let time = |t: Option<chrono::NaiveDateTime>| t.map(|t| format_time(&from_naive(t)));
-    let delivered = match (l.baseline_mw, l.last_load_mw) {
-        (Some(b), Some(x)) => Some(if l.load_up { x - b } else { b - x }),
-        _ => None,
-    };
-    LatencyFigures {
-        notified_date_time: time(l.notified_at),
-        notified_via: l.notified_via.clone(),
-        acknowledged_date_time: time(l.acked_at),
-        baseline_mw: l.baseline_mw,
-        last_load_mw: l.last_load_mw,
-        last_load_date_time: time(l.last_load_at),
-        delivered_mw: delivered,
-        t_ack_secs: l.t_ack_secs,
-        t_start_secs: l.t_start_secs,
-        t50_secs: l.t50_secs,
-        t90_secs: l.t90_secs,
-        t100_secs: l.t100_secs,
-        ramp_mw_per_min: l.ramp_mw_per_min.filter(|r| r.is_finite()),
-        sustain: l.sustain,
-        snapback_mw: l.snapback_mw,
-        early_mw: l.early_mw,
-        max_reduction_mw: l.max_reduction_mw,
-        measured_date_time: time(l.computed_at),
-    }
-}
-
-fn view(c: &mut AnyConnection, row: DispatchRow) -> StoreResult<Dispatch> {
-    let sites = db::dispatch_sites(c, &row.id)?;
-    render(row, sites)
-}
-
-/// A dispatch from its row and its sites' rows (with each site's name and latency row), in merit order.
-fn render(row: DispatchRow, sites: Vec<(DispatchSiteRow, String, Option<LatencyRow>)>) -> StoreResult<Dispatch> {
-    let mut delivered = 0.0;
-    let sites = sites
-        .into_iter()
-        .map(|(s, name, l)| {
-            let latency = l.as_ref().map(figures).unwrap_or_default();
-            delivered += latency.delivered_mw.unwrap_or(0.0).max(0.0);
-            Ok(DispatchSite {
-                status: status(l.as_ref()).to_owned(),
-                latency,
-                site_name: name,
-                enrollment_id: s.enrollment_id,
-                event_id: s.event_id,
-                rank: s.merit_rank,
-                allocated_mw: parse_decimal(&s.allocated_mw)?,
-                reference_mw: parse_decimal(&s.reference_mw)?,
-                level_mw: parse_decimal(&s.level_mw)?,
-                site_id: s.site_id,
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Dispatch {
-        program_id: row.program_id,
-        direction: DispatchDirection::parse(&row.direction)
-            .ok_or_else(|| StoreError::Corrupt(format!("dispatch direction {:?}", row.direction)))?,
-        target_mw: parse_decimal(&row.target_mw)?,
-        planned_mw: parse_decimal(&row.planned_mw)?,
-        shortfall_mw: parse_decimal(&row.shortfall_mw)?,
-        start: format_time(&from_naive(row.starts_at)),
-        end: format_time(&from_naive(row.ends_at)),
-        duration: row.duration,
-        response_time: row.response_time,
-        payload_type: row.payload_type,
-        state: row.state,
-        delivered_mw: delivered,
-        sites,
-        skipped: serde_json::from_str(&row.skipped)?,
-        created_date_time: format_time(&from_naive(row.created_date_time)),
-        modification_date_time: format_time(&from_naive(row.modification_date_time)),
-        id: row.id,
-    })
-}
-
-/// Rendered dispatch views. A control room polls a dispatch every second or so while its figures change
-/// only when the latency pass writes (every `latency.interval_secs`): a view is served again while this
-/// instance has written nothing since and it is younger than [`VIEW_TTL`] (the bound on staleness when
-/// another instance did the writing).
-#[derive(Debug, Default)]
-pub struct Views {
-    generation: AtomicU64,
-    map: std::sync::Mutex<HashMap<String, (std::time::Instant, u64, bytes::Bytes)>>,
-}
-
-/// How long a rendered view may be served.
-pub const VIEW_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
-impl Views {
-    /// Latency figures or a dispatch changed.
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, AtomicOrdering::AcqRel);
-    }
-
-    fn get(&self, id: &str) -> Option<bytes::Bytes> {
-        let g = self.generation.load(AtomicOrdering::Acquire);
-        let map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(id)
-            .filter(|(at, generation, _)| *generation == g && at.elapsed() < VIEW_TTL)
-            .map(|(_, _, body)| body.clone())
-    }
-
-    fn put(&self, id: String, generation: u64, body: bytes::Bytes) {
-        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|_, (at, _, _)| at.elapsed() < VIEW_TTL);
-        map.insert(id, (std::time::Instant::now(), generation, body));
-    }
-}
-
-/// A dispatch and its sites' live figures, as JSON.
-pub async fn get(state: &AppState, id: String) -> Result<bytes::Bytes, AppError> {
-    if let Some(body) = state.views.get(&id) {
-        return Ok(body);
-    }
-    let generation = state.views.generation.load(AtomicOrdering::Acquire);
-    let id2 = id.clone();
-    let d = state
-        .db
-        .read(move |c| {
-            let row = db::get_dispatch(c, &id2)?;
-            view(c, row)
-        })
-        .await
-        .map_err(|e| AppError::from(e).with_not_found("dispatch", &id))?;
-    let body = bytes::Bytes::from(serde_json::to_vec(&d).map_err(|e| AppError::Internal(e.to_string()))?);
-    state.views.put(id, generation, body.clone());
-    Ok(body)
-}
-
-pub async fn list(state: &AppState, page: Page) -> Result<Vec<Dispatch>, AppError> {
-    Ok(state
-        .db
-        .read(move |c| {
-            db::list_dispatches(c, page)?
-                .into_iter()
-                .map(|row| view(c, row))
-                .collect()
-        })
-        .await?)
-}
-
 /// Cancels a dispatch: events that have not started are deleted (or, when their VEN has reported on them
 /// already, shortened to nothing); those under way are shortened to end now (their VENs are notified of
 /// either change).
@@ -625,120 +375,4 @@ pub async fn cancel(state: &AppState, id: String) -> Result<Dispatch, AppError> 
         .await;
     state.views.invalidate();
     cancelled.map_err(|e| e.with_not_found("dispatch", &id))
-}
-
-fn event_latency(l: LatencyRow, site_name: Option<String>) -> EventLatency {
-    EventLatency {
-        figures: figures(&l),
-        event_start: format_time(&from_naive(l.event_start)),
-        event_end: l.event_end.map(|t| format_time(&from_naive(t))),
-        event_id: l.event_id,
-        site_id: l.site_id,
-        site_name,
-        committed_mw: l.committed_mw,
-        load_up: l.load_up,
-    }
-}
-
-/// Every site's response to one event.
-pub async fn latency_of_event(state: &AppState, event_id: String) -> Result<Vec<EventLatency>, AppError> {
-    let rows = state.db.read(move |c| db::event_latency_rows(c, &event_id)).await?;
-    Ok(rows.into_iter().map(|(l, name)| event_latency(l, Some(name))).collect())
-}
-
-/// One site's response to the events that started in `[from, to)`, with percentiles.
-pub async fn latency_of_site(state: &AppState, site_id: String, period: LatencyQuery) -> Result<SiteLatency, AppError> {
-    let to = period.to.map_or_else(|| state.clock.now(), |t| t.0);
-    let from = period.from.map_or(to - Duration::days(30), |t| t.0);
-    if to <= from {
-        return Err(AppError::BadRequest("to must be after from".into()));
-    }
-    let id = site_id.clone();
-    let rows = state
-        .db
-        .read(move |c| {
-            sites_db::get_site(c, &id)?;
-            db::site_latency(c, &id, to_naive(from), to_naive(to))
-        })
-        .await
-        .map_err(|e| AppError::from(e).with_not_found("site", &site_id))?;
-    let pct = |f: fn(&LatencyRow) -> Option<f64>| {
-        let mut v: Vec<f64> = rows.iter().filter_map(f).filter(|x| x.is_finite()).collect();
-        Percentiles {
-            count: v.len(),
-            p50: crate::flex::latency::percentile(&mut v, 50.0),
-            p90: crate::flex::latency::percentile(&mut v, 90.0),
-            p99: crate::flex::latency::percentile(&mut v, 99.0),
-        }
-    };
-    Ok(SiteLatency {
-        t_ack_secs: pct(|l| l.t_ack_secs),
-        t_start_secs: pct(|l| l.t_start_secs),
-        t90_secs: pct(|l| l.t90_secs),
-        t100_secs: pct(|l| l.t100_secs),
-        ramp_mw_per_min: pct(|l| l.ramp_mw_per_min),
-        sustain: pct(|l| l.sustain),
-        site_id,
-        from: format_time(&from),
-        to: format_time(&to),
-        events: rows.into_iter().map(|l| event_latency(l, None)).collect(),
-    })
-}
-
-/// `POST /ops/price-signals`: one PRICE event (currency per MWh, one interval per price) to the program.
-/// Enrolled sites it reaches are tracked for response latency like any event sent to them.
-pub async fn price_signal(state: &AppState, req: PriceSignalRequest) -> Result<crate::wire::StoredObject, AppError> {
-    let now = state.clock.now();
-    let mut errs = Vec::new();
-    let start = crate::wire::sites::start_time(req.start.as_deref(), now).unwrap_or_else(|e| {
-        errs.push(e);
-        now
-    });
-    if req.prices.is_empty() || req.prices.len() > 288 {
-        errs.push("prices holds 1..=288 values, one per interval".into());
-    }
-    if req.interval_duration.to_chrono().is_none_or(|d| d <= Duration::zero()) {
-        errs.push("intervalDuration must be positive and finite".into());
-    }
-    if !errs.is_empty() {
-        return Err(AppError::BadRequest(errs.join("; ")));
-    }
-    let internal = |e: String| AppError::Internal(format!("price event: {e}"));
-    let price = Name::parse("PRICE").map_err(internal)?;
-    let intervals = req
-        .prices
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            Ok(Interval {
-                id: i32::try_from(i).map_err(|e| e.to_string())?,
-                interval_period: None,
-                payloads: vec![ValuesMap {
-                    value_type: price.clone(),
-                    values: vec![PayloadValue::Number(number(*p)?)],
-                }],
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(internal)?;
-    let ev = EventRequest {
-        program_id: req.program_id,
-        event_name: Some(Text::parse(format!("price signal {}", format_time(&start))).map_err(internal)?),
-        duration: None,
-        priority: None,
-        targets: req.targets,
-        report_descriptors: None,
-        payload_descriptors: Some(vec![payload_descriptor(
-            price.clone(),
-            Some(Name::parse("MWH").map_err(internal)?),
-            Some(Text::parse(req.currency.as_str()).map_err(internal)?),
-        )]),
-        interval_period: Some(IntervalPeriod {
-            start: Some(WireDateTime(start)),
-            duration: Some(req.interval_duration),
-            randomize_start: None,
-        }),
-        intervals: Some(intervals),
-    };
-    super::events::create(state, ev).await
 }

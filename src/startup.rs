@@ -130,7 +130,9 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         }),
         seen: Arc::default(),
         views: Arc::default(),
+        background: Arc::default(),
     };
+    let grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
     // Fan-out and delivery run beside the server; whatever a previous run left pending resumes now.
     let worker = Worker {
         db: state.db.clone(),
@@ -144,7 +146,9 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
             settings.notifications.per_client_concurrency,
         )),
     };
-    tokio::spawn(worker.run());
+    state
+        .background
+        .spawn("notification worker", worker.run(state.background.token(), grace));
     if let Some(crate::notify::mqtt::MqttBinding {
         publisher: crate::notify::mqtt::Publisher::Embedded(broker),
         ..
@@ -152,18 +156,25 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
     {
         let (broker, auth, db) = (broker.clone(), state.auth.clone(), state.db.clone());
         let every = Duration::from_secs(settings.mqtt.session_check_secs);
-        tokio::spawn(async move {
+        let stop = state.background.token();
+        state.background.spawn("MQTT session check", async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
                 if let Err(e) = crate::notify::mqtt::end_revoked_sessions(&broker, &auth, &db).await {
                     tracing::warn!(error = %e, "checking MQTT sessions failed; retrying");
                 }
             }
         });
     }
-    tokio::spawn(crate::service::latency::run(state.clone(), settings.latency.clone()));
+    state.background.spawn(
+        "latency pass",
+        crate::service::latency::run(state.clone(), settings.latency.clone(), state.background.token()),
+    );
     Ok(state)
 }
 
@@ -173,6 +184,9 @@ pub struct Application {
     addr: SocketAddr,
     tls: bool,
     cache: Arc<ReadCache>,
+    background: Arc<crate::service::background::Background>,
+    /// How long shutdown waits for in-flight requests, then for the background tasks.
+    grace: Duration,
 }
 
 impl Application {
@@ -187,6 +201,8 @@ impl Application {
     pub fn with_listener(settings: &Settings, state: AppState, listener: TcpListener) -> anyhow::Result<Self> {
         let addr = listener.local_addr()?;
         let cache = state.cache.clone();
+        let background = state.background.clone();
+        let grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
         let limits = BodyLimits {
             max_bytes: settings.server.max_body_bytes,
             max_upload_bytes: settings.server.max_upload_bytes,
@@ -235,6 +251,8 @@ impl Application {
             addr,
             tls,
             cache,
+            background,
+            grace,
         })
     }
 
@@ -250,7 +268,10 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish (up to the shutdown timeout).
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish, then stops the background
+    /// tasks: deliveries under way finish and are recorded (each up to the shutdown timeout); claimed
+    /// notifications not yet sent stay claimed, and another instance takes them over when their lease
+    /// ends.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
@@ -258,6 +279,8 @@ impl Application {
         tracing::info!("shutting down: draining in-flight requests");
         handle.stop(true).await;
         server.await??;
+        tracing::info!("shutting down: finishing deliveries under way");
+        self.background.shutdown(self.grace).await;
         self.cache.stop_listening();
         Ok(())
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::NotificationSettings;
@@ -175,18 +176,27 @@ impl Worker {
     /// some: new ones were made, a delivery finished (the next of its object may go), or at each poll
     /// (retries falling due, other instances' work) — not on every write. Outcomes are recorded in
     /// batches by a recorder task, so a wave of 10,000 deliveries costs a handful of writes.
-    pub async fn run(self) {
+    ///
+    /// When `stop` is cancelled it claims nothing more, lets the deliveries under way finish (up to
+    /// `grace`), records their outcomes and returns. Notifications claimed but not yet sent stay claimed:
+    /// another instance takes them over when their lease ends.
+    pub async fn run(self, stop: CancellationToken, grace: Duration) {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let poll = Duration::from_millis(self.settings.poll_interval_ms);
         let (done, finished) = tokio::sync::mpsc::unbounded_channel::<Finished>();
         let dispatching = Arc::new(AtomicBool::new(false));
-        tokio::spawn(self.clone().record(finished));
+        let drained = CancellationToken::new();
+        let recorder = tokio::spawn(self.clone().record(finished, drained.clone()));
         // Retention runs beside delivery: a backlog to delete never delays a notification.
         let (db, clock, days) = (self.db.clone(), self.clock.clone(), self.settings.retention_days);
+        let pruning = stop.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(PRUNE_EVERY);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = pruning.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
                 match prune(&db, clock.now(), days).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "finished notifications past their retention deleted"),
@@ -223,15 +233,28 @@ impl Worker {
                     match self.claim("WEBHOOK", (free * rounds).min(1024) as i64, busy).await {
                         Ok(claimed) if !claimed.is_empty() => {
                             dispatching.store(true, Ordering::Release);
-                            let (w, done, permits, dispatching) =
-                                (self.clone(), done.clone(), permits.clone(), dispatching.clone());
+                            let (w, done, permits, dispatching, stop) = (
+                                self.clone(),
+                                done.clone(),
+                                permits.clone(),
+                                dispatching.clone(),
+                                stop.clone(),
+                            );
                             tokio::spawn(async move {
                                 for n in claimed {
+                                    // Shutting down: the rest stay claimed, for takeover after their lease.
+                                    if stop.is_cancelled() {
+                                        break;
+                                    }
                                     let share = w.shares.of(&n.client_id);
                                     match share.clone().try_acquire_owned() {
                                         // The client has a free slot: wait for one of the instance's.
                                         Ok(mine) => {
-                                            let Ok(permit) = permits.clone().acquire_owned().await else {
+                                            let permit = tokio::select! {
+                                                p = permits.clone().acquire_owned() => p,
+                                                _ = stop.cancelled() => break,
+                                            };
+                                            let Ok(permit) = permit else {
                                                 break;
                                             };
                                             tokio::spawn(w.clone().deliver(n, (mine, permit), done.clone()));
@@ -258,16 +281,34 @@ impl Worker {
                 }
             }
             look = tokio::select! {
+                _ = stop.cancelled() => break,
                 _ = self.notifier.wake.notified() => false,
                 _ = tokio::time::sleep(poll) => true,
             };
         }
+        // Every delivery under way holds one of the instance's slots: all slots free means all done.
+        let all = u32::try_from(self.settings.concurrency).unwrap_or(u32::MAX);
+        if tokio::time::timeout(grace, permits.acquire_many(all)).await.is_err() {
+            tracing::warn!(
+                in_flight = self.settings.concurrency - permits.available_permits(),
+                "deliveries still under way at shutdown are left claimed for another instance"
+            );
+        }
+        drained.cancel();
+        let _ = recorder.await;
     }
 
     /// Records finished attempts, as many per write as have finished meanwhile, then looks for what
-    /// they unblocked.
-    async fn record(self, mut finished: tokio::sync::mpsc::UnboundedReceiver<Finished>) {
-        while let Some(first) = finished.recv().await {
+    /// they unblocked. Once `drained` is cancelled (shutdown, nothing under way any more) it records what
+    /// is left and returns.
+    async fn record(self, mut finished: tokio::sync::mpsc::UnboundedReceiver<Finished>, drained: CancellationToken) {
+        loop {
+            let first = tokio::select! {
+                biased;
+                f = finished.recv() => f,
+                _ = drained.cancelled() => finished.try_recv().ok(),
+            };
+            let Some(first) = first else { return };
             let mut batch = vec![first];
             while batch.len() < 4096 {
                 match finished.try_recv() {

@@ -187,7 +187,12 @@ const MAX_ANSWER_BYTES: usize = 4096;
 /// The client all webhook traffic goes through.
 #[derive(Clone)]
 pub struct WebhookClient {
+    /// Deliveries, from the notification worker.
     http: reqwest::Client,
+    /// Echo checks, from request handlers. A pool of its own: a pooled connection is driven by a task on
+    /// the runtime that opened it, and an HTTP worker's runtime ends at shutdown, while deliveries under
+    /// way must still finish.
+    echo_http: reqwest::Client,
     policy: AddressPolicy,
     allow_http: bool,
     echo_timeout: Duration,
@@ -218,27 +223,31 @@ impl WebhookClient {
             allow_loopback: s.allow_loopback,
             allow_private: s.allow_private,
         };
-        let mut builder = reqwest::Client::builder()
-            // No HTTP_PROXY/HTTPS_PROXY from the environment: a proxy resolves names itself, past the
-            // guarded resolver, and would carry callbacks to loopback or metadata addresses.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(GuardedResolver { policy }))
-            .connect_timeout(Duration::from_secs(s.timeout_secs.min(10)))
-            .timeout(Duration::from_secs(s.timeout_secs))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION"), " (OpenADR 3.1 VTN)"));
-        if let Some(path) = &s.extra_ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| anyhow::anyhow!("notifications.extra_ca_file {}: {e}", path.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| anyhow::anyhow!("notifications.extra_ca_file {}: {e}", path.display()))?
-            {
-                builder = builder.add_root_certificate(cert);
+        let builder = || -> anyhow::Result<reqwest::Client> {
+            let mut builder = reqwest::Client::builder()
+                // No HTTP_PROXY/HTTPS_PROXY from the environment: a proxy resolves names itself, past the
+                // guarded resolver, and would carry callbacks to loopback or metadata addresses.
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .dns_resolver(Arc::new(GuardedResolver { policy }))
+                .connect_timeout(Duration::from_secs(s.timeout_secs.min(10)))
+                .timeout(Duration::from_secs(s.timeout_secs))
+                .pool_idle_timeout(Duration::from_secs(30))
+                .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION"), " (OpenADR 3.1 VTN)"));
+            if let Some(path) = &s.extra_ca_file {
+                let pem = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("notifications.extra_ca_file {}: {e}", path.display()))?;
+                for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| anyhow::anyhow!("notifications.extra_ca_file {}: {e}", path.display()))?
+                {
+                    builder = builder.add_root_certificate(cert);
+                }
             }
-        }
+            Ok(builder.build()?)
+        };
         Ok(Self {
-            http: builder.build()?,
+            http: builder()?,
+            echo_http: builder()?,
             policy,
             allow_http: s.allow_http,
             echo_timeout: Duration::from_secs(s.echo_timeout_secs),
@@ -300,7 +309,7 @@ impl WebhookClient {
         let challenge = uuid::Uuid::new_v4().simple().to_string();
         target.query_pairs_mut().append_pair("echo", &challenge);
         let resp = self
-            .http
+            .echo_http
             .get(target)
             .timeout(self.echo_timeout)
             .send()

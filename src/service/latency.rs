@@ -95,13 +95,16 @@ impl Seen {
     }
 }
 
-/// Runs [`refresh`] every `interval_secs` for as long as the runtime lives.
-pub async fn run(state: AppState, settings: LatencySettings) {
+/// Runs [`refresh`] every `interval_secs` until `stop` is cancelled (a pass under way finishes first).
+pub async fn run(state: AppState, settings: LatencySettings, stop: tokio_util::sync::CancellationToken) {
     let mut watermark = Watermark::default();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(settings.interval_secs));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
         if let Err(e) = refresh(&state, &settings.thresholds(), &mut watermark).await {
             tracing::warn!(error = %e, "latency refresh failed; retrying next pass");
         }

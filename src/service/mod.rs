@@ -3,6 +3,7 @@
 //! transaction. The caller's scopes are checked before it, where the operation is declared
 //! (`api::access`).
 
+pub mod background;
 pub mod cache;
 pub mod clients;
 pub mod commit;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub seen: Arc<latency::Seen>,
     /// Rendered dispatch views (`GET /ops/dispatches/{id}`).
     pub views: Arc<dispatch::Views>,
+    /// The tasks beside the server, joined on shutdown.
+    pub background: Arc<background::Background>,
 }
 
 impl AppState {

@@ -457,6 +457,39 @@ impl Server {
         self.child.kill().unwrap(); // SIGKILL: no draining, no cleanup
         self.child.wait().unwrap();
     }
+
+    /// Sends SIGTERM, as a service manager stopping the server does.
+    fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits until the HTTP listener is closed: shutdown has begun.
+    async fn wait_down(&self, http: &reqwest::Client) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{}/health", self.base)).send().await.is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server kept listening after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for the process to exit.
+    async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "server did not exit");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for Server {
@@ -540,6 +573,47 @@ async fn notifications_pending_when_the_server_is_killed_are_all_delivered_after
     expected.sort_unstable();
     assert_eq!(sorted, expected, "each event's notification arrives exactly once");
     drop(server);
+}
+
+/// SIGTERM stops the server from taking new work, but a delivery under way is finished: the server waits
+/// for the receiver's answer, records the notification delivered, and then exits cleanly. A restart sends
+/// nothing again.
+#[actix_rt::test]
+async fn a_delivery_under_way_at_sigterm_is_finished_and_recorded_before_the_server_exits() {
+    let db = TestDb::new();
+    let rx = Receiver::start().await;
+    let http = reqwest::Client::new();
+    // A receiver slower than the default timeout would make the attempt fail: here it is within it.
+    let slow = [
+        ("SLUICE_NOTIFICATIONS__TIMEOUT_SECS", "20"),
+        ("SLUICE_NOTIFICATIONS__LEASE_SECS", "60"),
+    ];
+    let mut server = Server::start_with(&db.url, &slow);
+    server.wait_up(&http).await;
+    let bl = operator_of(&http, &server, &db.url).await;
+    subscribe(
+        &bl,
+        &subscription("op", &rx.url("/op"), json!(["PROGRAM"]), json!(["CREATE"])),
+    )
+    .await;
+    rx.hold_answers();
+    program(&bl, "p", &[]).await;
+    rx.wait_posts(1).await;
+    server.terminate();
+    // The HTTP listener is closed, the delivery's answer still held: the server is shutting down.
+    server.wait_down(&http).await;
+    rx.release_answers();
+    let status = server.wait_exit().await;
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+
+    let server = Server::start_with(&db.url, &slow);
+    server.wait_up(&http).await;
+    let bl = bl.on_base(&server.base);
+    let delivered = notifications(&bl, "state=delivered").await;
+    assert_eq!(delivered.len(), 1, "recorded delivered before the exit: {delivered:?}");
+    assert_eq!(delivered[0]["attempts"], 1, "{delivered:?}");
+    assert!(notifications(&bl, "state=pending").await.is_empty());
+    assert_eq!(rx.posts().len(), 1, "sent once");
 }
 
 /// Several instances are a PostgreSQL setup (SQLite is one process's embedded database).

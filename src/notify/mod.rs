@@ -168,6 +168,17 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// One finished attempt: notification id, callback URL (empty for MQTT: no health kept), outcome.
 type Finished = (String, String, Outcome);
 
+/// The instance's delivery slots and where finished attempts go.
+#[derive(Clone)]
+struct Slots {
+    /// One per POST under way (`notifications.concurrency`).
+    permits: Arc<Semaphore>,
+    done: tokio::sync::mpsc::UnboundedSender<Finished>,
+    /// Whether a dispatcher is still handing out the last claim.
+    dispatching: Arc<AtomicBool>,
+    stop: CancellationToken,
+}
+
 /// MQTT notifications published per claim (publishing is in-process or a client queue: cheap).
 const MQTT_BATCH: i64 = 16384;
 
@@ -181,104 +192,26 @@ impl Worker {
     /// `grace`), records their outcomes and returns. Notifications claimed but not yet sent stay claimed:
     /// another instance takes them over when their lease ends.
     pub async fn run(self, stop: CancellationToken, grace: Duration) {
-        let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         let poll = Duration::from_millis(self.settings.poll_interval_ms);
         let (done, finished) = tokio::sync::mpsc::unbounded_channel::<Finished>();
-        let dispatching = Arc::new(AtomicBool::new(false));
         let drained = CancellationToken::new();
         let recorder = tokio::spawn(self.clone().record(finished, drained.clone()));
-        // Retention runs beside delivery: a backlog to delete never delays a notification.
-        let (db, clock, days) = (self.db.clone(), self.clock.clone(), self.settings.retention_days);
-        let pruning = stop.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(PRUNE_EVERY);
-            loop {
-                tokio::select! {
-                    _ = pruning.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                match prune(&db, clock.now(), days).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, "finished notifications past their retention deleted"),
-                    Err(e) => tracing::warn!(error = %e, "pruning finished notifications failed; retrying later"),
-                }
-            }
-        });
+        self.spawn_pruning(stop.clone());
+        let slots = Slots {
+            permits: Arc::new(Semaphore::new(self.settings.concurrency)),
+            done,
+            dispatching: Arc::new(AtomicBool::new(false)),
+            stop: stop.clone(),
+        };
         let mut look = true;
         loop {
             look |= self.fan_out_all().await > 0;
             look |= self.notifier.look.swap(false, Ordering::AcqRel);
             if look && self.settings.deliver {
                 if self.mqtt.is_some() {
-                    match self.claim("MQTT", MQTT_BATCH, Vec::new()).await {
-                        Ok(claimed) => {
-                            for n in claimed {
-                                let recipient = (!n.client_id.is_empty()).then_some(n.client_id.as_str());
-                                let outcome = self
-                                    .publish(n.callback_url.clone(), n.payload, recipient, n.attempts)
-                                    .await;
-                                let _ = done.send((n.id, String::new(), outcome));
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "claiming MQTT notifications failed"),
-                    }
+                    self.publish_due(&slots.done).await;
                 }
-                // A claim costs about as much for 1,000 rows as for 10: take several rounds of free POST
-                // slots at once (as many as surely finish within the lease, even if every POST times
-                // out), hand them out from a dispatcher as slots free up, and claim again once it is done.
-                let free = permits.available_permits();
-                if free > 0 && !dispatching.load(Ordering::Acquire) {
-                    let rounds = (self.settings.lease_secs / (2 * self.settings.timeout_secs)).clamp(1, 4) as usize;
-                    let busy = self.shares.busy();
-                    match self.claim("WEBHOOK", (free * rounds).min(1024) as i64, busy).await {
-                        Ok(claimed) if !claimed.is_empty() => {
-                            dispatching.store(true, Ordering::Release);
-                            let (w, done, permits, dispatching, stop) = (
-                                self.clone(),
-                                done.clone(),
-                                permits.clone(),
-                                dispatching.clone(),
-                                stop.clone(),
-                            );
-                            tokio::spawn(async move {
-                                for n in claimed {
-                                    // Shutting down: the rest stay claimed, for takeover after their lease.
-                                    if stop.is_cancelled() {
-                                        break;
-                                    }
-                                    let share = w.shares.of(&n.client_id);
-                                    match share.clone().try_acquire_owned() {
-                                        // The client has a free slot: wait for one of the instance's.
-                                        Ok(mine) => {
-                                            let permit = tokio::select! {
-                                                p = permits.clone().acquire_owned() => p,
-                                                _ = stop.cancelled() => break,
-                                            };
-                                            let Ok(permit) = permit else {
-                                                break;
-                                            };
-                                            tokio::spawn(w.clone().deliver(n, (mine, permit), done.clone()));
-                                        }
-                                        // Its share is in flight (a slow receiver): this one waits on its
-                                        // own, holding none of the slots other clients need.
-                                        Err(_) => {
-                                            tokio::spawn(w.clone().deliver_when_free(
-                                                n,
-                                                share,
-                                                permits.clone(),
-                                                done.clone(),
-                                            ));
-                                        }
-                                    }
-                                }
-                                dispatching.store(false, Ordering::Release);
-                                w.notifier.check_due();
-                            });
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "claiming notifications failed"),
-                    }
-                }
+                self.claim_webhooks(&slots).await;
             }
             look = tokio::select! {
                 _ = stop.cancelled() => break,
@@ -288,14 +221,106 @@ impl Worker {
         }
         // Every delivery under way holds one of the instance's slots: all slots free means all done.
         let all = u32::try_from(self.settings.concurrency).unwrap_or(u32::MAX);
-        if tokio::time::timeout(grace, permits.acquire_many(all)).await.is_err() {
+        if tokio::time::timeout(grace, slots.permits.acquire_many(all))
+            .await
+            .is_err()
+        {
             tracing::warn!(
-                in_flight = self.settings.concurrency - permits.available_permits(),
+                in_flight = self.settings.concurrency - slots.permits.available_permits(),
                 "deliveries still under way at shutdown are left claimed for another instance"
             );
         }
         drained.cancel();
         let _ = recorder.await;
+    }
+
+    /// Retention runs beside delivery: a backlog to delete never delays a notification.
+    fn spawn_pruning(&self, stop: CancellationToken) {
+        let (db, clock, days) = (self.db.clone(), self.clock.clone(), self.settings.retention_days);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PRUNE_EVERY);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                match prune(&db, clock.now(), days).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "finished notifications past their retention deleted"),
+                    Err(e) => tracing::warn!(error = %e, "pruning finished notifications failed; retrying later"),
+                }
+            }
+        });
+    }
+
+    /// Publishes the due MQTT notifications (publishing is in-process or a client queue: done here).
+    async fn publish_due(&self, done: &tokio::sync::mpsc::UnboundedSender<Finished>) {
+        match self.claim("MQTT", MQTT_BATCH, Vec::new()).await {
+            Ok(claimed) => {
+                for n in claimed {
+                    let recipient = (!n.client_id.is_empty()).then_some(n.client_id.as_str());
+                    let outcome = self
+                        .publish(n.callback_url.clone(), n.payload, recipient, n.attempts)
+                        .await;
+                    let _ = done.send((n.id, String::new(), outcome));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "claiming MQTT notifications failed"),
+        }
+    }
+
+    /// A claim costs about as much for 1,000 rows as for 10: takes several rounds of free POST slots at
+    /// once (as many as surely finish within the lease, even if every POST times out) and hands them out
+    /// from a dispatcher as slots free up; the next claim waits until that dispatcher is done.
+    async fn claim_webhooks(&self, slots: &Slots) {
+        let free = slots.permits.available_permits();
+        if free == 0 || slots.dispatching.load(Ordering::Acquire) {
+            return;
+        }
+        let rounds = (self.settings.lease_secs / (2 * self.settings.timeout_secs)).clamp(1, 4) as usize;
+        let busy = self.shares.busy();
+        match self.claim("WEBHOOK", (free * rounds).min(1024) as i64, busy).await {
+            Ok(claimed) if !claimed.is_empty() => {
+                slots.dispatching.store(true, Ordering::Release);
+                tokio::spawn(self.clone().hand_out(claimed, slots.clone()));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "claiming notifications failed"),
+        }
+    }
+
+    /// Starts each claimed delivery as a slot of its client and one of the instance's free up. Shutting
+    /// down, it stops: the rest stay claimed, for takeover after their lease.
+    async fn hand_out(self, claimed: Vec<Claimed>, slots: Slots) {
+        for n in claimed {
+            if slots.stop.is_cancelled() {
+                break;
+            }
+            let share = self.shares.of(&n.client_id);
+            match share.clone().try_acquire_owned() {
+                // The client has a free slot: wait for one of the instance's.
+                Ok(mine) => {
+                    let permit = tokio::select! {
+                        p = slots.permits.clone().acquire_owned() => p,
+                        _ = slots.stop.cancelled() => break,
+                    };
+                    let Ok(permit) = permit else {
+                        break;
+                    };
+                    tokio::spawn(self.clone().deliver(n, (mine, permit), slots.done.clone()));
+                }
+                // Its share is in flight (a slow receiver): this one waits on its own, holding none of
+                // the slots other clients need.
+                Err(_) => {
+                    tokio::spawn(
+                        self.clone()
+                            .deliver_when_free(n, share, slots.permits.clone(), slots.done.clone()),
+                    );
+                }
+            }
+        }
+        slots.dispatching.store(false, Ordering::Release);
+        self.notifier.check_due();
     }
 
     /// Records finished attempts, as many per write as have finished meanwhile, then looks for what

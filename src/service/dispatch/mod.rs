@@ -27,9 +27,9 @@ use crate::wire::Page;
 use crate::wire::sites::{Dispatch, DispatchDirection, DispatchRequest, SkippedSite};
 use crate::wire::{Name, ObjectId, WireDuration};
 
-use super::AppState;
 use super::events::{Prepared, delete_in};
 use super::sites::parse_decimal;
+use super::{AppState, Tx};
 
 use self::events::event_request;
 use self::view::{render, view};
@@ -188,115 +188,149 @@ fn validate(req: &DispatchRequest, now: DateTime<Utc>) -> Result<(DateTime<Utc>,
     }
 }
 
+/// A dispatch request, validated, with what its write needs.
+struct Order {
+    id: String,
+    req: DispatchRequest,
+    plan: Request,
+    duration: Duration,
+    payload_type: String,
+    payload_name: Name,
+    requested_by: String,
+}
+
+/// Plans and writes a dispatch: one event per picked site, in one transaction (see the module).
 pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> Result<Dispatch, AppError> {
     let now = state.clock.now();
     let (start, duration, payload_type) = validate(&req, now)?;
-    let payload_name = Name::parse(&payload_type).map_err(|e| AppError::Internal(format!("payloadType: {e}")))?;
-    let id = ObjectId::generate().into_string();
-    let program_id = req.program_id.as_str().to_owned();
-    let requested_by = who.client_id.clone();
-    let r = Request {
-        direction: match req.direction {
-            DispatchDirection::Shed => Direction::Shed,
-            DispatchDirection::LoadUp => Direction::LoadUp,
+    let order = Order {
+        id: ObjectId::generate().into_string(),
+        plan: Request {
+            direction: match req.direction {
+                DispatchDirection::Shed => Direction::Shed,
+                DispatchDirection::LoadUp => Direction::LoadUp,
+            },
+            target_mw: req.target_mw,
+            start,
+            end: start + duration,
+            now,
+            response_time: req.response_time.as_ref().and_then(|d| d.to_chrono()),
         },
-        target_mw: req.target_mw,
-        start,
-        end: start + duration,
-        now,
-        response_time: req.response_time.as_ref().and_then(|d| d.to_chrono()),
+        duration,
+        payload_name: Name::parse(&payload_type).map_err(|e| AppError::Internal(format!("payloadType: {e}")))?,
+        payload_type,
+        requested_by: who.client_id.clone(),
+        req,
     };
-    let req2 = req.clone();
-    let id2 = id.clone();
-    state
-        .commit(move |tx| {
-            dialect::lock(tx, LockId::Dispatching)?;
-            if let Err(StoreError::NotFound) = crate::store::repo::get_program(tx, &program_id) {
-                return Err(AppError::Conflict(format!("programID {program_id:?} names no program")));
-            }
-            let candidates = candidates(tx, &program_id, &r)?;
-            let names: HashMap<&str, &str> = candidates
-                .iter()
-                .map(|c| (c.site_id.as_str(), c.site_name.as_str()))
-                .collect();
-            let p = plan::plan(&r, &candidates);
-            let mut site_rows = Vec::with_capacity(p.picks.len());
-            let mut latency = Vec::with_capacity(p.picks.len());
-            for pick in &p.picks {
-                let event_id = ObjectId::generate().into_string();
-                let ev = event_request(
-                    &req2.program_id,
-                    &id2,
-                    &pick.site_id,
-                    names.get(pick.site_id.as_str()).copied().unwrap_or(""),
-                    &payload_name,
-                    req2.direction,
-                    pick.level_mw,
-                    start,
-                    &req2.duration,
-                    req2.priority,
-                )
-                .map_err(|e| AppError::Internal(format!("dispatch event: {e}")))?;
-                Prepared::at(now, event_id.clone(), &ev)?.insert(tx)?;
-                site_rows.push(DispatchSiteRow {
-                    dispatch_id: id2.clone(),
-                    site_id: pick.site_id.clone(),
-                    enrollment_id: pick.enrollment_id.clone(),
-                    event_id: event_id.clone(),
-                    merit_rank: i32::try_from(pick.rank).unwrap_or(i32::MAX),
-                    allocated_mw: pick.allocated_mw.to_string(),
-                    reference_mw: pick.reference_mw.to_string(),
-                    level_mw: pick.level_mw.to_string(),
-                });
-                latency.push(LatencyRow::new(
-                    event_id,
-                    pick.site_id.clone(),
-                    pick.allocated_mw.try_into().unwrap_or(0.0),
-                    matches!(r.direction, Direction::LoadUp),
-                    to_naive(start),
-                    Some(to_naive(start + duration)),
-                ));
-            }
-            let skipped: Vec<SkippedSite> = p
-                .skipped
-                .iter()
-                .map(|s| SkippedSite {
-                    site_id: s.site_id.clone(),
-                    site_name: s.site_name.clone(),
-                    reason: s.reason.clone(),
-                })
-                .collect();
-            let row = DispatchRow {
-                id: id2.clone(),
-                program_id: program_id.clone(),
-                direction: req2.direction.as_str().to_owned(),
-                target_mw: req2.target_mw.to_string(),
-                planned_mw: p.planned_mw.to_string(),
-                shortfall_mw: p.shortfall_mw.to_string(),
-                starts_at: to_naive(start),
-                ends_at: to_naive(start + duration),
-                duration: req2.duration.as_str().to_owned(),
-                response_time: req2.response_time.as_ref().map(|d| d.as_str().to_owned()),
-                payload_type: payload_type.clone(),
-                state: "ACTIVE".into(),
-                requested_by: requested_by.clone(),
-                skipped: serde_json::to_string(&skipped).map_err(|e| AppError::Internal(e.to_string()))?,
-                created_date_time: to_naive(now),
-                modification_date_time: to_naive(now),
-            };
-            db::insert_dispatch(tx, &row, &site_rows, &latency)?;
-            // The answer is built from what was just written, not read back.
-            let sites = site_rows
-                .into_iter()
-                .zip(latency)
-                .map(|(s, l)| {
-                    let name = names.get(s.site_id.as_str()).copied().unwrap_or("").to_owned();
-                    (s, name, Some(l))
-                })
-                .collect();
-            Ok(render(row, sites)?)
+    state.commit(move |tx| write(tx, &order)).await
+}
+
+/// Plans the dispatch under the dispatching lock and writes it; the answer is built from what was
+/// written, not read back.
+fn write(tx: &mut Tx<'_>, order: &Order) -> Result<Dispatch, AppError> {
+    let program_id = order.req.program_id.as_str();
+    dialect::lock(tx, LockId::Dispatching)?;
+    if let Err(StoreError::NotFound) = crate::store::repo::get_program(tx, program_id) {
+        return Err(AppError::Conflict(format!("programID {program_id:?} names no program")));
+    }
+    let candidates = candidates(tx, program_id, &order.plan)?;
+    let names: HashMap<&str, &str> = candidates
+        .iter()
+        .map(|c| (c.site_id.as_str(), c.site_name.as_str()))
+        .collect();
+    let p = plan::plan(&order.plan, &candidates);
+    let mut sent = Vec::with_capacity(p.picks.len());
+    for pick in &p.picks {
+        let name = names.get(pick.site_id.as_str()).copied().unwrap_or("");
+        sent.push(send(tx, order, pick, name)?);
+    }
+    let row = dispatch_row(order, &p)?;
+    let (site_rows, latency): (Vec<_>, Vec<_>) = sent.into_iter().unzip();
+    db::insert_dispatch(tx, &row, &site_rows, &latency)?;
+    let sites = site_rows
+        .into_iter()
+        .zip(latency)
+        .map(|(s, l)| {
+            let name = names.get(s.site_id.as_str()).copied().unwrap_or("").to_owned();
+            (s, name, Some(l))
         })
-        .await
+        .collect();
+    Ok(render(row, sites)?)
+}
+
+/// Creates a picked site's event; its dispatch row and the latency row that will measure its response.
+fn send(
+    tx: &mut Tx<'_>,
+    order: &Order,
+    pick: &plan::Pick,
+    site_name: &str,
+) -> Result<(DispatchSiteRow, LatencyRow), AppError> {
+    let (req, start) = (&order.req, order.plan.start);
+    let event_id = ObjectId::generate().into_string();
+    let ev = event_request(
+        &req.program_id,
+        &order.id,
+        &pick.site_id,
+        site_name,
+        &order.payload_name,
+        req.direction,
+        pick.level_mw,
+        start,
+        &req.duration,
+        req.priority,
+    )
+    .map_err(|e| AppError::Internal(format!("dispatch event: {e}")))?;
+    Prepared::at(order.plan.now, event_id.clone(), &ev)?.insert(tx)?;
+    let site = DispatchSiteRow {
+        dispatch_id: order.id.clone(),
+        site_id: pick.site_id.clone(),
+        enrollment_id: pick.enrollment_id.clone(),
+        event_id: event_id.clone(),
+        merit_rank: i32::try_from(pick.rank).unwrap_or(i32::MAX),
+        allocated_mw: pick.allocated_mw.to_string(),
+        reference_mw: pick.reference_mw.to_string(),
+        level_mw: pick.level_mw.to_string(),
+    };
+    let latency = LatencyRow::new(
+        event_id,
+        pick.site_id.clone(),
+        pick.allocated_mw.try_into().unwrap_or(0.0),
+        matches!(order.plan.direction, Direction::LoadUp),
+        to_naive(start),
+        Some(to_naive(start + order.duration)),
+    );
+    Ok((site, latency))
+}
+
+fn dispatch_row(order: &Order, p: &plan::Plan) -> Result<DispatchRow, AppError> {
+    let (req, start, now) = (&order.req, order.plan.start, order.plan.now);
+    let skipped: Vec<SkippedSite> = p
+        .skipped
+        .iter()
+        .map(|s| SkippedSite {
+            site_id: s.site_id.clone(),
+            site_name: s.site_name.clone(),
+            reason: s.reason.clone(),
+        })
+        .collect();
+    Ok(DispatchRow {
+        id: order.id.clone(),
+        program_id: req.program_id.as_str().to_owned(),
+        direction: req.direction.as_str().to_owned(),
+        target_mw: req.target_mw.to_string(),
+        planned_mw: p.planned_mw.to_string(),
+        shortfall_mw: p.shortfall_mw.to_string(),
+        starts_at: to_naive(start),
+        ends_at: to_naive(start + order.duration),
+        duration: req.duration.as_str().to_owned(),
+        response_time: req.response_time.as_ref().map(|d| d.as_str().to_owned()),
+        payload_type: order.payload_type.clone(),
+        state: "ACTIVE".into(),
+        requested_by: order.requested_by.clone(),
+        skipped: serde_json::to_string(&skipped).map_err(|e| AppError::Internal(e.to_string()))?,
+        created_date_time: to_naive(now),
+        modification_date_time: to_naive(now),
+    })
 }
 
 /// Cancels a dispatch: events that have not started are deleted (or, when their VEN has reported on them

@@ -70,32 +70,7 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         Ok((db, pepper, jwt_key))
     })
     .await??;
-    let auth = match settings.auth.mode {
-        AuthMode::Internal => Authenticator::internal(&jwt_key, settings.auth.token_ttl_secs, clock.clone()),
-        AuthMode::External => {
-            let a = &settings.auth;
-            let public_key = match &a.public_key_file {
-                Some(f) => Some((
-                    std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
-                    a.public_key_algorithm
-                        .parse()
-                        .map_err(|e| anyhow::anyhow!("auth.public_key_algorithm: {e}"))?,
-                )),
-                None => None,
-            };
-            let opts = ExternalOptions {
-                token_url: a.external_token_url.clone().unwrap_or_default(),
-                jwks_url: a.jwks_url.clone(),
-                public_key,
-                audience: a.audience.clone(),
-                issuer: a.issuer.clone(),
-                client_id_claim: a.client_id_claim.clone(),
-                jwks_refresh: Duration::from_secs(a.jwks_refresh_secs),
-                jwks_min_refetch: Duration::from_secs(a.jwks_min_refetch_secs),
-            };
-            Authenticator::external(opts, clock.clone()).map_err(|e| anyhow::anyhow!(e))?
-        }
-    };
+    let auth = authenticator(settings, &jwt_key, clock.clone())?;
     let cache = Arc::new(ReadCache::new(settings.server.read_cache_bytes));
     if db.is_postgres() {
         // Other instances' writes reach this instance's cache through NOTIFY.
@@ -132,8 +107,45 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         views: Arc::default(),
         background: Arc::default(),
     };
+    start_background(&state, settings);
+    Ok(state)
+}
+
+/// The token verifier the settings name: Sluice's own (HS256 with the stored or configured key), or an
+/// external identity provider's (its public key or JWKS).
+fn authenticator(settings: &Settings, jwt_key: &[u8], clock: SharedClock) -> anyhow::Result<Authenticator> {
+    Ok(match settings.auth.mode {
+        AuthMode::Internal => Authenticator::internal(jwt_key, settings.auth.token_ttl_secs, clock),
+        AuthMode::External => {
+            let a = &settings.auth;
+            let public_key = match &a.public_key_file {
+                Some(f) => Some((
+                    std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+                    a.public_key_algorithm
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("auth.public_key_algorithm: {e}"))?,
+                )),
+                None => None,
+            };
+            let opts = ExternalOptions {
+                token_url: a.external_token_url.clone().unwrap_or_default(),
+                jwks_url: a.jwks_url.clone(),
+                public_key,
+                audience: a.audience.clone(),
+                issuer: a.issuer.clone(),
+                client_id_claim: a.client_id_claim.clone(),
+                jwks_refresh: Duration::from_secs(a.jwks_refresh_secs),
+                jwks_min_refetch: Duration::from_secs(a.jwks_min_refetch_secs),
+            };
+            Authenticator::external(opts, clock).map_err(|e| anyhow::anyhow!(e))?
+        }
+    })
+}
+
+/// Starts the tasks beside the server (see `service/background.rs`): fan-out and delivery (whatever a
+/// previous run left pending resumes now), the MQTT session check, the latency pass.
+fn start_background(state: &AppState, settings: &Settings) {
     let grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
-    // Fan-out and delivery run beside the server; whatever a previous run left pending resumes now.
     let worker = Worker {
         db: state.db.clone(),
         clock: state.clock.clone(),
@@ -175,7 +187,6 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         "latency pass",
         crate::service::latency::run(state.clone(), settings.latency.clone(), state.background.token()),
     );
-    Ok(state)
 }
 
 /// A bound, not yet running server.

@@ -59,14 +59,6 @@ mod tests {
 
     use super::LAYERS;
 
-    /// Imports that break the layers today and are being moved (each is `file → module`). The test fails
-    /// when one of them is gone too, so that this list only shrinks.
-    const NOT_YET_MOVED: &[(&str, &str)] = &[
-        ("api/settlement.rs", "settle"),
-        ("cli/export.rs", "settle"),
-        ("cli/settle.rs", "settle"),
-    ];
-
     fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).expect("src/ is readable") {
             let path = entry.expect("a directory entry").path();
@@ -118,7 +110,6 @@ mod tests {
         all.sort();
         let known: BTreeSet<&str> = LAYERS.iter().map(|(m, _)| *m).collect();
         let mut wrong = Vec::new();
-        let mut pending_seen = BTreeSet::new();
         for path in &all {
             let relative = path.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
             let module = module_of(&relative);
@@ -138,18 +129,9 @@ mod tests {
                     wrong.push(format!(
                         "src/{relative}:{line}: `{root}{used}` is not a module in LAYERS"
                     ));
-                } else if NOT_YET_MOVED.contains(&(relative.as_str(), used.as_str())) {
-                    pending_seen.insert((relative.clone(), used));
                 } else {
                     wrong.push(format!("src/{relative}:{line}: `{module}` may not import `{used}`"));
                 }
-            }
-        }
-        for (file, used) in NOT_YET_MOVED {
-            if !pending_seen.contains(&((*file).to_owned(), (*used).to_owned())) {
-                wrong.push(format!(
-                    "src/{file} no longer imports `{used}`: take it off NOT_YET_MOVED"
-                ));
             }
         }
         assert!(wrong.is_empty(), "layering:\n{}", wrong.join("\n"));

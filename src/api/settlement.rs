@@ -9,12 +9,10 @@ use super::extract::{Caller, JsonBody, Params, read_upload};
 use super::{created, json, ok};
 use crate::error::AppError;
 use crate::service::AppState;
-use crate::service::settlement::{self, ImportOptions, MeterFormat};
-use crate::settle::engine::Period;
-use crate::settle::export::{self, Format, Statement};
-use crate::settle::meter::Channel;
-use crate::settle::rules::Rules;
+use crate::service::settlement::{self, Export, Format, ImportOptions, MeterFormat, Period, Statement};
 use crate::wire::query::{ChartQuery, FormatQuery, MeterDaysQuery, MeterImportQuery, StatementQuery};
+use crate::wire::rules::Rules;
+use crate::wire::settlement::Channel;
 use crate::wire::settlement::{
     MeterDay, MeterImport, PriceImport, RulesVersion, SettleRequest, SettlementRun, StatementSummary,
 };
@@ -191,22 +189,22 @@ pub async fn run_statements(
 ) -> Result<HttpResponse, AppError> {
     let format = q.0.format();
     let id = id.into_inner();
-    let name = format!("settlement-{id}");
-    let statements = settlement::blocking(&state, move |db| settlement::run_statements(db, &id)).await?;
-    Ok(file(format, &name, export::render_many(&statements, format)))
+    Ok(file(
+        settlement::blocking(&state, move |db| settlement::export_run(db, &id, format)).await?,
+    ))
 }
 
 /// An export: JSON inline, CSV and XML as a named attachment.
-fn file(format: Format, name: &str, body: String) -> HttpResponse {
+fn file(e: Export) -> HttpResponse {
     let mut resp = HttpResponse::Ok();
-    resp.content_type(format.content_type());
-    if format != Format::Json {
+    resp.content_type(e.format.content_type());
+    if e.format != Format::Json {
         resp.insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}.{}\"", format.extension()),
+            format!("attachment; filename=\"{}.{}\"", e.name, e.format.extension()),
         ));
     }
-    resp.body(body)
+    resp.body(e.body)
 }
 
 /// Statements, newest period first, every version.
@@ -235,9 +233,9 @@ pub async fn get_statement(
 ) -> Result<HttpResponse, AppError> {
     let format = q.0.format();
     let id = id.into_inner();
-    let s = settlement::blocking(&state, move |db| settlement::get_statement(db, &id)).await?;
-    let name = format!("statement-{}-v{}", s.statement_id, s.version);
-    Ok(file(format, &name, export::render(&s, format)))
+    Ok(file(
+        settlement::blocking(&state, move |db| settlement::export_statement(db, &id, format)).await?,
+    ))
 }
 
 /// A chart of one event of a statement (SVG): baseline, actual and the level committed, per interval.

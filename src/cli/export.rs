@@ -55,14 +55,14 @@ pub(crate) fn export(action: ExportAction) -> anyhow::Result<()> {
     let db = open_db(&s, true)?;
     let text = match &action {
         ExportAction::Statement { id, format, .. } => {
-            let statement = settlement::get_statement(&db, id).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let format = sluice::settle::export::Format::parse(format).unwrap_or(sluice::settle::export::Format::Json);
-            sluice::settle::export::render(&statement, format)
+            settlement::export_statement(&db, id, file_format(format)?)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .body
         }
         ExportAction::Run { id, format, .. } => {
-            let statements = settlement::run_statements(&db, id).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let format = sluice::settle::export::Format::parse(format).unwrap_or(sluice::settle::export::Format::Csv);
-            sluice::settle::export::render_many(&statements, format)
+            settlement::export_run(&db, id, file_format(format)?)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .body
         }
         ExportAction::Chart { id, event, .. } => {
             settlement::chart(&db, id, event.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?
@@ -76,4 +76,8 @@ pub(crate) fn export(action: ExportAction) -> anyhow::Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+fn file_format(name: &str) -> anyhow::Result<settlement::Format> {
+    settlement::Format::parse(name).ok_or_else(|| anyhow::anyhow!("unknown format {name:?}: json, csv or xml"))
 }

@@ -2,7 +2,6 @@
 
 use sluice::clock::SharedClock;
 use sluice::service::settlement;
-use sluice::settle::engine::Period;
 use sluice::startup::open_db;
 
 use super::{Common, Progress, settings};
@@ -22,7 +21,7 @@ pub(crate) fn run(
     let run = settlement::settle(
         &db,
         &program,
-        Period { from, to },
+        settlement::Period { from, to },
         "cli",
         clock.now(),
         &mut |done, of| {

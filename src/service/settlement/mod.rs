@@ -29,7 +29,9 @@ fn rejected(errors: Vec<LineError>, count: usize, what: &str) -> AppError {
     AppError::Rejected { detail, errors }
 }
 
-pub use crate::wire::settlement::MeterFormat;
+pub use crate::settle::engine::Period;
+pub use crate::settle::export::Statement;
+pub use crate::wire::settlement::{Format, MeterFormat};
 
 /// A program's id, given its id or its name (the CLI accepts either).
 pub fn program_by_key(db_: &Db, key: &str) -> Result<String, AppError> {

@@ -10,7 +10,7 @@ use crate::store::settlement::{self as db, StatementFilter, StatementRow};
 use crate::wire::ObjectId;
 use crate::wire::Page;
 use crate::wire::query::{self, StatementQuery};
-use crate::wire::settlement::{SettlementRun, StatementSummary};
+use crate::wire::settlement::{Format, SettlementRun, StatementSummary};
 
 pub(super) fn kind_str(k: StatementKind) -> &'static str {
     match k {
@@ -135,4 +135,32 @@ pub fn chart(db_: &Db, id: &str, event_id: Option<&str>) -> Result<String, AppEr
             None => format!("statement {id:?} has no events to chart"),
         })),
     }
+}
+
+/// A statement file: its name (without the extension of its format) and its text.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub name: String,
+    pub format: Format,
+    pub body: String,
+}
+
+/// One statement in `format`, named after its id and version.
+pub fn export_statement(db_: &Db, id: &str, format: Format) -> Result<Export, AppError> {
+    let s = get_statement(db_, id)?;
+    Ok(Export {
+        name: format!("statement-{}-v{}", s.statement_id, s.version),
+        format,
+        body: export::render(&s, format),
+    })
+}
+
+/// The statements a run issued, in one file in `format`, named after the run.
+pub fn export_run(db_: &Db, run_id: &str, format: Format) -> Result<Export, AppError> {
+    let statements = run_statements(db_, run_id)?;
+    Ok(Export {
+        name: format!("settlement-{run_id}"),
+        format,
+        body: export::render_many(&statements, format),
+    })
 }

@@ -9,4 +9,6 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
     println!("cargo:rerun-if-changed=build.rs");
+    // The migrations are embedded in the binary (`store/conn.rs`): a new one must rebuild it.
+    println!("cargo:rerun-if-changed=migrations");
 }

@@ -187,7 +187,7 @@ pub struct NotificationSettings {
     pub allow_private: bool,
     /// Extra PEM CA certificates trusted for callback TLS (besides the public web roots).
     pub extra_ca_file: Option<PathBuf>,
-    /// Seconds one notification POST may take.
+    /// Seconds one delivery attempt may take, on any channel (a webhook POST, a publication).
     pub timeout_secs: u64,
     /// Seconds the subscription echo check may take.
     pub echo_timeout_secs: u64,

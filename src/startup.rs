@@ -14,8 +14,9 @@ use crate::api::extract::BodyLimits;
 use crate::auth::jwt::{Authenticator, ExternalOptions};
 use crate::clock::SharedClock;
 use crate::config::{AuthMode, Settings};
+use crate::notify::channel::{Channel, Channels};
 use crate::notify::mqtt::MqttBinding;
-use crate::notify::webhook::WebhookClient;
+use crate::notify::webhook::{WebhookClient, Webhooks};
 use crate::notify::{Notifier, Worker};
 use crate::service::AppState;
 use crate::service::cache::{ReadCache, spawn_pg_listener};
@@ -58,6 +59,17 @@ pub fn redact(url: &str) -> String {
 
 /// Everything a request needs, built from settings.
 pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool) -> anyhow::Result<AppState> {
+    build_state_with(settings, clock, migrate, Vec::new()).await
+}
+
+/// [`build_state`] with notification channels of the caller's beside the configured ones (served after
+/// them; see `notify/channel.rs`).
+pub async fn build_state_with(
+    settings: &Settings,
+    clock: SharedClock,
+    migrate: bool,
+    more_channels: Vec<Arc<dyn Channel>>,
+) -> anyhow::Result<AppState> {
     let settings2 = settings.clone();
     let clock2 = clock.clone();
     let (db, pepper, jwt_key) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -83,13 +95,12 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
             (Some(c), Some(k)) => Some(Arc::new(tls_config(c, k)?)),
             _ => None,
         };
-        // Every change is published on MQTT, subscribed to by REST or not.
-        crate::store::outbox::record_every_change();
         Some(MqttBinding::start(&settings.mqtt, tls, auth.clone(), None).await?)
     } else {
         None
     };
     let webhooks = WebhookClient::new(&settings.notifications).context("cannot set up the webhook client")?;
+    let channels = channels(&webhooks, mqtt.as_ref(), more_channels);
     let state = AppState {
         db,
         clock,
@@ -99,6 +110,7 @@ pub async fn build_state(settings: &Settings, clock: SharedClock, migrate: bool)
         notifier,
         webhooks,
         mqtt,
+        channels,
         units: Arc::new(crate::flex::telemetry::UnitDefaults {
             power: settings.telemetry.default_power_units.clone(),
             energy: settings.telemetry.default_energy_units.clone(),
@@ -142,6 +154,21 @@ fn authenticator(settings: &Settings, jwt_key: &[u8], clock: SharedClock) -> any
     })
 }
 
+/// The notification channels this instance runs (`notify/channel.rs`): webhooks always, the MQTT
+/// binding when enabled, then `more`. A new channel is registered here.
+fn channels(webhooks: &WebhookClient, mqtt: Option<&MqttBinding>, more: Vec<Arc<dyn Channel>>) -> Channels {
+    let mut channels: Vec<Arc<dyn Channel>> = vec![Arc::new(Webhooks {
+        client: webhooks.clone(),
+    })];
+    channels.extend(mqtt.map(|m| Arc::new(m.clone()) as Arc<dyn Channel>));
+    channels.extend(more);
+    let channels = Channels::new(channels);
+    if channels.needs().every_change {
+        crate::store::outbox::record_every_change();
+    }
+    channels
+}
+
 /// Starts the tasks beside the server (see `service/background.rs`): fan-out and delivery (whatever a
 /// previous run left pending resumes now), the MQTT session check, the latency pass.
 fn start_background(state: &AppState, settings: &Settings) {
@@ -149,11 +176,10 @@ fn start_background(state: &AppState, settings: &Settings) {
     let worker = Worker {
         db: state.db.clone(),
         clock: state.clock.clone(),
-        client: state.webhooks.clone(),
+        channels: state.channels.clone(),
         settings: settings.notifications.clone(),
         notifier: state.notifier.clone(),
         owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
-        mqtt: state.mqtt.clone(),
         shares: Arc::new(crate::notify::Shares::new(
             settings.notifications.per_client_concurrency,
         )),

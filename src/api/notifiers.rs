@@ -20,10 +20,7 @@ use crate::wire::query::{CallbackQuery, NotificationQuery};
     responses((status = 200, body = NotifiersResponse), (status = 401, body = Problem)))]
 #[get("/notifiers")]
 pub async fn list_all_notifiers(state: Data<AppState>, _who: Caller) -> HttpResponse {
-    HttpResponse::Ok().json(NotifiersResponse {
-        webhook: true,
-        mqtt: state.mqtt.as_ref().map(|m| m.info.clone()),
-    })
+    HttpResponse::Ok().json(state.channels.notifiers())
 }
 
 async fn topics(state: Data<AppState>, who: Caller, scope: TopicScope) -> Result<HttpResponse, AppError> {

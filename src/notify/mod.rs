@@ -1,8 +1,10 @@
 //! Push notifications. Service writes record each change in the outbox (`store::outbox`) in their own
 //! transaction; this module turns committed changes into notifications (`fanout`) and delivers them
-//! (`webhook`) from a background worker that claims due notifications with a lease. Delivery state is in
-//! the database, so a restart resumes it and several instances share it without sending anything twice.
+//! through the registered channels (`channel`: `webhook`, `mqtt`) from a background worker that claims
+//! due notifications with a lease. Delivery state is in the database, so a restart resumes it and several
+//! instances share it without sending anything twice.
 
+pub mod channel;
 pub mod fanout;
 pub mod mqtt;
 pub mod webhook;
@@ -20,7 +22,7 @@ use crate::clock::SharedClock;
 use crate::config::NotificationSettings;
 use crate::store::Db;
 use crate::store::outbox::{self, Claimed, Outcome};
-use webhook::WebhookClient;
+use channel::{Attempt, Channel, Channels, Pacing};
 
 /// Wakes this instance's notification worker.
 #[derive(Debug, Default)]
@@ -61,16 +63,17 @@ pub fn retry_delay(s: &NotificationSettings, attempts: u32, jitter: f64) -> Dura
 /// The outcome of one attempt, given how many attempts have been made.
 pub fn outcome_of(
     s: &NotificationSettings,
-    result: Result<Option<u16>, webhook::CallFailure>,
+    attempt: Attempt,
     attempts: u32,
     now: DateTime<Utc>,
     jitter: f64,
 ) -> Outcome {
-    match result {
-        Ok(status) => Outcome::Delivered {
+    match attempt {
+        Attempt::Delivered { status } => Outcome::Delivered {
             status: status.map(i32::from),
         },
-        Err(f) => {
+        Attempt::Final(error) => Outcome::Failed { status: None, error },
+        Attempt::Failed(f) => {
             let status = f.status.map(i32::from);
             let error = f.to_string();
             if attempts >= s.max_attempts {
@@ -136,13 +139,12 @@ impl Shares {
 pub struct Worker {
     pub db: Db,
     pub clock: SharedClock,
-    pub client: WebhookClient,
+    /// Plans and delivers the notifications (registered at start-up).
+    pub channels: Channels,
     pub settings: NotificationSettings,
     pub notifier: Arc<Notifier>,
     /// Names this instance's leases.
     pub owner: String,
-    /// Publishes the MQTT notifications (when the binding is enabled).
-    pub mqtt: Option<mqtt::MqttBinding>,
     /// Each client's share of the delivery slots.
     pub shares: Arc<Shares>,
 }
@@ -165,22 +167,19 @@ pub async fn prune(db: &Db, now: DateTime<Utc>, retention_days: u32) -> crate::s
 /// How often finished notifications past their retention are looked for.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// One finished attempt: notification id, callback URL (empty for MQTT: no health kept), outcome.
+/// One finished attempt: notification id, address whose health is kept (empty: none), outcome.
 type Finished = (String, String, Outcome);
 
 /// The instance's delivery slots and where finished attempts go.
 #[derive(Clone)]
 struct Slots {
-    /// One per POST under way (`notifications.concurrency`).
+    /// One per concurrent delivery under way (`notifications.concurrency`).
     permits: Arc<Semaphore>,
     done: tokio::sync::mpsc::UnboundedSender<Finished>,
-    /// Whether a dispatcher is still handing out the last claim.
-    dispatching: Arc<AtomicBool>,
+    /// Per channel (in registration order): whether a dispatcher is still handing out its last claim.
+    dispatching: Arc<[AtomicBool]>,
     stop: CancellationToken,
 }
-
-/// MQTT notifications published per claim (publishing is in-process or a client queue: cheap).
-const MQTT_BATCH: i64 = 16384;
 
 impl Worker {
     /// Fans out and delivers until the process ends. Due notifications are looked for when there may be
@@ -200,7 +199,7 @@ impl Worker {
         let slots = Slots {
             permits: Arc::new(Semaphore::new(self.settings.concurrency)),
             done,
-            dispatching: Arc::new(AtomicBool::new(false)),
+            dispatching: self.channels.iter().map(|_| AtomicBool::new(false)).collect(),
             stop: stop.clone(),
         };
         let mut look = true;
@@ -208,10 +207,17 @@ impl Worker {
             look |= self.fan_out_all().await > 0;
             look |= self.notifier.look.swap(false, Ordering::AcqRel);
             if look && self.settings.deliver {
-                if self.mqtt.is_some() {
-                    self.publish_due(&slots.done).await;
+                // The cheap inline sends first; the concurrent ones are only handed to a dispatcher.
+                for channel in self.channels.iter() {
+                    if let Pacing::Inline { batch } = channel.pacing() {
+                        self.deliver_inline(channel, batch, &slots.done).await;
+                    }
                 }
-                self.claim_webhooks(&slots).await;
+                for (i, channel) in self.channels.iter().enumerate() {
+                    if channel.pacing() == Pacing::Concurrent {
+                        self.claim_concurrent(i, channel, &slots).await;
+                    }
+                }
             }
             look = tokio::select! {
                 _ = stop.cancelled() => break,
@@ -253,45 +259,49 @@ impl Worker {
         });
     }
 
-    /// Publishes the due MQTT notifications (publishing is in-process or a client queue: done here).
-    async fn publish_due(&self, done: &tokio::sync::mpsc::UnboundedSender<Finished>) {
-        match self.claim("MQTT", MQTT_BATCH, Vec::new()).await {
+    /// Delivers the due notifications of a channel whose deliveries are cheap, one after another.
+    async fn deliver_inline(
+        &self,
+        channel: &Arc<dyn Channel>,
+        batch: i64,
+        done: &tokio::sync::mpsc::UnboundedSender<Finished>,
+    ) {
+        match self.claim(channel.name(), batch, Vec::new()).await {
             Ok(claimed) => {
                 for n in claimed {
-                    let recipient = (!n.client_id.is_empty()).then_some(n.client_id.as_str());
-                    let outcome = self
-                        .publish(n.callback_url.clone(), n.payload, recipient, n.attempts)
-                        .await;
-                    let _ = done.send((n.id, String::new(), outcome));
+                    let (id, address) = (n.id.clone(), self.health_address(channel, &n));
+                    let outcome = self.attempt(channel, n).await;
+                    let _ = done.send((id, address, outcome));
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "claiming MQTT notifications failed"),
+            Err(e) => tracing::warn!(channel = channel.name(), error = %e, "claiming notifications failed"),
         }
     }
 
-    /// A claim costs about as much for 1,000 rows as for 10: takes several rounds of free POST slots at
-    /// once (as many as surely finish within the lease, even if every POST times out) and hands them out
-    /// from a dispatcher as slots free up; the next claim waits until that dispatcher is done.
-    async fn claim_webhooks(&self, slots: &Slots) {
+    /// A claim costs about as much for 1,000 rows as for 10: takes several rounds of free delivery slots
+    /// at once (as many as surely finish within the lease, even if every delivery times out) and hands
+    /// them out from a dispatcher as slots free up; the channel's next claim waits until that dispatcher
+    /// is done.
+    async fn claim_concurrent(&self, i: usize, channel: &Arc<dyn Channel>, slots: &Slots) {
         let free = slots.permits.available_permits();
-        if free == 0 || slots.dispatching.load(Ordering::Acquire) {
+        if free == 0 || slots.dispatching[i].load(Ordering::Acquire) {
             return;
         }
         let rounds = (self.settings.lease_secs / (2 * self.settings.timeout_secs)).clamp(1, 4) as usize;
         let busy = self.shares.busy();
-        match self.claim("WEBHOOK", (free * rounds).min(1024) as i64, busy).await {
+        match self.claim(channel.name(), (free * rounds).min(1024) as i64, busy).await {
             Ok(claimed) if !claimed.is_empty() => {
-                slots.dispatching.store(true, Ordering::Release);
-                tokio::spawn(self.clone().hand_out(claimed, slots.clone()));
+                slots.dispatching[i].store(true, Ordering::Release);
+                tokio::spawn(self.clone().hand_out(i, channel.clone(), claimed, slots.clone()));
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "claiming notifications failed"),
+            Err(e) => tracing::warn!(channel = channel.name(), error = %e, "claiming notifications failed"),
         }
     }
 
     /// Starts each claimed delivery as a slot of its client and one of the instance's free up. Shutting
     /// down, it stops: the rest stay claimed, for takeover after their lease.
-    async fn hand_out(self, claimed: Vec<Claimed>, slots: Slots) {
+    async fn hand_out(self, i: usize, channel: Arc<dyn Channel>, claimed: Vec<Claimed>, slots: Slots) {
         for n in claimed {
             if slots.stop.is_cancelled() {
                 break;
@@ -307,19 +317,25 @@ impl Worker {
                     let Ok(permit) = permit else {
                         break;
                     };
-                    tokio::spawn(self.clone().deliver(n, (mine, permit), slots.done.clone()));
+                    tokio::spawn(
+                        self.clone()
+                            .deliver(channel.clone(), n, (mine, permit), slots.done.clone()),
+                    );
                 }
                 // Its share is in flight (a slow receiver): this one waits on its own, holding none of
                 // the slots other clients need.
                 Err(_) => {
-                    tokio::spawn(
-                        self.clone()
-                            .deliver_when_free(n, share, slots.permits.clone(), slots.done.clone()),
-                    );
+                    tokio::spawn(self.clone().deliver_when_free(
+                        channel.clone(),
+                        n,
+                        share,
+                        slots.permits.clone(),
+                        slots.done.clone(),
+                    ));
                 }
             }
         }
-        slots.dispatching.store(false, Ordering::Release);
+        slots.dispatching[i].store(false, Ordering::Release);
         self.notifier.check_due();
     }
 
@@ -368,21 +384,17 @@ impl Worker {
         loop {
             let now = self.clock.now();
             let started = std::time::Instant::now();
-            let topics = self.mqtt.as_ref().map(|m| m.topics.clone());
+            let channels = self.channels.clone();
             let result = if self.db.is_postgres() {
                 // A cheap look first: most wakes (writes nobody subscribes to) find nothing.
                 match self.db.read(outbox::has_changes).await {
                     Ok(false) => Ok(Some(fanout::FanOut::default())),
                     // Its own transaction (under the fan-out lock), beside the request writes.
-                    _ => {
-                        self.db
-                            .transaction(move |c| fanout::fan_out(c, now, topics.as_deref()))
-                            .await
-                    }
+                    _ => self.db.transaction(move |c| fanout::fan_out(c, now, &channels)).await,
                 }
             } else {
                 // Only this worker fans out on SQLite: plan on a read connection, then one short write.
-                match self.db.read(move |c| fanout::plan(c, now, topics.as_deref())).await {
+                match self.db.read(move |c| fanout::plan(c, now, &channels)).await {
                     // Nothing to write: the single writer is left to the requests.
                     Ok(p) if p.last_seq.is_none() => Ok(Some(fanout::FanOut::default())),
                     Ok(p) => self.db.write(move |c| fanout::apply(c, &p)).await.map(Some),
@@ -418,25 +430,25 @@ impl Worker {
         }
     }
 
-    /// POSTs one claimed notification holding its client's slot and one of the instance's.
+    /// Delivers one claimed notification holding its client's slot and one of the instance's.
     async fn deliver(
         self,
+        channel: Arc<dyn Channel>,
         n: Claimed,
         _slots: (tokio::sync::OwnedSemaphorePermit, tokio::sync::OwnedSemaphorePermit),
         done: tokio::sync::mpsc::UnboundedSender<Finished>,
     ) {
-        let url = n.callback_url.clone();
-        let outcome = self
-            .post(n.callback_url, n.bearer_token, n.payload, &n.id, n.attempts)
-            .await;
-        let _ = done.send((n.id, url, outcome));
+        let (id, address) = (n.id.clone(), self.health_address(&channel, &n));
+        let outcome = self.attempt(&channel, n).await;
+        let _ = done.send((id, address, outcome));
     }
 
-    /// Waits for a slot of the notification's client, then one of the instance's, then POSTs it. If the
-    /// client's slots stay busy until the lease is nearly over, the notification is given back
+    /// Waits for a slot of the notification's client, then one of the instance's, then delivers it. If
+    /// the client's slots stay busy until the lease is nearly over, the notification is given back
     /// unattempted rather than sent twice.
     async fn deliver_when_free(
         self,
+        channel: Arc<dyn Channel>,
         n: Claimed,
         share: Arc<Semaphore>,
         permits: Arc<Semaphore>,
@@ -458,7 +470,7 @@ impl Worker {
         let Ok(permit) = permits.acquire_owned().await else {
             return;
         };
-        self.deliver(n, (mine, permit), done).await;
+        self.deliver(channel, n, (mine, permit), done).await;
     }
 
     async fn claim(
@@ -488,43 +500,46 @@ impl Worker {
         claimed
     }
 
-    fn outcome(&self, result: Result<Option<u16>, webhook::CallFailure>, attempts: i32) -> Outcome {
+    /// The address whose health the outcome counts towards (empty when the channel keeps none).
+    fn health_address(&self, channel: &Arc<dyn Channel>, n: &Claimed) -> String {
+        if channel.keeps_address_health() {
+            n.callback_url.clone()
+        } else {
+            String::new()
+        }
+    }
+
+    /// One delivery attempt and its outcome (retried with backoff while attempts remain).
+    async fn attempt(&self, channel: &Arc<dyn Channel>, n: Claimed) -> Outcome {
+        let (id, to, attempts) = (n.id.clone(), n.callback_url.clone(), n.attempts);
+        // Every channel's attempt ends within the time the lease arithmetic counts on (the webhook
+        // client's own timeout is the same; the margin lets its more precise reason win).
+        let limit = Duration::from_secs(self.settings.timeout_secs) + Duration::from_secs(1);
+        let attempt = tokio::time::timeout(limit, channel.deliver(n))
+            .await
+            .unwrap_or_else(|_| {
+                Attempt::Failed(channel::CallFailure {
+                    status: None,
+                    reason: format!("timed out after {} s", limit.as_secs()),
+                })
+            });
+        match &attempt {
+            Attempt::Delivered { .. } => {}
+            Attempt::Failed(f) => {
+                tracing::info!(channel = channel.name(), notification = %id, %to, attempt = attempts, error = %f, "notification not delivered");
+            }
+            Attempt::Final(error) => {
+                tracing::info!(channel = channel.name(), notification = %id, %to, attempt = attempts, %error, "notification not delivered; not retried");
+            }
+        }
         let jitter = rand::rng().random_range(-1.0..=1.0);
-        outcome_of(&self.settings, result, attempts.max(1) as u32, self.clock.now(), jitter)
-    }
-
-    /// Publishes one notification; `recipient` is the VEN whose own topic it is. A VEN's notification
-    /// that no session of that VEN received is not delivered (it would count as the VEN's notice in
-    /// response latency): it fails at once, since MQTT keeps nothing for a session that connects later.
-    async fn publish(&self, topic: String, payload: String, recipient: Option<&str>, attempts: i32) -> Outcome {
-        let result = match &self.mqtt {
-            Some(m) => match m.publisher.publish(&topic, payload.into(), recipient).await {
-                Ok(mqtt::Published::Delivered) => Ok(None),
-                Ok(mqtt::Published::NoSession) => {
-                    return Outcome::Failed {
-                        status: None,
-                        error: "no session of the VEN was connected and subscribed to the topic".into(),
-                    };
-                }
-                Err(reason) => Err(webhook::CallFailure { status: None, reason }),
-            },
-            None => Err(webhook::CallFailure {
-                status: None,
-                reason: "MQTT is not enabled on this instance".into(),
-            }),
-        };
-        if let Err(f) = &result {
-            tracing::info!(%topic, attempt = attempts, error = %f, "notification not published");
-        }
-        self.outcome(result, attempts)
-    }
-
-    async fn post(&self, url: String, bearer: Option<String>, payload: String, id: &str, attempts: i32) -> Outcome {
-        let result = self.client.post(&url, bearer.as_deref(), payload, id).await.map(Some);
-        if let Err(f) = &result {
-            tracing::info!(notification = %id, %url, attempt = attempts, error = %f, "notification not delivered");
-        }
-        self.outcome(result, attempts)
+        outcome_of(
+            &self.settings,
+            attempt,
+            attempts.max(1) as u32,
+            self.clock.now(),
+            jitter,
+        )
     }
 }
 
@@ -550,7 +565,7 @@ mod tests {
         };
         let now = Utc::now();
         let fail = || {
-            Err(webhook::CallFailure {
+            Attempt::Failed(channel::CallFailure {
                 status: Some(503),
                 reason: "Service Unavailable".into(),
             })
@@ -564,7 +579,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            outcome_of(&s, Ok(Some(204)), 1, now, 0.0),
+            outcome_of(&s, Attempt::Delivered { status: Some(204) }, 1, now, 0.0),
             Outcome::Delivered { status: Some(204) }
         );
     }

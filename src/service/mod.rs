@@ -33,6 +33,7 @@ use crate::auth::jwt::Authenticator;
 use crate::clock::SharedClock;
 use crate::error::AppError;
 use crate::notify::Notifier;
+use crate::notify::channel::Channels;
 use crate::notify::mqtt::MqttBinding;
 use crate::notify::webhook::WebhookClient;
 use crate::privacy::{TargetFilter, Viewer};
@@ -53,10 +54,12 @@ pub struct AppState {
     pub cache: Arc<ReadCache>,
     /// Wakes the notification worker once a change is committed.
     pub notifier: Arc<Notifier>,
-    /// Callback checks (subscriptions) and notification delivery.
+    /// Callback checks (subscriptions).
     pub webhooks: WebhookClient,
-    /// The MQTT binding, when enabled.
+    /// The MQTT binding, when enabled (its topics, its broker's sessions).
     pub mqtt: Option<MqttBinding>,
+    /// The notification channels, as registered at start-up (`GET /notifiers`, the worker).
+    pub channels: Channels,
     /// Units assumed for report payloads that name none.
     pub units: Arc<crate::flex::telemetry::UnitDefaults>,
     /// Events seen by polling VENs, written in batches by the latency pass.

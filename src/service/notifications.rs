@@ -5,7 +5,9 @@ use chrono::NaiveDateTime;
 
 use crate::auth::Principal;
 use crate::error::AppError;
+use crate::notify::mqtt::MQTT;
 use crate::notify::mqtt::topics::Topics;
+use crate::notify::webhook::WEBHOOK;
 use crate::store::outbox::{self, CallbackRow, NotificationFilter, NotificationRow};
 use crate::store::repo;
 use crate::store::repo::from_naive;
@@ -28,10 +30,10 @@ fn status(r: NotificationRow) -> NotificationStatus {
         failed_date_time: (r.state == "failed").then(|| finished.clone()).flatten(),
         next_attempt_date_time: (r.state == "pending").then(|| time(r.next_attempt_at)),
         id: r.id,
-        subscription_id: (r.channel == "WEBHOOK").then_some(r.subscription_id),
+        subscription_id: (r.channel == WEBHOOK).then_some(r.subscription_id),
         client_id: r.client_id,
-        callback_url: (r.channel == "WEBHOOK").then(|| r.callback_url.clone()),
-        topic: (r.channel == "MQTT").then_some(r.callback_url),
+        callback_url: (r.channel == WEBHOOK).then(|| r.callback_url.clone()),
+        topic: (r.channel == MQTT).then_some(r.callback_url),
         channel: r.channel,
         object_type: r.object_type,
         operation: r.operation,

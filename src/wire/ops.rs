@@ -17,9 +17,9 @@ pub struct NewVenClient {
 }
 
 /// `GET /notifiers` (yaml `notifiersResponse`): the notification bindings this VTN offers.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct NotifiersResponse {
-    /// Webhook subscriptions (always true).
+    /// Webhook subscriptions (always offered).
     #[serde(rename = "WEBHOOK")]
     pub webhook: bool,
     /// The MQTT binding, when enabled.

@@ -3,10 +3,14 @@
 //! letters, ordering, and durability across a SIGKILL. Receivers are real HTTPS servers (`receiver.rs`).
 
 use std::process::{Child, Command};
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use sluice::auth::Role;
+use sluice::notify::channel::{Address, Attempt, Audience, CallFailure, Channel, Needs, Pacing};
+use sluice::store::outbox::{ChangeRow, Claimed};
 
 use crate::receiver::{Echo, Receiver};
 use crate::support::{As, TestApp, TestDb, event, program, ven_object};
@@ -274,6 +278,90 @@ async fn a_failed_delivery_is_retried_after_its_backoff_and_then_delivered() {
     assert_eq!(got[0].body["object"]["id"], p.as_str());
     let done = wait_notifications(&app, &bl, &format!("objectID={p}"), |l| l[0]["state"] == "delivered").await;
     assert_eq!(done[0]["attempts"], 2);
+}
+
+/// A channel of the test's own, as an e-mail or SMS channel would be: it hears every change of a
+/// program (subscribed to or not), sends each to the desk, and its first attempt at each fails.
+struct Desk {
+    attempts: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl Channel for Desk {
+    fn name(&self) -> &'static str {
+        "DESK"
+    }
+
+    fn advertise(&self, _: &mut sluice::wire::ops::NotifiersResponse) {}
+
+    fn needs(&self) -> Needs {
+        Needs {
+            every_change: true,
+            ..Needs::default()
+        }
+    }
+
+    fn plan(&self, _: &Audience, change: &ChangeRow, out: &mut Vec<Address>) {
+        if change.object.object_type == sluice::wire::ObjectType::Program {
+            out.push(Address {
+                source: "desk".into(),
+                client_id: String::new(),
+                to: "desk@utility.example".into(),
+                credential: None,
+                visible: None,
+            });
+        }
+    }
+
+    fn pacing(&self) -> Pacing {
+        Pacing::Concurrent
+    }
+
+    fn deliver(&self, n: Claimed) -> BoxFuture<'_, Attempt> {
+        let mut attempts = self.attempts.lock().unwrap();
+        let first = !attempts.iter().any(|(id, _)| *id == n.id);
+        attempts.push((n.id, n.payload));
+        Box::pin(std::future::ready(if first {
+            Attempt::Failed(CallFailure {
+                status: None,
+                reason: "mail server busy".into(),
+            })
+        } else {
+            Attempt::Delivered { status: None }
+        }))
+    }
+}
+
+#[actix_rt::test]
+async fn a_channel_registered_at_start_up_hears_changes_and_its_failures_are_retried_by_the_worker() {
+    let desk = Arc::new(Desk {
+        attempts: Default::default(),
+    });
+    let app = TestApp::with_channel(desk.clone()).await;
+    let bl = app.bl();
+    // No subscription: the channel asked for every change.
+    let p = program(&bl, "p", &[]).await;
+    // (`attempts` counts a claim at once; the outcome is recorded when the attempt ends.)
+    let failed = wait_notifications(&app, &bl, &format!("objectID={p}"), |l| {
+        l.len() == 1 && l[0]["lastError"].is_string()
+    })
+    .await;
+    assert_eq!(failed[0]["attempts"], 1);
+    assert_eq!(failed[0]["channel"], "DESK");
+    assert_eq!(failed[0]["state"], "pending");
+    assert!(failed[0]["lastError"].as_str().unwrap().contains("mail server busy"));
+
+    app.clock.advance(chrono::Duration::seconds(2));
+    app.state.notifier.check_due();
+    let done = wait_notifications(&app, &bl, &format!("objectID={p}"), |l| l[0]["state"] == "delivered").await;
+    assert_eq!(done[0]["attempts"], 2);
+    let attempts = desk.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 2);
+    let sent: Value = serde_json::from_str(&attempts[1].1).unwrap();
+    assert_eq!(sent["objectType"], "PROGRAM");
+    assert_eq!(sent["operation"], "CREATE");
+    assert_eq!(sent["object"]["id"], p.as_str());
+    // Advertised only by what it writes into `/notifiers`: nothing here.
+    assert_eq!(bl.get("/notifiers").await.body, json!({"WEBHOOK": true}));
 }
 
 #[actix_rt::test]

@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use sluice::auth::Role;
 use sluice::clock::{ManualClock, SharedClock};
 use sluice::config::Settings;
+use sluice::notify::channel::Channel;
 use sluice::service::{AppState, clients};
-use sluice::startup::{Application, build_state};
+use sluice::startup::{Application, build_state, build_state_with};
 
 /// A database that exists for one test.
 pub struct TestDb {
@@ -250,21 +251,26 @@ impl TestApp {
     }
 
     pub async fn with_settings(tweak: impl FnOnce(&mut Settings)) -> Self {
-        Self::build(tweak, false).await
+        Self::build(tweak, false, Vec::new()).await
+    }
+
+    /// A server with a notification channel of the test's own registered beside the configured ones.
+    pub async fn with_channel(channel: Arc<dyn Channel>) -> Self {
+        Self::build(|_| {}, false, vec![channel]).await
     }
 
     /// A server on the wall clock, for tests with real VENs that keep their own time (the simulator);
     /// `clock` is then not the server's.
     pub async fn real_time() -> Self {
-        Self::build(|_| {}, true).await
+        Self::build(|_| {}, true, Vec::new()).await
     }
 
     /// [`TestApp::real_time`] with settings of the test's own.
     pub async fn real_time_with(tweak: impl FnOnce(&mut Settings)) -> Self {
-        Self::build(tweak, true).await
+        Self::build(tweak, true, Vec::new()).await
     }
 
-    async fn build(tweak: impl FnOnce(&mut Settings), real_time: bool) -> Self {
+    async fn build(tweak: impl FnOnce(&mut Settings), real_time: bool, channels: Vec<Arc<dyn Channel>>) -> Self {
         let db = TestDb::new();
         let mut settings = Settings::default();
         settings.database.url = db.url.clone();
@@ -284,7 +290,9 @@ impl TestApp {
         } else {
             clock.clone()
         };
-        let state = build_state(&settings, shared, true).await.expect("state");
+        let state = build_state_with(&settings, shared, true, channels)
+            .await
+            .expect("state");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = Application::with_listener(&settings, state.clone(), listener).expect("server");
         let scheme = if app.is_tls() { "https" } else { "http" };

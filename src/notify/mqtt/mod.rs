@@ -2,7 +2,10 @@
 //! (the embedded broker, or a client of an external broker such as Mosquitto).
 
 pub mod broker;
+mod channel;
 pub mod topics;
+
+pub use channel::MQTT;
 
 use std::sync::Arc;
 use std::time::Duration;

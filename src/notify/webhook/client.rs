@@ -12,6 +12,7 @@ use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::config::NotificationSettings;
+use crate::notify::channel::CallFailure;
 
 /// Which destination addresses are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,22 +140,6 @@ impl Resolve for GuardedResolver {
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
-    }
-}
-
-/// Why a callback URL was refused or a request failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallFailure {
-    pub status: Option<u16>,
-    pub reason: String,
-}
-
-impl std::fmt::Display for CallFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.status {
-            Some(s) => write!(f, "HTTP {s}: {}", self.reason),
-            None => f.write_str(&self.reason),
-        }
     }
 }
 

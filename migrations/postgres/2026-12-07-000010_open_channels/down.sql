@@ -1,0 +1,1 @@
+ALTER TABLE notifications ADD CONSTRAINT notifications_channel_check CHECK (channel IN ('WEBHOOK', 'MQTT'));

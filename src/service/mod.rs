@@ -87,16 +87,12 @@ impl AppState {
             None => {
                 let generation = self.cache.generation();
                 let id = who.client_id.clone();
-                let g: Option<Arc<[String]>> = self
-                    .db
-                    .read(move |c| repo::granted_targets(c, &id))
-                    .await?
-                    .map(Into::into);
+                let g = self.db.read(move |c| privacy::grants(c, &id)).await?;
                 self.cache.put_grants(&who.client_id, generation, g.clone());
                 g
             }
         };
-        Ok(Viewer::Granted(grants.unwrap_or_else(|| Arc::from(Vec::new()))))
+        Ok(privacy::ven_viewer(grants))
     }
 
     /// A program or event list as JSON, from the cache when the same viewer asked the same question in

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::meter::Quality;
-use super::rules::{AdjustmentKind, Anchor, Baseline, FirmServiceLevel, LowUsageOf, MeterBefore, XOfY};
+use super::rules::{AdjustmentKind, AdjustmentRule, Anchor, Baseline, FirmServiceLevel, LowUsageOf, MeterBefore, XOfY};
 use super::{Decimal, Direction, factor, qty};
 
 /// A site's metered load.
@@ -217,7 +217,9 @@ struct Candidate {
     values: Vec<Decimal>,
 }
 
-/// High X of Y like days, with a same-day adjustment (PJM, NYISO, CAISO differ only in parameters).
+/// High X of Y like days, with a same-day adjustment (PJM, NYISO, CAISO differ only in parameters):
+/// the like days before the event ([`like_days`]), the highest of them ([`keep_highest`]), their mean
+/// per interval, adjusted by the load just before the event ([`adjust`]).
 fn x_of_y(
     method: &str,
     x: &XOfY,
@@ -226,17 +228,65 @@ fn x_of_y(
     ev: &EventWindow,
     slots: &[DateTime<Utc>],
 ) -> Baselined {
-    let event_day = local_day(ev.start, ctx.tz);
-    let weekend = weekend_like(event_day, ctx.holidays);
+    let mut trace = Trace {
+        method: method.into(),
+        ..Default::default()
+    };
+    let weekend = weekend_like(local_day(ev.start, ctx.tz), ctx.holidays);
     let (pool, keep) = if weekend {
         (x.weekend_pool_days, x.weekend_keep_days)
     } else {
         (x.pool_days, x.keep_days)
     };
-    let mut trace = Trace {
-        method: method.into(),
-        ..Default::default()
-    };
+    let mut candidates = like_days(x, ctx, load, ev, slots, &mut trace);
+    candidates.truncate(pool as usize);
+    if candidates.is_empty() {
+        trace.note = Some(format!(
+            "no eligible like day in the {} days before the event",
+            x.lookback_days
+        ));
+        trace.excluded_days.sort_by_key(|d| std::cmp::Reverse(d.day));
+        return Baselined {
+            values: vec![None; slots.len()],
+            trace,
+        };
+    }
+    if candidates.len() < pool as usize {
+        trace.note = Some(format!("only {} of {pool} like days were eligible", candidates.len()));
+    }
+    let kept = keep_highest(candidates, keep, &mut trace);
+    let mut values: Vec<Decimal> = (0..slots.len())
+        .map(|i| mean(kept.iter().map(|c| c.values[i])).unwrap_or_default())
+        .collect();
+    trace.selected_days = kept
+        .iter()
+        .map(|c| DayLoad {
+            day: c.day,
+            window_mw: qty(c.window_mw),
+        })
+        .collect();
+    trace.excluded_days.sort_by_key(|d| std::cmp::Reverse(d.day));
+    if x.adjustment.kind != AdjustmentKind::None {
+        adjust(&x.adjustment, ctx, load, ev, &kept, &mut values, &mut trace);
+    }
+    Baselined {
+        values: values.into_iter().map(Some).collect(),
+        trace,
+    }
+}
+
+/// The like days of the look-back with complete meter data over the event's intervals, most recent
+/// first, without low-usage days; every day left out is in the trace with its reason.
+fn like_days(
+    x: &XOfY,
+    ctx: &Context<'_>,
+    load: &dyn Load,
+    ev: &EventWindow,
+    slots: &[DateTime<Utc>],
+    trace: &mut Trace,
+) -> Vec<Candidate> {
+    let event_day = local_day(ev.start, ctx.tz);
+    let weekend = weekend_like(event_day, ctx.holidays);
     let mut candidates = Vec::new();
     for back in (1 + i64::from(x.skip_days))..=i64::from(x.lookback_days) {
         let day = event_day - TimeDelta::days(back);
@@ -291,22 +341,12 @@ fn x_of_y(
             !low
         });
     }
-    candidates.truncate(pool as usize);
-    if candidates.is_empty() {
-        trace.note = Some(format!(
-            "no eligible like day in the {} days before the event",
-            x.lookback_days
-        ));
-        trace.excluded_days.sort_by_key(|d| std::cmp::Reverse(d.day));
-        return Baselined {
-            values: vec![None; slots.len()],
-            trace,
-        };
-    }
-    if candidates.len() < pool as usize {
-        trace.note = Some(format!("only {} of {pool} like days were eligible", candidates.len()));
-    }
-    // Highest window load first; the more recent day wins a tie.
+    candidates
+}
+
+/// The `keep` days of highest window load (the more recent wins a tie), most recent first; the others
+/// go into the trace.
+fn keep_highest(mut candidates: Vec<Candidate>, keep: u32, trace: &mut Trace) -> Vec<Candidate> {
     candidates.sort_by(|a, b| b.window_mw.cmp(&a.window_mw).then(a.back.cmp(&b.back)));
     for c in candidates.iter().skip(keep as usize) {
         trace.excluded_days.push(ExcludedDay {
@@ -316,96 +356,81 @@ fn x_of_y(
     }
     candidates.truncate(keep as usize);
     candidates.sort_by_key(|c| c.back);
-    let kept = &candidates;
-    let mut values: Vec<Decimal> = (0..slots.len())
-        .map(|i| mean(kept.iter().map(|c| c.values[i])).unwrap_or_default())
-        .collect();
-    trace.selected_days = kept
-        .iter()
-        .map(|c| DayLoad {
-            day: c.day,
-            window_mw: qty(c.window_mw),
-        })
-        .collect();
-    trace.excluded_days.sort_by_key(|d| std::cmp::Reverse(d.day));
+    candidates
+}
 
-    let a = &x.adjustment;
-    if a.kind != AdjustmentKind::None {
-        let from = ev.start - TimeDelta::minutes(i64::from(a.from_minutes_before));
-        let to = ev.start - TimeDelta::minutes(i64::from(a.to_minutes_before));
-        let mut actual = Vec::new();
-        let mut base = Vec::new();
-        let mut t = from;
-        let mut complete = true;
-        while t < to {
-            let on_days: Option<Vec<Decimal>> = kept
-                .iter()
-                .map(|c| {
-                    shift_local(t, ctx.tz, -c.back)
-                        .and_then(|s| load.mw(s, ctx.secs))
-                        .map(|(mw, _)| mw)
-                })
-                .collect();
-            match (load.mw(t, ctx.secs), on_days.and_then(mean)) {
-                (Some((act, _)), Some(b)) => {
-                    actual.push(act);
-                    base.push(b);
-                }
-                _ => complete = false,
+/// The same-day adjustment: the site's actual load in the window before the event against the kept
+/// days' load in the same window, added or (bounded) multiplied into `values`. Incomplete meter data in
+/// the window leaves the baseline unadjusted, with a note.
+fn adjust(
+    a: &AdjustmentRule,
+    ctx: &Context<'_>,
+    load: &dyn Load,
+    ev: &EventWindow,
+    kept: &[Candidate],
+    values: &mut [Decimal],
+    trace: &mut Trace,
+) {
+    let from = ev.start - TimeDelta::minutes(i64::from(a.from_minutes_before));
+    let to = ev.start - TimeDelta::minutes(i64::from(a.to_minutes_before));
+    let mut actual = Vec::new();
+    let mut base = Vec::new();
+    let mut t = from;
+    let mut complete = true;
+    while t < to {
+        let on_days: Option<Vec<Decimal>> = kept
+            .iter()
+            .map(|c| {
+                shift_local(t, ctx.tz, -c.back)
+                    .and_then(|s| load.mw(s, ctx.secs))
+                    .map(|(mw, _)| mw)
+            })
+            .collect();
+        match (load.mw(t, ctx.secs), on_days.and_then(mean)) {
+            (Some((act, _)), Some(b)) => {
+                actual.push(act);
+                base.push(b);
             }
-            t += TimeDelta::seconds(ctx.secs);
+            _ => complete = false,
         }
-        match (complete, mean(actual), mean(base)) {
-            (true, Some(act), Some(b)) => {
-                let (value, unbounded) = match a.kind {
-                    AdjustmentKind::Additive => (act - b, None),
-                    _ if b.is_zero() => (Decimal::ONE, None),
-                    _ => {
-                        let raw = act / b;
-                        let mut f = raw;
-                        if let Some(lo) = a.min_factor {
-                            f = f.max(lo);
-                        }
-                        if let Some(hi) = a.max_factor {
-                            f = f.min(hi);
-                        }
-                        (f, (f != raw).then(|| factor(raw)))
-                    }
-                };
-                for v in &mut values {
-                    *v = if a.kind == AdjustmentKind::Additive {
-                        *v + value
-                    } else {
-                        *v * value
-                    };
-                }
-                trace.adjustment = Some(Adjustment {
-                    kind: a.kind,
-                    window_start: from,
-                    window_end: to,
-                    actual_mw: qty(act),
-                    baseline_mw: qty(b),
-                    value: if a.kind == AdjustmentKind::Additive {
-                        qty(value)
-                    } else {
-                        factor(value)
-                    },
-                    unbounded,
-                });
-            }
-            _ => {
-                let note = format!("no adjustment: meter data from {from} to {to} is incomplete");
-                trace.note = Some(match trace.note.take() {
-                    Some(n) => format!("{n}; {note}"),
-                    None => note,
-                });
-            }
+        t += TimeDelta::seconds(ctx.secs);
+    }
+    let (true, Some(act), Some(b)) = (complete, mean(actual), mean(base)) else {
+        let note = format!("no adjustment: meter data from {from} to {to} is incomplete");
+        trace.note = Some(match trace.note.take() {
+            Some(n) => format!("{n}; {note}"),
+            None => note,
+        });
+        return;
+    };
+    let additive = a.kind == AdjustmentKind::Additive;
+    let (value, unbounded) = if additive {
+        (act - b, None)
+    } else if b.is_zero() {
+        (Decimal::ONE, None)
+    } else {
+        let raw = act / b;
+        let mut f = raw;
+        if let Some(lo) = a.min_factor {
+            f = f.max(lo);
         }
+        if let Some(hi) = a.max_factor {
+            f = f.min(hi);
+        }
+        (f, (f != raw).then(|| factor(raw)))
+    };
+    for v in values.iter_mut() {
+        *v = if additive { *v + value } else { *v * value };
     }
-    Baselined {
-        values: values.into_iter().map(Some).collect(),
-        trace,
-    }
+    trace.adjustment = Some(Adjustment {
+        kind: a.kind,
+        window_start: from,
+        window_end: to,
+        actual_mw: qty(act),
+        baseline_mw: qty(b),
+        value: if additive { qty(value) } else { factor(value) },
+        unbounded,
+    });
 }
 
 #[cfg(test)]

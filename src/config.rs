@@ -375,6 +375,19 @@ impl Settings {
     /// Every problem at once.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errs = Vec::new();
+        self.check_server(&mut errs);
+        self.check_auth(&mut errs);
+        self.check_notifications(&mut errs);
+        self.check_telemetry(&mut errs);
+        self.check_mqtt(&mut errs);
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            errs.push(format!("log.format {:?} must be text or json", self.log.format));
+        }
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+
+    /// The HTTP server and the database.
+    fn check_server(&self, errs: &mut Vec<String>) {
         if self.server.bind.parse::<SocketAddr>().is_err() {
             errs.push(format!(
                 "server.bind {:?} is not an address like 127.0.0.1:8080",
@@ -391,22 +404,6 @@ impl Settings {
                 errs.push(format!("server.trusted_proxies: {e}"));
             }
         }
-        let n = &self.notifications;
-        if n.per_client_concurrency == 0 || n.per_client_concurrency > n.concurrency {
-            errs.push("notifications.per_client_concurrency must be 1..=notifications.concurrency".into());
-        }
-        if n.max_operations_per_subscription == 0
-            || n.max_callback_urls_per_subscription == 0
-            || n.max_subscriptions_per_client == 0
-        {
-            errs.push("notifications.max_* subscription limits must be positive".into());
-        }
-        if self.notifications.retention_days == 0 {
-            errs.push("notifications.retention_days must be at least 1".into());
-        }
-        if self.mqtt.session_check_secs == 0 {
-            errs.push("mqtt.session_check_secs must be positive".into());
-        }
         if self.server.max_body_bytes < 1024 {
             errs.push("server.max_body_bytes must be at least 1024".into());
         }
@@ -422,6 +419,10 @@ impl Settings {
         if self.database.pool_size == 0 {
             errs.push("database.pool_size must be positive".into());
         }
+    }
+
+    /// Tokens, the external identity provider, TLS.
+    fn check_auth(&self, errs: &mut Vec<String>) {
         if self.auth.token_ttl_secs < 60 {
             errs.push("auth.token_ttl_secs must be at least 60".into());
         }
@@ -465,7 +466,23 @@ impl Settings {
             (None, None) => {}
             _ => errs.push("tls.cert and tls.key go together".into()),
         }
+    }
+
+    /// Delivery, its limits and retention.
+    fn check_notifications(&self, errs: &mut Vec<String>) {
         let n = &self.notifications;
+        if n.per_client_concurrency == 0 || n.per_client_concurrency > n.concurrency {
+            errs.push("notifications.per_client_concurrency must be 1..=notifications.concurrency".into());
+        }
+        if n.max_operations_per_subscription == 0
+            || n.max_callback_urls_per_subscription == 0
+            || n.max_subscriptions_per_client == 0
+        {
+            errs.push("notifications.max_* subscription limits must be positive".into());
+        }
+        if self.notifications.retention_days == 0 {
+            errs.push("notifications.retention_days must be at least 1".into());
+        }
         if n.timeout_secs == 0 || n.echo_timeout_secs == 0 {
             errs.push("notifications.timeout_secs and echo_timeout_secs must be positive".into());
         }
@@ -483,6 +500,10 @@ impl Settings {
         {
             errs.push(format!("notifications.extra_ca_file {} does not exist", f.display()));
         }
+    }
+
+    /// Report units and the latency pass.
+    fn check_telemetry(&self, errs: &mut Vec<String>) {
         use crate::flex::telemetry::{Quantity, unit_factor};
         let t = &self.telemetry;
         if !matches!(unit_factor(&t.default_power_units), Some((_, Quantity::Power))) {
@@ -512,7 +533,14 @@ impl Settings {
                 errs.push(format!("{name} must be in (0, 1]"));
             }
         }
+    }
+
+    /// The MQTT binding.
+    fn check_mqtt(&self, errs: &mut Vec<String>) {
         let m = &self.mqtt;
+        if m.session_check_secs == 0 {
+            errs.push("mqtt.session_check_secs must be positive".into());
+        }
         if m.enabled {
             if m.embedded && m.bind.parse::<SocketAddr>().is_err() {
                 errs.push(format!("mqtt.bind {:?} is not an address like 127.0.0.1:1883", m.bind));
@@ -531,10 +559,6 @@ impl Settings {
                 errs.push("mqtt.topic_prefix must be one non-empty topic level without wildcards".into());
             }
         }
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            errs.push(format!("log.format {:?} must be text or json", self.log.format));
-        }
-        if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 }
 

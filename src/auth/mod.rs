@@ -6,6 +6,7 @@ pub mod secret;
 use std::fmt;
 
 use crate::error::AppError;
+pub use crate::wire::auth::Role;
 
 /// OpenADR 3.1 scopes (yaml `securitySchemes`). `read_bl` is used by the yaml but never defined; it is
 /// treated as `read_all` (docs/spec-decisions.md, "Auth").
@@ -103,31 +104,7 @@ impl fmt::Debug for Scopes {
     }
 }
 
-/// The two kinds of client the specification names (Definition §Security): the utility's business logic
-/// (BL) and VENs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Operator,
-    Ven,
-}
-
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Operator => "operator",
-            Self::Ven => "ven",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "operator" | "bl" => Some(Self::Operator),
-            "ven" => Some(Self::Ven),
-            _ => None,
-        }
-    }
-
     /// The scopes a token of this role carries (the sets the Alliance test suite fixture uses).
     pub fn scopes(self) -> Scopes {
         match self {

@@ -1,7 +1,5 @@
 //! OAuth2 clients of the built-in token endpoint: administration (CLI) and the client-credentials grant.
 
-use serde::Serialize;
-
 use crate::auth::secret::{hash_secret, new_client_id, new_client_secret, verify_secret};
 use crate::auth::{Role, Scopes};
 use crate::clock::SharedClock;
@@ -17,13 +15,7 @@ pub const PEPPER_SECRET: &str = "client_secret_pepper";
 /// Name of the server secret signing built-in tokens when configuration gives no key.
 pub const JWT_SECRET: &str = "jwt_hs256_key";
 
-/// The one JSON line `sluice client add` prints. The secret is shown once and never stored.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct IssuedClient {
-    pub client_id: String,
-    pub client_secret: String,
-    pub role: Role,
-}
+pub use crate::wire::ops::IssuedClient;
 
 /// The server-wide secret `name`, generated (256 random bits) on first use and shared by every instance.
 pub fn load_secret(db: &Db, clock: &SharedClock, name: &str) -> StoreResult<Vec<u8>> {

@@ -35,3 +35,29 @@ pub struct ClientCredentialResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
+
+/// The two kinds of client the specification names (Definition §Security): the utility's business logic
+/// (BL) and VENs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Operator,
+    Ven,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Ven => "ven",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "operator" | "bl" => Some(Self::Operator),
+            "ven" => Some(Self::Ven),
+            _ => None,
+        }
+    }
+}

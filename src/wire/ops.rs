@@ -1,15 +1,25 @@
 //! Sluice's own operator-facing types (`/ops/…`), beside the OpenADR ones.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Name;
+use super::auth::Role;
 
 // JSON objects only (see crate::wire::strict).
-crate::wire::strict::objects_only!(; deserialize_only: NewVenClient);
+crate::wire::strict::objects_only!(NewVenClient);
+
+/// A client as issued (`POST /ops/clients`, the line `sluice client add` prints). The secret is shown
+/// once and never stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct IssuedClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub role: Role,
+}
 
 /// `POST /ops/clients`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self")]
 pub struct NewVenClient {
     /// A name for the client.
@@ -17,7 +27,7 @@ pub struct NewVenClient {
 }
 
 /// `GET /notifiers` (yaml `notifiersResponse`): the notification bindings this VTN offers.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct NotifiersResponse {
     /// Webhook subscriptions (always offered).
     #[serde(rename = "WEBHOOK")]
@@ -28,7 +38,7 @@ pub struct NotifiersResponse {
 }
 
 /// `mqttNotifierBindingObject`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MqttBindingInfo {
     #[serde(rename = "URIS")]
     pub uris: Vec<String>,
@@ -38,7 +48,7 @@ pub struct MqttBindingInfo {
 }
 
 /// How clients authenticate to the broker (yaml oneOf ANONYMOUS | OAUTH2_BEARER_TOKEN).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MqttAuthentication {
     pub method: String,
     /// `{clientID}`: log in with your own clientID, and your access token as the password.
@@ -47,7 +57,7 @@ pub struct MqttAuthentication {
 }
 
 /// `notifierOperationsTopics`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OperationTopics {
     #[serde(rename = "CREATE", skip_serializing_if = "Option::is_none")]
     pub create: Option<String>,
@@ -60,7 +70,7 @@ pub struct OperationTopics {
 }
 
 /// `notifierTopicsResponse`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TopicsResponse {
     pub topics: OperationTopics,
 }

@@ -12,7 +12,7 @@ use super::decimal::WireDecimal;
 use super::primitives::{Currency, Location, Name, ObjectId, WireDateTime, WireDuration};
 
 // JSON objects only (see crate::wire::strict).
-crate::wire::strict::objects_only!(SkippedSite; deserialize_only: SiteRequest, EnrollmentRequest, DispatchRequest, PriceSignalRequest);
+crate::wire::strict::objects_only!(SkippedSite, SiteRequest, EnrollmentRequest; deserialize_only: DispatchRequest, PriceSignalRequest);
 
 /// What a site is, for dispatch and reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -42,7 +42,7 @@ impl SiteKind {
 }
 
 /// `POST/PUT /ops/sites`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct SiteRequest {
@@ -58,19 +58,19 @@ pub struct SiteRequest {
     #[serde(deserialize_with = "crate::wire::decimal::de")]
     pub max_import_mw: Decimal,
     /// Revenue meter (settlement matches meter data by it).
-    #[serde(default, rename = "meterID")]
+    #[serde(default, rename = "meterID", skip_serializing_if = "Option::is_none")]
     pub meter_id: Option<Name>,
     /// Free-form location (address, substation, load zone).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
     /// IANA time zone of availability windows (default `UTC`), e.g. `America/Chicago`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = time_zone)]
     pub time_zone: Option<String>,
 }
@@ -106,7 +106,7 @@ pub struct Site {
 }
 
 /// `POST/PUT /ops/enrollments`: a site's commitment to a program.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self")]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollmentRequest {
@@ -125,24 +125,24 @@ pub struct EnrollmentRequest {
     #[serde(deserialize_with = "crate::wire::decimal::de")]
     pub load_up_mw: Decimal,
     /// Firm service level ("drop-to"), MW: the load the site promises not to exceed during a shed event.
-    #[serde(rename = "firmServiceLevelMW", default)]
+    #[serde(rename = "firmServiceLevelMW", default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<WireDecimal>, example = "10")]
     #[serde(deserialize_with = "crate::wire::decimal::de_option")]
     pub firm_service_level_mw: Option<Decimal>,
     /// The least notice the site needs before an event starts (default `PT0S`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<WireDuration>,
     /// Time to reach the committed level once an event starts (default `PT0S`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramp: Option<WireDuration>,
     /// Longest event the site accepts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_event_duration: Option<WireDuration>,
     /// At most this many events per `maxEventsPeriod`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "crate::wire::strict::integer_option")]
     pub max_events: Option<u32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_events_period: Option<WireDuration>,
     /// Weekly windows when the commitment holds, in the site's time zone; always when empty.
     #[serde(default)]
@@ -154,7 +154,7 @@ pub struct EnrollmentRequest {
     /// First moment of the commitment.
     pub start: WireDateTime,
     /// End of the commitment (exclusive); open-ended when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<WireDateTime>,
 }
 

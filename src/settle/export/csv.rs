@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::Statement;
 use crate::settle::Decimal;
+use crate::settle::engine::{EventLine, IntervalLine};
 use crate::wire::settlement::StatementKind;
 
 /// The CSV columns, in order.
@@ -37,45 +38,9 @@ pub fn to_csv(s: &Statement) -> String {
     };
     for e in &s.settlement.events {
         for l in &e.intervals {
-            row(
-                &mut out,
-                "INTERVAL",
-                [
-                    csv_field(&e.event_id),
-                    l.start.to_rfc3339(),
-                    l.end.to_rfc3339(),
-                    opt(l.baseline_mw),
-                    opt(l.actual_mw),
-                    l.quality.code().to_string(),
-                    l.reduction_mw.to_string(),
-                    l.committed_mw.to_string(),
-                    l.credited_mw.to_string(),
-                    l.committed_mwh.to_string(),
-                    l.credited_mwh.to_string(),
-                    opt(l.price_per_mwh),
-                    l.amount.to_string(),
-                ],
-            );
+            row(&mut out, "INTERVAL", interval_columns(e, l));
         }
-        row(
-            &mut out,
-            "EVENT",
-            [
-                csv_field(&e.event_id),
-                e.start.to_rfc3339(),
-                e.end.to_rfc3339(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                e.committed_mw.to_string(),
-                String::new(),
-                e.committed_mwh.to_string(),
-                e.credited_mwh.to_string(),
-                String::new(),
-                e.energy_amount.to_string(),
-            ],
-        );
+        row(&mut out, "EVENT", event_columns(e));
     }
     let t = &s.settlement.totals;
     let (start, end) = (
@@ -124,6 +89,44 @@ pub fn to_csv(s: &Statement) -> String {
         total_row(&mut out, "TRUE_UP_DELTA", String::new(), String::new(), tu.delta_total);
     }
     out
+}
+
+/// An interval's columns after the line kind.
+fn interval_columns(e: &EventLine, l: &IntervalLine) -> [String; 13] {
+    [
+        csv_field(&e.event_id),
+        l.start.to_rfc3339(),
+        l.end.to_rfc3339(),
+        opt(l.baseline_mw),
+        opt(l.actual_mw),
+        l.quality.code().to_string(),
+        l.reduction_mw.to_string(),
+        l.committed_mw.to_string(),
+        l.credited_mw.to_string(),
+        l.committed_mwh.to_string(),
+        l.credited_mwh.to_string(),
+        opt(l.price_per_mwh),
+        l.amount.to_string(),
+    ]
+}
+
+/// An event's summary columns after the line kind (per-interval columns left empty).
+fn event_columns(e: &EventLine) -> [String; 13] {
+    [
+        csv_field(&e.event_id),
+        e.start.to_rfc3339(),
+        e.end.to_rfc3339(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        e.committed_mw.to_string(),
+        String::new(),
+        e.committed_mwh.to_string(),
+        e.credited_mwh.to_string(),
+        String::new(),
+        e.energy_amount.to_string(),
+    ]
 }
 
 fn csv_field(s: &str) -> String {

@@ -4,57 +4,26 @@ use std::fmt::Write as _;
 
 use super::Statement;
 use crate::settle::Decimal;
-use crate::settle::engine::EventLine;
+use crate::settle::engine::{EventLine, IntervalLine};
 use crate::settle::{Direction, money, qty};
 
 /// An SVG chart of one event: baseline, actual, and the level the commitment asked for, per interval.
 pub fn event_chart(s: &Statement, e: &EventLine) -> String {
-    const W: f64 = 720.0;
-    const H: f64 = 360.0;
-    const L: f64 = 60.0;
-    const R: f64 = 150.0;
-    const T: f64 = 40.0;
-    const B: f64 = 50.0;
-    let f = |d: Decimal| d.to_string().parse::<f64>().unwrap_or(0.0);
-    let n = e.intervals.len().max(1);
-    let target = |l: &crate::settle::engine::IntervalLine| {
+    let target = |l: &IntervalLine| {
         l.baseline_mw.map(|b| match e.direction {
             Direction::Shed => (b - l.committed_mw).max(Decimal::ZERO),
             Direction::LoadUp => b + l.committed_mw,
         })
     };
-    let max = e
-        .intervals
-        .iter()
+    let max = (e.intervals.iter())
         .flat_map(|l| [l.baseline_mw, l.actual_mw, target(l)])
         .flatten()
-        .map(f)
+        .map(mw)
         .fold(1.0_f64, f64::max)
         * 1.1;
-    let x = |i: usize| L + (W - L - R) * i as f64 / n as f64;
-    let y = |v: f64| T + (H - T - B) * (1.0 - v / max);
-    let step = |values: Vec<Option<Decimal>>| {
-        let mut d = String::new();
-        let mut pen_down = false;
-        for (i, v) in values.into_iter().enumerate() {
-            match v {
-                Some(v) => {
-                    let yv = y(f(v));
-                    let _ = write!(
-                        d,
-                        "{}{:.1},{:.1} L{:.1},{:.1} ",
-                        if pen_down { "L" } else { "M" },
-                        x(i),
-                        yv,
-                        x(i + 1),
-                        yv
-                    );
-                    pen_down = true;
-                }
-                None => pen_down = false,
-            }
-        }
-        d
+    let plot = Plot {
+        n: e.intervals.len().max(1),
+        max,
     };
     let mut svg = String::new();
     let _ = write!(
@@ -68,40 +37,13 @@ pub fn event_chart(s: &Statement, e: &EventLine) -> String {
         e.start.format("%Y-%m-%d %H:%M UTC"),
         s.version
     );
-    for k in 0..=4 {
-        let v = max * f64::from(k) / 4.0;
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{L}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v:.1}</text>"##,
-            W - R,
-            y(v),
-            y(v),
-            L - 6.0,
-            y(v) + 4.0
-        );
-    }
-    let label_every = n.div_ceil(8).max(1);
-    for (i, l) in e.intervals.iter().enumerate().step_by(label_every) {
-        let _ = writeln!(
-            svg,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
-            x(i),
-            H - B + 18.0,
-            l.start.format("%H:%M")
-        );
-    }
-    let _ = writeln!(
-        svg,
-        r##"<text x="14" y="{:.1}" transform="rotate(-90 14 {:.1})">MW</text>"##,
-        H / 2.0,
-        H / 2.0
-    );
-    let series = [
+    plot.axes(&mut svg, e);
+    let series: [(&str, &str, &str, Vec<Option<Decimal>>); 3] = [
         (
             "baseline",
             "#1f77b4",
             "",
-            e.intervals.iter().map(|l| l.baseline_mw).collect::<Vec<_>>(),
+            e.intervals.iter().map(|l| l.baseline_mw).collect(),
         ),
         (
             "actual",
@@ -120,7 +62,7 @@ pub fn event_chart(s: &Statement, e: &EventLine) -> String {
         let _ = writeln!(
             svg,
             r##"<path d="{}" fill="none" stroke="{color}" stroke-width="2.5"{dash}/>"##,
-            step(values)
+            plot.step(values)
         );
         let ly = T + 20.0 * k as f64 + 10.0;
         let _ = writeln!(
@@ -144,6 +86,91 @@ pub fn event_chart(s: &Statement, e: &EventLine) -> String {
     );
     svg.push_str("</svg>\n");
     svg
+}
+
+// The chart's size and margins (left, right for the legend, top, bottom), in pixels.
+const W: f64 = 720.0;
+const H: f64 = 360.0;
+const L: f64 = 60.0;
+const R: f64 = 150.0;
+const T: f64 = 40.0;
+const B: f64 = 50.0;
+
+fn mw(d: Decimal) -> f64 {
+    d.to_string().parse::<f64>().unwrap_or(0.0)
+}
+
+/// The plotting area: `n` intervals across, 0..`max` MW up.
+struct Plot {
+    n: usize,
+    max: f64,
+}
+
+impl Plot {
+    fn x(&self, i: usize) -> f64 {
+        L + (W - L - R) * i as f64 / self.n as f64
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        T + (H - T - B) * (1.0 - v / self.max)
+    }
+
+    /// A step line through one value per interval, lifted where a value is missing.
+    fn step(&self, values: Vec<Option<Decimal>>) -> String {
+        let mut d = String::new();
+        let mut pen_down = false;
+        for (i, v) in values.into_iter().enumerate() {
+            match v {
+                Some(v) => {
+                    let yv = self.y(mw(v));
+                    let _ = write!(
+                        d,
+                        "{}{:.1},{:.1} L{:.1},{:.1} ",
+                        if pen_down { "L" } else { "M" },
+                        self.x(i),
+                        yv,
+                        self.x(i + 1),
+                        yv
+                    );
+                    pen_down = true;
+                }
+                None => pen_down = false,
+            }
+        }
+        d
+    }
+
+    /// Grid lines with their MW, the intervals' start times (at most about eight), the unit.
+    fn axes(&self, svg: &mut String, e: &EventLine) {
+        for k in 0..=4 {
+            let v = self.max * f64::from(k) / 4.0;
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{L}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v:.1}</text>"##,
+                W - R,
+                self.y(v),
+                self.y(v),
+                L - 6.0,
+                self.y(v) + 4.0
+            );
+        }
+        let label_every = self.n.div_ceil(8).max(1);
+        for (i, l) in e.intervals.iter().enumerate().step_by(label_every) {
+            let _ = writeln!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+                self.x(i),
+                H - B + 18.0,
+                l.start.format("%H:%M")
+            );
+        }
+        let _ = writeln!(
+            svg,
+            r##"<text x="14" y="{:.1}" transform="rotate(-90 14 {:.1})">MW</text>"##,
+            H / 2.0,
+            H / 2.0
+        );
+    }
 }
 
 fn xml_escape(s: &str) -> String {

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::wire::{IntervalPeriod, PayloadValue, ReportRequest, in_range};
+use crate::wire::{Interval, IntervalPeriod, PayloadValue, ReportRequest, ValuesMap, in_range};
 
 /// What a payload type measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,37 +138,14 @@ pub fn parse(report: &ReportRequest, received: DateTime<Utc>, defaults: &UnitDef
     };
     let mut out = Parsed::default();
     for resource in &report.resources {
-        let parent = resource.interval_period.as_ref();
         for interval in &resource.intervals {
-            let own = interval.interval_period.as_ref();
-            let length = period_length(own).or_else(|| period_length(parent));
-            let start = match period_start(own) {
-                Some(own) => Some(Ok(own)),
-                None => period_start(parent).map(|base| match length {
-                    Some(len) if interval.id > 0 => len
-                        .checked_mul(interval.id)
-                        .and_then(|shift| base.checked_add_signed(shift))
-                        .ok_or(()),
-                    _ => Ok(base),
-                }),
-            };
-            let (start, server_timed) = match start {
-                Some(Ok(s)) => (s, false),
-                None => (received, true),
-                Some(Err(())) => {
-                    out.skip(format!(
-                        "interval {} starts too far from its period's start",
-                        interval.id
-                    ));
+            let (start, end, server_timed) = match when(resource.interval_period.as_ref(), interval, received) {
+                Ok(t) => t,
+                Err(why) => {
+                    out.skip(why);
                     continue;
                 }
             };
-            let end = length.and_then(|l| start.checked_add_signed(l));
-            // Every time Sluice computes from a client's stays in the range it accepts on the wire.
-            if !in_range(&start) || end.is_some_and(|e| !in_range(&e)) {
-                out.skip(format!("interval {} lies outside the years 0001 to 9999", interval.id));
-                continue;
-            }
             let quality = interval
                 .payloads
                 .iter()
@@ -180,14 +157,6 @@ pub fn parse(report: &ReportRequest, received: DateTime<Utc>, defaults: &UnitDef
                 });
             for payload in &interval.payloads {
                 let payload_type = payload.value_type.as_str();
-                let Some(kind) = quantity(payload_type) else {
-                    out.skip(format!("payload type {payload_type} is not read as telemetry"));
-                    continue;
-                };
-                let Some(first) = payload.values.first() else {
-                    out.skip(format!("{payload_type} has no value"));
-                    continue;
-                };
                 let d = descriptor(payload_type);
                 let reading_type = d.and_then(|d| d.reading_type.as_ref()).map(|r| r.as_str().to_owned());
                 let quality = quality.clone().or_else(|| {
@@ -205,48 +174,97 @@ pub fn parse(report: &ReportRequest, received: DateTime<Utc>, defaults: &UnitDef
                     state: None,
                     quality,
                 };
-                match kind {
-                    Quantity::State => match first {
-                        PayloadValue::String(s) => point.state = Some(s.to_string()),
-                        PayloadValue::Number(n) if n.is_i64() || n.is_u64() => point.state = Some(n.to_string()),
-                        _ => {
-                            out.skip(format!("{payload_type} should be a name or an integer"));
-                            continue;
-                        }
-                    },
-                    Quantity::Power | Quantity::Energy => {
-                        let Some(v) = (match first {
-                            PayloadValue::Number(n) => n.as_f64(),
-                            _ => None,
-                        }) else {
-                            out.skip(format!("{payload_type} should be a number"));
-                            continue;
-                        };
-                        let units = d
-                            .and_then(|d| d.units.as_ref())
-                            .map(|u| u.as_str())
-                            .unwrap_or(match kind {
-                                Quantity::Power => defaults.power.as_str(),
-                                _ => defaults.energy.as_str(),
-                            });
-                        let Some((factor, unit_kind)) = unit_factor(units) else {
-                            out.skip(format!("{payload_type} in units {units:?} is neither power nor energy"));
-                            continue;
-                        };
-                        let v = v * factor;
-                        if !v.is_finite() {
-                            out.skip(format!("{payload_type} is too large a number"));
-                            continue;
-                        }
-                        point.value = Some(v);
-                        point.unit = Some(if unit_kind == Quantity::Power { "MW" } else { "MWh" });
-                    }
+                let units = d.and_then(|d| d.units.as_ref()).map(|u| u.as_str());
+                match read_value(payload, units, defaults, &mut point) {
+                    Ok(()) => out.points.push(point),
+                    Err(why) => out.skip(why),
                 }
-                out.points.push(point);
             }
         }
     }
     out
+}
+
+/// An interval's start, its end when it has a length, and whether the start is the server's clock.
+type When = (DateTime<Utc>, Option<DateTime<Utc>>, bool);
+
+/// When an interval of a resource lies: its own period, or its resource's shifted by the interval's id
+/// times the length; without either, the time the report was received (`server_timed`).
+fn when(parent: Option<&IntervalPeriod>, interval: &Interval, received: DateTime<Utc>) -> Result<When, String> {
+    let own = interval.interval_period.as_ref();
+    let length = period_length(own).or_else(|| period_length(parent));
+    let start = match period_start(own) {
+        Some(own) => Some(Ok(own)),
+        None => period_start(parent).map(|base| match length {
+            Some(len) if interval.id > 0 => len
+                .checked_mul(interval.id)
+                .and_then(|shift| base.checked_add_signed(shift))
+                .ok_or(()),
+            _ => Ok(base),
+        }),
+    };
+    let (start, server_timed) = match start {
+        Some(Ok(s)) => (s, false),
+        None => (received, true),
+        Some(Err(())) => {
+            return Err(format!(
+                "interval {} starts too far from its period's start",
+                interval.id
+            ));
+        }
+    };
+    let end = length.and_then(|l| start.checked_add_signed(l));
+    // Every time Sluice computes from a client's stays in the range it accepts on the wire.
+    if !in_range(&start) || end.is_some_and(|e| !in_range(&e)) {
+        return Err(format!("interval {} lies outside the years 0001 to 9999", interval.id));
+    }
+    Ok((start, end, server_timed))
+}
+
+/// Reads a payload's first value into `point`: a state (a name or an integer), or a power or energy
+/// converted to MW or MWh from `units` (the descriptor's, else the configured default).
+fn read_value(
+    payload: &ValuesMap,
+    units: Option<&str>,
+    defaults: &UnitDefaults,
+    point: &mut Point,
+) -> Result<(), String> {
+    let payload_type = payload.value_type.as_str();
+    let Some(kind) = quantity(payload_type) else {
+        return Err(format!("payload type {payload_type} is not read as telemetry"));
+    };
+    let Some(first) = payload.values.first() else {
+        return Err(format!("{payload_type} has no value"));
+    };
+    match kind {
+        Quantity::State => match first {
+            PayloadValue::String(s) => point.state = Some(s.to_string()),
+            PayloadValue::Number(n) if n.is_i64() || n.is_u64() => point.state = Some(n.to_string()),
+            _ => return Err(format!("{payload_type} should be a name or an integer")),
+        },
+        Quantity::Power | Quantity::Energy => {
+            let Some(v) = (match first {
+                PayloadValue::Number(n) => n.as_f64(),
+                _ => None,
+            }) else {
+                return Err(format!("{payload_type} should be a number"));
+            };
+            let units = units.unwrap_or(match kind {
+                Quantity::Power => defaults.power.as_str(),
+                _ => defaults.energy.as_str(),
+            });
+            let Some((factor, unit_kind)) = unit_factor(units) else {
+                return Err(format!("{payload_type} in units {units:?} is neither power nor energy"));
+            };
+            let v = v * factor;
+            if !v.is_finite() {
+                return Err(format!("{payload_type} is too large a number"));
+            }
+            point.value = Some(v);
+            point.unit = Some(if unit_kind == Quantity::Power { "MW" } else { "MWh" });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

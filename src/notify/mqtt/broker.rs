@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::topics::{Topics, may_subscribe};
+use crate::auth::Principal;
 use crate::auth::jwt::Authenticator;
 
 /// Messages queued per connection; a client that lets its queue fill is disconnected (it reads the REST
@@ -298,43 +299,10 @@ impl Conn {
     async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&self, id: u64, stream: S) -> Result<(), String> {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut buf = BytesMut::with_capacity(1024);
-        let pre_auth = self.max_packet.min(PRE_AUTH_MAX_PACKET);
-        let connect = match tokio::time::timeout(CONNECT_TIMEOUT, read_packet(&mut rd, &mut buf, pre_auth)).await {
-            Ok(Ok(Some(Packet::Connect(c)))) => c,
-            Ok(Ok(_)) => return Err("the first packet was not CONNECT".into()),
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err("no CONNECT in time".into()),
-        };
-        // OAUTH2_BEARER_TOKEN: username is the clientID, password the access token it was issued.
-        let principal = match &connect.login {
-            Some(login) => match self.auth.verify(&login.password).await {
-                Ok(p) if p.client_id == login.username || login.username == "{clientID}" => Some(p),
-                _ => None,
-            },
-            None => None,
-        };
-        let Some(principal) = principal else {
-            let refuse = Packet::ConnAck(ConnAck::new(ConnectReturnCode::BadUserNamePassword, false));
-            write_packet(&mut wr, refuse, self.max_packet).await?;
-            return Err("refused: no valid token".into());
-        };
+        let (principal, token, keep_alive) = self.login(&mut rd, &mut wr, &mut buf).await?;
         let business_logic = principal.is_business_logic();
         let (tx, mut rx) = mpsc::channel::<(String, Bytes, QoS)>(QUEUE);
-        let admitted = {
-            let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
-            let admitted = reg.sessions_of(&principal.client_id) < MAX_SESSIONS_PER_CLIENT;
-            if admitted {
-                let client = Client {
-                    client_id: principal.client_id.clone(),
-                    token: connect.login.as_ref().map(|l| l.password.clone()).unwrap_or_default(),
-                    filters: HashMap::new(),
-                    tx,
-                };
-                reg.clients.insert(id, client);
-            }
-            admitted
-        };
-        if !admitted {
+        if !self.register(id, &principal.client_id, token, tx) {
             let refuse = Packet::ConnAck(ConnAck::new(ConnectReturnCode::ServiceUnavailable, false));
             write_packet(&mut wr, refuse, self.max_packet).await?;
             return Err(format!(
@@ -348,7 +316,7 @@ impl Conn {
         )
         .await?;
         // Keep-alive: a client silent for 1.5 × its interval is gone (MQTT 3.1.1 §3.1.2.10).
-        let idle = match connect.keep_alive {
+        let idle = match keep_alive {
             0 => Duration::from_secs(24 * 3600),
             k => Duration::from_millis(u64::from(k) * 1500),
         };
@@ -362,46 +330,24 @@ impl Conn {
                         Ok(Ok(None)) | Ok(Ok(Some(Packet::Disconnect))) => return Ok(()),
                         Ok(Ok(Some(p))) => p,
                     };
-                    match packet {
+                    let answer = match packet {
                         Packet::Subscribe(s) => {
-                            let mut codes = vec![SubscribeReasonCode::Failure; s.filters.len()];
-                            let mut granted = Vec::new();
-                            // Past the per-packet limit, filters fail without being looked at.
-                            for (i, f) in s.filters.iter().enumerate().take(MAX_FILTERS_PER_PACKET) {
-                                if may_subscribe(&self.topics, &f.path, &principal.client_id, business_logic) {
-                                    let qos = if f.qos == QoS::AtMostOnce { QoS::AtMostOnce } else { QoS::AtLeastOnce };
-                                    granted.push((i, f.path.clone(), qos));
-                                } else {
-                                    tracing::info!(client = %principal.client_id, filter = %f.path, "MQTT subscription refused");
-                                }
-                            }
-                            if s.filters.len() > MAX_FILTERS_PER_PACKET {
-                                tracing::info!(client = %principal.client_id, filters = s.filters.len(), "MQTT SUBSCRIBE past the per-packet limit");
-                            }
-                            {
-                                let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
-                                for (i, path, qos) in granted {
-                                    if reg.subscribe(id, path, qos) {
-                                        codes[i] = SubscribeReasonCode::Success(qos);
-                                    }
-                                }
-                            }
-                            write_packet(&mut wr, Packet::SubAck(SubAck::new(s.pkid, codes)), self.max_packet).await?;
+                            let codes = self.subscribe(id, &principal.client_id, business_logic, &s.filters);
+                            Packet::SubAck(SubAck::new(s.pkid, codes))
                         }
                         Packet::Unsubscribe(u) => {
-                            {
-                                let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
-                                for t in &u.topics {
-                                    reg.unsubscribe(id, t);
-                                }
+                            let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
+                            for t in &u.topics {
+                                reg.unsubscribe(id, t);
                             }
-                            write_packet(&mut wr, Packet::UnsubAck(UnsubAck::new(u.pkid)), self.max_packet).await?;
+                            Packet::UnsubAck(UnsubAck::new(u.pkid))
                         }
-                        Packet::PingReq => write_packet(&mut wr, Packet::PingResp, self.max_packet).await?,
-                        Packet::PubAck(_) => {}
+                        Packet::PingReq => Packet::PingResp,
+                        Packet::PubAck(_) => continue,
                         Packet::Publish(_) => return Err("clients may not publish to the notification broker".into()),
                         other => return Err(format!("unexpected packet {other:?}")),
-                    }
+                    };
+                    write_packet(&mut wr, answer, self.max_packet).await?;
                 }
                 out = rx.recv() => {
                     let Some((topic, payload, qos)) = out else { return Ok(()) };
@@ -414,6 +360,89 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Reads the CONNECT (in time, and small: nobody is logged in yet) and checks its token
+    /// (OAUTH2_BEARER_TOKEN: username is the clientID, password the access token it was issued); refuses
+    /// with CONNACK 4 otherwise. Returns who logged in, the token and the keep-alive asked for.
+    async fn login<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+        &self,
+        rd: &mut R,
+        wr: &mut W,
+        buf: &mut BytesMut,
+    ) -> Result<(Principal, String, u16), String> {
+        let pre_auth = self.max_packet.min(PRE_AUTH_MAX_PACKET);
+        let connect = match tokio::time::timeout(CONNECT_TIMEOUT, read_packet(rd, buf, pre_auth)).await {
+            Ok(Ok(Some(Packet::Connect(c)))) => c,
+            Ok(Ok(_)) => return Err("the first packet was not CONNECT".into()),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err("no CONNECT in time".into()),
+        };
+        let principal = match &connect.login {
+            Some(login) => match self.auth.verify(&login.password).await {
+                Ok(p) if p.client_id == login.username || login.username == "{clientID}" => Some(p),
+                _ => None,
+            },
+            None => None,
+        };
+        let Some(principal) = principal else {
+            let refuse = Packet::ConnAck(ConnAck::new(ConnectReturnCode::BadUserNamePassword, false));
+            write_packet(wr, refuse, self.max_packet).await?;
+            return Err("refused: no valid token".into());
+        };
+        let token = connect.login.map(|l| l.password).unwrap_or_default();
+        Ok((principal, token, connect.keep_alive))
+    }
+
+    /// Registers the session, unless its client already has as many as it may.
+    fn register(&self, id: u64, client_id: &str, token: String, tx: mpsc::Sender<(String, Bytes, QoS)>) -> bool {
+        let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if reg.sessions_of(client_id) >= MAX_SESSIONS_PER_CLIENT {
+            return false;
+        }
+        let client = Client {
+            client_id: client_id.to_owned(),
+            token,
+            filters: HashMap::new(),
+            tx,
+        };
+        reg.clients.insert(id, client);
+        true
+    }
+
+    /// Grants each filter the client may read (`may_subscribe`), at QoS 0 or 1; the SUBACK codes.
+    fn subscribe(
+        &self,
+        id: u64,
+        client_id: &str,
+        business_logic: bool,
+        filters: &[rumqttc::mqttbytes::v4::SubscribeFilter],
+    ) -> Vec<SubscribeReasonCode> {
+        let mut codes = vec![SubscribeReasonCode::Failure; filters.len()];
+        let mut granted = Vec::new();
+        // Past the per-packet limit, filters fail without being looked at.
+        for (i, f) in filters.iter().enumerate().take(MAX_FILTERS_PER_PACKET) {
+            if may_subscribe(&self.topics, &f.path, client_id, business_logic) {
+                let qos = if f.qos == QoS::AtMostOnce {
+                    QoS::AtMostOnce
+                } else {
+                    QoS::AtLeastOnce
+                };
+                granted.push((i, f.path.clone(), qos));
+            } else {
+                tracing::info!(client = %client_id, filter = %f.path, "MQTT subscription refused");
+            }
+        }
+        if filters.len() > MAX_FILTERS_PER_PACKET {
+            tracing::info!(client = %client_id, filters = filters.len(), "MQTT SUBSCRIBE past the per-packet limit");
+        }
+        let mut reg = self.registry.clients.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, path, qos) in granted {
+            if reg.subscribe(id, path, qos) {
+                codes[i] = SubscribeReasonCode::Success(qos);
+            }
+        }
+        codes
     }
 }
 

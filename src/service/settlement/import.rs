@@ -144,6 +144,33 @@ fn flush(
     if batch.is_empty() {
         return Ok(());
     }
+    let readings = with_site_ids(c, batch, sites, problems)?;
+    let groups = match meter::group(readings) {
+        Ok(g) => g,
+        Err(errors) => {
+            errors.into_iter().for_each(|e| problems.add(e));
+            return Ok(());
+        }
+    };
+    if problems.count > 0 {
+        return Ok(());
+    }
+    let rows = new_versions(c, &groups, problems, counts, import_id, now)?;
+    if problems.count == 0 {
+        counts.versions_written += rows.len() as u64;
+        db::insert_meter_days(c, &rows)?;
+    }
+    Ok(())
+}
+
+/// The readings with their site named by id (a file may name a site by id or by name; `sites` keeps
+/// what was looked up); a reading of no known site is a problem on its line.
+fn with_site_ids(
+    c: &mut AnyConnection,
+    batch: Vec<Reading>,
+    sites: &mut HashMap<String, Option<String>>,
+    problems: &mut Problems,
+) -> StoreResult<Vec<Reading>> {
     let unknown: Vec<String> = batch
         .iter()
         .map(|r| r.site.clone())
@@ -171,17 +198,19 @@ fn flush(
             }),
         }
     }
-    let groups = match meter::group(readings) {
-        Ok(g) => g,
-        Err(errors) => {
-            errors.into_iter().for_each(|e| problems.add(e));
-            return Ok(());
-        }
-    };
-    if problems.count > 0 {
-        return Ok(());
-    }
-    // One query per series for the latest version of every day the batch touches.
+    Ok(readings)
+}
+
+/// The new version of every day the readings change, merged into the latest stored version of that
+/// day (one query per series for all its days).
+fn new_versions(
+    c: &mut AnyConnection,
+    groups: &[meter::DayGroup],
+    problems: &mut Problems,
+    counts: &mut ImportCounts,
+    import_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<MeterDayRow>> {
     let mut rows = Vec::new();
     let mut i = 0;
     while i < groups.len() {
@@ -228,11 +257,7 @@ fn flush(
         }
         i = j;
     }
-    if problems.count == 0 {
-        counts.versions_written += rows.len() as u64;
-        db::insert_meter_days(c, &rows)?;
-    }
-    Ok(())
+    Ok(rows)
 }
 
 pub(super) fn decode(r: &MeterDayRow, day: NaiveDate) -> Option<DayBlock> {

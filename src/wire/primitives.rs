@@ -273,7 +273,7 @@ impl WireDuration {
     /// Parses what [`WireDuration::pattern`] matches, by hand (its look-ahead is not supported by the
     /// `regex` crate).
     pub fn parse(s: &str) -> Result<Self, String> {
-        let err = || format!("{s:?} is not an ISO 8601 duration (e.g. PT1H, P1D, -PT5M)");
+        let err = || not_a_duration(s);
         let mut d = WireDuration {
             raw: s.to_owned(),
             negative: false,
@@ -302,74 +302,9 @@ impl WireDuration {
             Some((date, time)) => (date, Some(time)),
             None => (rest, None),
         };
-        // Date part: optional Y, M, then D or W, in that order.
-        let mut order = 0;
-        let mut part = date;
-        while !part.is_empty() {
-            let digits = part.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                return Err(err());
-            }
-            let (num, tail) = part.split_at(digits);
-            let n: u64 = num.parse().map_err(|_| err())?;
-            let unit = tail.chars().next().ok_or_else(err)?;
-            let rank = match unit {
-                'Y' => 1,
-                'M' => 2,
-                'D' | 'W' => 3,
-                _ => return Err(err()),
-            };
-            check_digits(s, if unit == 'W' { 'D' } else { unit }, digits)?;
-            if rank <= order {
-                return Err(err());
-            }
-            order = rank;
-            match unit {
-                'Y' => d.years = n,
-                'M' => d.months = n,
-                'D' => d.days = n,
-                _ => d.days = n.checked_mul(7).ok_or_else(err)?,
-            }
-            part = &tail[1..];
-        }
+        parse_date_part(s, date, &mut d)?;
         if let Some(time) = time {
-            let mut order = 0;
-            let mut part = time;
-            while !part.is_empty() {
-                let digits = part.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
-                if digits == 0 {
-                    return Err(err());
-                }
-                let (num, tail) = part.split_at(digits);
-                let unit = tail.chars().next().ok_or_else(err)?;
-                let rank = match unit {
-                    'H' => 1,
-                    'M' => 2,
-                    'S' => 3,
-                    _ => return Err(err()),
-                };
-                if rank <= order {
-                    return Err(err());
-                }
-                order = rank;
-                let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
-                check_digits(s, if unit == 'M' { 'm' } else { unit }, whole.len())?;
-                check_digits(s, '.', frac.len())?;
-                if unit == 'S' {
-                    d.micros = parse_seconds_micros(num).ok_or_else(err)?;
-                } else {
-                    if num.contains('.') {
-                        return Err(err());
-                    }
-                    let n: u64 = num.parse().map_err(|_| err())?;
-                    if unit == 'H' {
-                        d.hours = n;
-                    } else {
-                        d.minutes = n;
-                    }
-                }
-                part = &tail[1..];
-            }
+            parse_time_part(s, time, &mut d)?;
         }
         Ok(d)
     }
@@ -394,6 +329,90 @@ impl WireDuration {
         let span = chrono::Duration::microseconds(micros);
         Some(if self.negative { -span } else { span })
     }
+}
+
+/// `s` is not a duration: the message.
+fn not_a_duration(s: &str) -> String {
+    format!("{s:?} is not an ISO 8601 duration (e.g. PT1H, P1D, -PT5M)")
+}
+
+/// The date part of duration `s` (after `P`, before `T`) into `d`.
+fn parse_date_part(s: &str, date: &str, d: &mut WireDuration) -> Result<(), String> {
+    let err = || not_a_duration(s);
+    // Optional Y, M, then D or W, in that order.
+    let mut order = 0;
+    let mut part = date;
+    while !part.is_empty() {
+        let digits = part.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(err());
+        }
+        let (num, tail) = part.split_at(digits);
+        let n: u64 = num.parse().map_err(|_| err())?;
+        let unit = tail.chars().next().ok_or_else(err)?;
+        let rank = match unit {
+            'Y' => 1,
+            'M' => 2,
+            'D' | 'W' => 3,
+            _ => return Err(err()),
+        };
+        check_digits(s, if unit == 'W' { 'D' } else { unit }, digits)?;
+        if rank <= order {
+            return Err(err());
+        }
+        order = rank;
+        match unit {
+            'Y' => d.years = n,
+            'M' => d.months = n,
+            'D' => d.days = n,
+            _ => d.days = n.checked_mul(7).ok_or_else(err)?,
+        }
+        part = &tail[1..];
+    }
+    Ok(())
+}
+
+/// The time part of duration `s` (after `T`) into `d`.
+fn parse_time_part(s: &str, time: &str, d: &mut WireDuration) -> Result<(), String> {
+    let err = || not_a_duration(s);
+    let mut order = 0;
+    let mut part = time;
+    while !part.is_empty() {
+        let digits = part.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        if digits == 0 {
+            return Err(err());
+        }
+        let (num, tail) = part.split_at(digits);
+        let unit = tail.chars().next().ok_or_else(err)?;
+        let rank = match unit {
+            'H' => 1,
+            'M' => 2,
+            'S' => 3,
+            _ => return Err(err()),
+        };
+        if rank <= order {
+            return Err(err());
+        }
+        order = rank;
+        let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+        check_digits(s, if unit == 'M' { 'm' } else { unit }, whole.len())?;
+        check_digits(s, '.', frac.len())?;
+        if unit == 'S' {
+            d.micros = parse_seconds_micros(num).ok_or_else(err)?;
+        } else {
+            if num.contains('.') {
+                return Err(err());
+            }
+            let n: u64 = num.parse().map_err(|_| err())?;
+            if unit == 'H' {
+                d.hours = n;
+            } else {
+                d.minutes = n;
+            }
+        }
+        part = &tail[1..];
+    }
+    Ok(())
 }
 
 /// Most digits of each number of a duration: years, months, days or weeks, hours, minutes, whole seconds,

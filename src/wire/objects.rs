@@ -291,6 +291,26 @@ pub struct ReportDescriptor {
     pub report_intervals: Option<ReportIntervals>,
 }
 
+impl ReportDescriptor {
+    /// A descriptor asking for `payload_type` and nothing more particular (every VEN of the event, its
+    /// own intervals).
+    pub fn new(payload_type: Name, reading_type: Option<Name>, units: Option<Name>) -> Self {
+        Self {
+            payload_type,
+            reading_type,
+            units,
+            targets: None,
+            aggregate: None,
+            start_interval: None,
+            num_intervals: None,
+            historical: None,
+            frequency: None,
+            repeat: None,
+            report_intervals: None,
+        }
+    }
+}
+
 /// One entry of `programDescriptions`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self")]

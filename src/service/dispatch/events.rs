@@ -41,12 +41,12 @@ pub(super) fn event_request(
         priority,
         targets: Some(vec![Name::parse(site_target(site_id))?]),
         report_descriptors: Some(vec![
-            report_descriptor(
+            ReportDescriptor::new(
                 Name::parse("DEMAND")?,
                 Some(Name::parse("DIRECT_READ")?),
                 Some(Name::parse("KW")?),
             ),
-            report_descriptor(Name::parse("OPERATING_STATE")?, None, None),
+            ReportDescriptor::new(Name::parse("OPERATING_STATE")?, None, None),
         ]),
         payload_descriptors: Some(vec![
             payload_descriptor(payload_type.clone(), Some(Name::parse("KW")?), None),
@@ -88,22 +88,6 @@ fn payload_descriptor(payload_type: Name, units: Option<Name>, currency: Option<
         payload_type,
         units,
         currency,
-    }
-}
-
-fn report_descriptor(payload_type: Name, reading_type: Option<Name>, units: Option<Name>) -> ReportDescriptor {
-    ReportDescriptor {
-        payload_type,
-        reading_type,
-        units,
-        targets: None,
-        aggregate: None,
-        start_interval: None,
-        num_intervals: None,
-        historical: None,
-        frequency: None,
-        repeat: None,
-        report_intervals: None,
     }
 }
 

@@ -211,6 +211,9 @@ async fn cancelling_deletes_events_not_started_and_ends_those_under_way() {
         .post(&format!("/ops/dispatches/{}/cancel", now.id()), &json!({}))
         .await;
     assert_eq!(r.body["end"], "2026-07-01T12:05:00Z");
+    // The answer to the cancel is the dispatch as stored.
+    let stored = bl.get(&format!("/ops/dispatches/{}", now.id())).await;
+    assert_eq!(r.body, stored.body);
     let e = a.ven.get(&format!("/events/{now_event}")).await;
     assert_eq!(e.status, 200);
     assert_eq!(e.body["intervalPeriod"]["duration"], "PT300S");

@@ -403,7 +403,13 @@ pub async fn cancel(state: &AppState, id: String) -> Result<Dispatch, AppError> 
             }
             let ends = if now < start { start } else { now.min(end) };
             db::set_dispatch_state(tx, &id2, "CANCELLED", to_naive(ends), to_naive(now))?;
-            let row = db::get_dispatch(tx, &id2)?;
+            // The row as just written; its sites are read again for their ended latency records.
+            let row = DispatchRow {
+                state: "CANCELLED".into(),
+                ends_at: to_naive(ends),
+                modification_date_time: to_naive(now),
+                ..row
+            };
             Ok(view(tx, row)?)
         })
         .await;

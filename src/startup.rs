@@ -162,11 +162,7 @@ fn channels(webhooks: &WebhookClient, mqtt: Option<&MqttBinding>, more: Vec<Arc<
     })];
     channels.extend(mqtt.map(|m| Arc::new(m.clone()) as Arc<dyn Channel>));
     channels.extend(more);
-    let channels = Channels::new(channels);
-    if channels.needs().every_change {
-        crate::store::outbox::record_every_change();
-    }
-    channels
+    Channels::new(channels)
 }
 
 /// Starts the tasks beside the server (see `service/background.rs`): fan-out and delivery (whatever a

@@ -102,12 +102,13 @@ impl Effects {
 }
 
 /// Records a write's changes in its own transaction: the outbox rows, and the notice to other instances.
-fn record(c: &mut AnyConnection, changes: Vec<Change>, lists: bool) -> StoreResult<Effects> {
+/// `every`: record changes nobody subscribes to as well (a channel plans from every change).
+fn record(c: &mut AnyConnection, changes: Vec<Change>, lists: bool, every: bool) -> StoreResult<Effects> {
     let effects = Effects {
         changed: !changes.is_empty(),
         lists,
     };
-    dialect::record_changes(c, changes, lists.then_some(CHANGE_CHANNEL))?;
+    dialect::record_changes(c, changes, every, lists.then_some(CHANGE_CHANNEL))?;
     Ok(effects)
 }
 
@@ -121,6 +122,7 @@ impl AppState {
         T: Send + 'static,
         F: FnMut(&mut Tx<'_>) -> Result<T, AppError> + Send + 'static,
     {
+        let every = self.channels.needs().every_change;
         let done = self
             .db
             .write(move |c| {
@@ -131,7 +133,7 @@ impl AppState {
                 };
                 let value = f(&mut tx)?;
                 let Tx { conn, changes, lists } = tx;
-                Ok::<_, AppError>((value, record(conn, changes, lists)?))
+                Ok::<_, AppError>((value, record(conn, changes, lists, every)?))
             })
             .await;
         match done {
@@ -154,7 +156,8 @@ impl AppState {
     where
         B: Batchable<Output = Change>,
     {
-        match self.db.write_batchable(Recorded(item)).await {
+        let every = self.channels.needs().every_change;
+        match self.db.write_batchable(Recorded { item, every }).await {
             Ok((object, effects)) => {
                 self.after(effects);
                 Ok(object)
@@ -190,25 +193,29 @@ impl AppState {
 }
 
 /// A batchable write whose change is recorded with it: alone, in its own savepoint; together, all the
-/// batch's changes in one statement.
-struct Recorded<B>(B);
+/// batch's changes in one statement. `every` as in [`record`] (the same for every write of an instance).
+struct Recorded<B> {
+    item: B,
+    every: bool,
+}
 
 impl<B: Batchable<Output = Change>> Batchable for Recorded<B> {
     type Output = (StoredObject, Effects);
 
     fn run_one(&mut self, c: &mut AnyConnection) -> StoreResult<Self::Output> {
-        let change = self.0.run_one(c)?;
+        let change = self.item.run_one(c)?;
         let object = change.object.clone();
         let listed = lists(object.object_type);
-        Ok((object, record(c, vec![change], listed)?))
+        Ok((object, record(c, vec![change], listed, self.every)?))
     }
 
     fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<Self::Output>>> {
-        let mut inner: Vec<&mut B> = items.iter_mut().map(|i| &mut i.0).collect();
+        let every = items.iter().any(|i| i.every);
+        let mut inner: Vec<&mut B> = items.iter_mut().map(|i| &mut i.item).collect();
         let results = B::run_many(c, &mut inner)?;
         let changes: Vec<Change> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
         let listed = changes.iter().any(|ch| lists(ch.object.object_type));
-        let effects = record(c, changes, listed)?;
+        let effects = record(c, changes, listed, every)?;
         Ok(results.into_iter().map(|r| r.map(|ch| (ch.object, effects))).collect())
     }
 }

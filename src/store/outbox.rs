@@ -3,8 +3,6 @@
 //! notifications with a lease, post them and record the outcome. Everything lives in the database, so a
 //! restart loses nothing and several instances share the work.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -88,25 +86,10 @@ fn parse_operation(s: &str) -> Operation {
     }
 }
 
-static RECORD_EVERY_CHANGE: AtomicBool = AtomicBool::new(false);
-
-/// From now on every change is recorded, subscribed or not: the MQTT binding publishes every change on
-/// its topics. A property of the process (set once at start when MQTT is enabled).
-pub fn record_every_change() {
-    RECORD_EVERY_CHANGE.store(true, Ordering::Relaxed);
-}
-
-pub fn records_every_change() -> bool {
-    RECORD_EVERY_CHANGE.load(Ordering::Relaxed)
-}
-
 /// Whether any subscription names objects of `kind` (only then is a change of one worth recording).
 /// Checked inside the writing transaction: exact on SQLite (one writer); on PostgreSQL a subscription
 /// committed while this write is in flight may miss it (docs/spec-decisions.md).
 pub(super) fn subscribed(c: &mut AnyConnection, kind: &str) -> StoreResult<bool> {
-    if records_every_change() {
-        return Ok(true);
-    }
     Ok(diesel::select(diesel::dsl::exists(
         subscription_objects::table.filter(subscription_objects::object_type.eq(kind)),
     ))

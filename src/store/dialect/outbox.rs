@@ -14,10 +14,16 @@ use crate::store::repo::to_naive;
 use crate::store::schema::changes;
 
 /// The changes of one commit, recorded in its transaction for the objects someone subscribes to (or all,
-/// with MQTT), and, when `announce` names a channel, the notice to other instances that listed objects
-/// changed (PostgreSQL `NOTIFY`, delivered at commit; SQLite has one writer process and nobody to tell).
-/// PostgreSQL: one statement, whatever the number of changes.
-pub fn record_changes(c: &mut AnyConnection, changes: Vec<Change>, announce: Option<&str>) -> StoreResult<()> {
+/// with `every`: a notification channel plans from every change, as MQTT does), and, when `announce` names
+/// a channel, the notice to other instances that listed objects changed (PostgreSQL `NOTIFY`, delivered at
+/// commit; SQLite has one writer process and nobody to tell). PostgreSQL: one statement, whatever the
+/// number of changes.
+pub fn record_changes(
+    c: &mut AnyConnection,
+    changes: Vec<Change>,
+    every: bool,
+    announce: Option<&str>,
+) -> StoreResult<()> {
     if changes.is_empty() && announce.is_none() {
         return Ok(());
     }
@@ -32,7 +38,7 @@ pub fn record_changes(c: &mut AnyConnection, changes: Vec<Change>, announce: Opt
                 cols.push(r);
             }
             let mut binds = cols.into_binds();
-            binds.push(Bind::Bool(outbox::records_every_change()));
+            binds.push(Bind::Bool(every));
             binds.push(Bind::Text(announce.unwrap_or_default().to_owned()));
             binds.push(Bind::Bool(announce.is_some()));
             Prepared {
@@ -45,14 +51,15 @@ pub fn record_changes(c: &mut AnyConnection, changes: Vec<Change>, announce: Opt
             let mut kinds: Vec<(&str, bool)> = Vec::new();
             let mut kept = Vec::with_capacity(records.len());
             for r in records {
-                let wanted = match kinds.iter().find(|(k, _)| *k == r.object_type) {
-                    Some((_, w)) => *w,
-                    None => {
-                        let w = outbox::subscribed(c, r.object_type)?;
-                        kinds.push((r.object_type, w));
-                        w
-                    }
-                };
+                let wanted = every
+                    || match kinds.iter().find(|(k, _)| *k == r.object_type) {
+                        Some((_, w)) => *w,
+                        None => {
+                            let w = outbox::subscribed(c, r.object_type)?;
+                            kinds.push((r.object_type, w));
+                            w
+                        }
+                    };
                 if wanted {
                     kept.push(r);
                 }

@@ -24,12 +24,16 @@ struct Notification {
 }
 
 /// The event a notification carries, if it carries one a site can read.
-fn pushed_event(body: &[u8]) -> Option<Event> {
-    let n: Notification = serde_json::from_slice(body).ok()?;
+fn event_of(n: Notification) -> Option<Event> {
     if n.object_type != ObjectType::Event {
         return None;
     }
     serde_json::from_value(n.object).ok()
+}
+
+/// [`event_of`] a notification's bytes.
+fn pushed_event(body: &[u8]) -> Option<Event> {
+    serde_json::from_slice(body).ok().and_then(event_of)
 }
 
 /// Where each site's pushed events go, by clientID.
@@ -51,15 +55,15 @@ pub(super) fn serve_callbacks(
                 .unwrap_or_default();
             return HttpResponse::Ok().body(echo);
         }
-        if serde_json::from_slice::<Notification>(&body).is_err() {
+        let Ok(notification) = serde_json::from_slice::<Notification>(&body) else {
             return HttpResponse::BadRequest().finish();
-        }
+        };
         let tx = callbacks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&client)
             .cloned();
-        match (tx, pushed_event(&body)) {
+        match (tx, event_of(notification)) {
             (Some(tx), Some(event)) => {
                 let _ = tx.send(event);
                 HttpResponse::Ok().finish()

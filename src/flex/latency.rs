@@ -103,20 +103,9 @@ pub fn compute(case: &Case<'_>, th: &Thresholds) -> Metrics {
         t_ack_secs: case.first_report.map(|a| secs(reference, a).max(0.0)),
         ..Metrics::default()
     };
-    let window_start = shift(reference, -chrono::Duration::seconds(th.baseline_secs));
-    let before: Vec<f64> = case
-        .samples
-        .iter()
-        .filter(|s| s.at >= window_start && s.at < reference)
-        .map(|s| s.mw)
-        .collect();
-    let baseline = if before.is_empty() {
-        // No sample in the window: the last one before it, if any.
-        case.samples.iter().rev().find(|s| s.at < reference).map(|s| s.mw)
-    } else {
-        Some(before.iter().sum::<f64>() / before.len() as f64)
+    let Some(baseline) = baseline(case, reference, th) else {
+        return m;
     };
-    let Some(baseline) = baseline else { return m };
     m.baseline_mw = Some(baseline);
     let reduction = |s: &Sample| if case.load_up { s.mw - baseline } else { baseline - s.mw };
     let commit = case.committed_mw;
@@ -143,10 +132,7 @@ pub fn compute(case: &Case<'_>, th: &Thresholds) -> Metrics {
             f64::INFINITY
         });
     }
-    m.max_reduction_mw = after
-        .iter()
-        .map(|s| reduction(s))
-        .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
+    m.max_reduction_mw = max(after.iter().map(|s| reduction(s)));
     let during: Vec<&&Sample> = after
         .iter()
         .filter(|s| s.at >= case.event_start && case.event_end.is_none_or(|e| s.at < e))
@@ -160,22 +146,36 @@ pub fn compute(case: &Case<'_>, th: &Thresholds) -> Metrics {
     }
     if let Some(end) = case.event_end {
         let until = shift(end, chrono::Duration::seconds(th.snapback_secs));
-        let over = case
-            .samples
-            .iter()
-            .filter(|s| s.at >= end && s.at < until)
-            .map(|s| -reduction(s))
-            .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
-        m.snapback_mw = over.map(|o| o.max(0.0));
+        let over = case.samples.iter().filter(|s| s.at >= end && s.at < until);
+        m.snapback_mw = max(over.map(|s| -reduction(s))).map(|o| o.max(0.0));
     }
     let early = case
         .samples
         .iter()
-        .filter(|s| s.at >= reference && s.at < case.event_start)
-        .map(reduction)
-        .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
-    m.early_mw = early.map(|e| e.max(0.0));
+        .filter(|s| s.at >= reference && s.at < case.event_start);
+    m.early_mw = max(early.map(reduction)).map(|e| e.max(0.0));
     m
+}
+
+/// The load before the reference time: the mean of the samples in the baseline window, or, with none in
+/// it, the last sample before it.
+fn baseline(case: &Case<'_>, reference: DateTime<Utc>, th: &Thresholds) -> Option<f64> {
+    let window_start = shift(reference, -chrono::Duration::seconds(th.baseline_secs));
+    let before: Vec<f64> = case
+        .samples
+        .iter()
+        .filter(|s| s.at >= window_start && s.at < reference)
+        .map(|s| s.mw)
+        .collect();
+    if before.is_empty() {
+        case.samples.iter().rev().find(|s| s.at < reference).map(|s| s.mw)
+    } else {
+        Some(before.iter().sum::<f64>() / before.len() as f64)
+    }
+}
+
+fn max(values: impl Iterator<Item = f64>) -> Option<f64> {
+    values.fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))
 }
 
 /// The p-th percentile (0..=100) of `values`, nearest rank; `None` when empty.

@@ -279,23 +279,8 @@ fn recompute(
     th: &Thresholds,
     now: chrono::DateTime<chrono::Utc>,
 ) -> StoreResult<LatencyRow> {
-    let client = crate::store::sites::client_of_site(c, &row.site_id)?;
-    if let Some(client) = &client {
-        let delivered = db::first_delivery(c, &row.event_id, client)?;
-        let polled = db::first_seen(c, &row.event_id, client)?;
-        let (at, via) = match (delivered, polled) {
-            (Some((d, _)), Some(p)) if p < d => (Some(p), Some("POLL".to_owned())),
-            (Some((d, ch)), _) => (Some(d), Some(ch)),
-            (None, Some(p)) => (Some(p), Some("POLL".to_owned())),
-            (None, None) => (None, None),
-        };
-        // The first notice found now, or the one found before: notifications are pruned after their
-        // retention, and a late report recomputing an old row must not lose when its VEN was notified.
-        if row.notified_at.is_none() || at.is_some_and(|at| row.notified_at.is_some_and(|was| at < was)) {
-            row.notified_at = at;
-            row.notified_via = via;
-        }
-        row.acked_at = db::first_report(c, &row.event_id, client)?;
+    if let Some(client) = crate::store::sites::client_of_site(c, &row.site_id)? {
+        record_notice(c, &mut row, &client)?;
     }
     let start = from_naive(row.event_start);
     let end = row.event_end.map(from_naive);
@@ -305,26 +290,7 @@ fn recompute(
     let to = end
         .map_or(now, |e| shift(e, Duration::seconds(th.snapback_secs)))
         .min(shift(now, Duration::seconds(1)));
-    let raw = db::load_samples(c, &row.site_id, to_naive(from), to_naive(to))?;
-    let has_demand = raw.iter().any(|(t, ..)| t == "DEMAND");
-    let samples: Vec<Sample> = raw
-        .into_iter()
-        .filter_map(|(t, s, e, v)| match t.as_str() {
-            "DEMAND" => Some(Sample {
-                at: from_naive(s),
-                mw: v,
-            }),
-            // Energy over an interval: its average power, when the site reports no DEMAND.
-            _ if !has_demand => {
-                let hours = (e? - s).num_milliseconds() as f64 / 3_600_000.0;
-                (hours > 0.0).then(|| Sample {
-                    at: from_naive(s),
-                    mw: v / hours,
-                })
-            }
-            _ => None,
-        })
-        .collect();
+    let samples = load_samples(c, &row.site_id, from, to)?;
     let m = latency::compute(
         &Case {
             event_start: start,
@@ -354,6 +320,55 @@ fn recompute(
     row.last_load_at = last.map(|s| to_naive(s.at));
     row.computed_at = Some(to_naive(now));
     Ok(row)
+}
+
+/// When the site's VEN first heard of the event (pushed or polled, whichever came first) and first reported on it.
+fn record_notice(c: &mut AnyConnection, row: &mut LatencyRow, client: &str) -> StoreResult<()> {
+    let delivered = db::first_delivery(c, &row.event_id, client)?;
+    let polled = db::first_seen(c, &row.event_id, client)?;
+    let (at, via) = match (delivered, polled) {
+        (Some((d, _)), Some(p)) if p < d => (Some(p), Some("POLL".to_owned())),
+        (Some((d, ch)), _) => (Some(d), Some(ch)),
+        (None, Some(p)) => (Some(p), Some("POLL".to_owned())),
+        (None, None) => (None, None),
+    };
+    // The first notice found now, or the one found before: notifications are pruned after their
+    // retention, and a late report recomputing an old row must not lose when its VEN was notified.
+    if row.notified_at.is_none() || at.is_some_and(|at| row.notified_at.is_some_and(|was| at < was)) {
+        row.notified_at = at;
+        row.notified_via = via;
+    }
+    row.acked_at = db::first_report(c, &row.event_id, client)?;
+    Ok(())
+}
+
+/// A site's load from `from` to `to`: its DEMAND samples, or, when it reports no DEMAND, the average power
+/// of each energy interval it reported.
+fn load_samples(
+    c: &mut AnyConnection,
+    site_id: &str,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<Vec<Sample>> {
+    let raw = db::load_samples(c, site_id, to_naive(from), to_naive(to))?;
+    let has_demand = raw.iter().any(|(t, ..)| t == "DEMAND");
+    Ok(raw
+        .into_iter()
+        .filter_map(|(t, s, e, v)| match t.as_str() {
+            "DEMAND" => Some(Sample {
+                at: from_naive(s),
+                mw: v,
+            }),
+            _ if !has_demand => {
+                let hours = (e? - s).num_milliseconds() as f64 / 3_600_000.0;
+                (hours > 0.0).then(|| Sample {
+                    at: from_naive(s),
+                    mw: v / hours,
+                })
+            }
+            _ => None,
+        })
+        .collect())
 }
 
 #[cfg(test)]

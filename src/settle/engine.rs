@@ -303,68 +303,15 @@ fn settle_event(
     ev: &EventWindow,
     prices: &dyn Prices,
 ) -> Result<EventLine, SettleError> {
-    let secs = ctx.secs;
     let baselined = baseline::compute(&rules.baseline, ctx, load, ev);
-    let starts = baseline::intervals(ev, secs);
-    let mut intervals = Vec::with_capacity(starts.len());
-    for (i, start) in starts.iter().enumerate() {
-        let end = *start + TimeDelta::seconds(secs);
-        // Exact to the microsecond: an event starting at 14:00:00.37 covers 899.63 s of its first slot.
-        let overlap = (end.min(ev.end) - (*start).max(ev.start))
-            .num_microseconds()
-            .unwrap_or(0)
-            .max(0);
-        let hours = Decimal::from(overlap) / Decimal::from(3_600_000_000_i64);
-        let actual = load.mw(*start, secs);
-        let base = baselined.values.get(i).copied().flatten();
-        let (reduction, quality) = match (base, actual) {
-            (Some(b), Some((a, q))) => {
-                let r = match ev.direction {
-                    Direction::Shed => b - a,
-                    Direction::LoadUp => a - b,
-                };
-                (r.max(Decimal::ZERO), q)
-            }
-            (_, Some((_, q))) => (Decimal::ZERO, q),
-            (_, None) => (Decimal::ZERO, Quality::M),
-        };
-        let committed = ev.committed_mw;
-        let credited = qty(reduction.min(committed));
-        let credited_mwh = qty(credited * hours);
-        let committed_mwh = qty(committed * hours);
-        let price = match prices.at(*start) {
-            Some(p) => p,
-            None => {
-                return Err(SettleError::NoPrice {
-                    series: rules
-                        .energy_price
-                        .series
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                    at: *start,
-                });
-            }
-        };
-        let price = rules.energy_price.floor_per_mwh.map_or(price, |f| price.max(f));
-        let paid = rules.energy_price.threshold_per_mwh.is_none_or(|t| price >= t);
-        let price = paid.then_some(price.normalize());
-        intervals.push(IntervalLine {
-            start: *start,
-            end,
-            baseline_mw: base.map(qty),
-            actual_mw: actual.map(|(a, _)| qty(a)),
-            quality,
-            reduction_mw: qty(reduction),
-            committed_mw: committed.normalize(),
-            credited_mw: credited,
-            hours: hours.normalize(),
-            committed_mwh,
-            credited_mwh,
-            price_per_mwh: price,
-            amount: money(price.map_or(Decimal::ZERO, |p| credited_mwh * p)),
-        });
-    }
+    let intervals = baseline::intervals(ev, ctx.secs)
+        .into_iter()
+        .enumerate()
+        .map(|(i, start)| {
+            let base = baselined.values.get(i).copied().flatten();
+            interval_line(rules, ev, load, prices, start, ctx.secs, base)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let committed_mwh = intervals.iter().map(|l| l.committed_mwh).sum::<Decimal>().normalize();
     let credited_mwh = intervals.iter().map(|l| l.credited_mwh).sum::<Decimal>().normalize();
     Ok(EventLine {
@@ -386,6 +333,76 @@ fn settle_event(
         committed_mwh,
         credited_mwh,
     })
+}
+
+/// One settlement interval of an event: the reduction against the baseline (the increase, for load-up),
+/// credited up to the committed MW, over the part of the interval the event covers, at the interval's price.
+fn interval_line(
+    rules: &Rules,
+    ev: &EventWindow,
+    load: &dyn Load,
+    prices: &dyn Prices,
+    start: DateTime<Utc>,
+    secs: i64,
+    base: Option<Decimal>,
+) -> Result<IntervalLine, SettleError> {
+    let end = start + TimeDelta::seconds(secs);
+    // Exact to the microsecond: an event starting at 14:00:00.37 covers 899.63 s of its first slot.
+    let overlap = (end.min(ev.end) - start.max(ev.start))
+        .num_microseconds()
+        .unwrap_or(0)
+        .max(0);
+    let hours = Decimal::from(overlap) / Decimal::from(3_600_000_000_i64);
+    let actual = load.mw(start, secs);
+    let (reduction, quality) = match (base, actual) {
+        (Some(b), Some((a, q))) => {
+            let r = match ev.direction {
+                Direction::Shed => b - a,
+                Direction::LoadUp => a - b,
+            };
+            (r.max(Decimal::ZERO), q)
+        }
+        (_, Some((_, q))) => (Decimal::ZERO, q),
+        (_, None) => (Decimal::ZERO, Quality::M),
+    };
+    let committed = ev.committed_mw;
+    let credited = qty(reduction.min(committed));
+    let credited_mwh = qty(credited * hours);
+    let price = paid_price(rules, prices, start)?;
+    Ok(IntervalLine {
+        start,
+        end,
+        baseline_mw: base.map(qty),
+        actual_mw: actual.map(|(a, _)| qty(a)),
+        quality,
+        reduction_mw: qty(reduction),
+        committed_mw: committed.normalize(),
+        credited_mw: credited,
+        hours: hours.normalize(),
+        committed_mwh: qty(committed * hours),
+        credited_mwh,
+        price_per_mwh: price,
+        amount: money(price.map_or(Decimal::ZERO, |p| credited_mwh * p)),
+    })
+}
+
+/// The energy price paid for the interval starting at `start`: the series' price raised to the floor, or
+/// `None` when it is under the rules' threshold (nothing is paid). A missing price is an error, never zero.
+fn paid_price(rules: &Rules, prices: &dyn Prices, start: DateTime<Utc>) -> Result<Option<Decimal>, SettleError> {
+    let Some(price) = prices.at(start) else {
+        return Err(SettleError::NoPrice {
+            series: rules
+                .energy_price
+                .series
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            at: start,
+        });
+    };
+    let price = rules.energy_price.floor_per_mwh.map_or(price, |f| price.max(f));
+    let paid = rules.energy_price.threshold_per_mwh.is_none_or(|t| price >= t);
+    Ok(paid.then_some(price.normalize()))
 }
 
 #[cfg(test)]

@@ -65,18 +65,8 @@ fn candidates(c: &mut AnyConnection, program_id: &str, r: &Request) -> StoreResu
             sites.insert(e.site_id.clone(), sites_db::get_site(c, &e.site_id)?);
         }
     }
-    // Reliability and speed from past events.
     let ids: Vec<String> = sites.keys().cloned().collect();
-    let mut history: HashMap<String, (Vec<f64>, Vec<f64>)> = HashMap::new();
-    for (site, committed, reached, t90) in db::latency_history(c, &ids, to_naive(r.now - HISTORY), to_naive(r.now))? {
-        let h = history.entry(site).or_default();
-        if committed > 0.0 {
-            h.0.push((reached.unwrap_or(0.0) / committed).clamp(0.0, 1.0));
-        }
-        if let Some(t) = t90 {
-            h.1.push(t);
-        }
-    }
+    let records = track_records(c, &ids, r.now)?;
     let (start, end) = (to_naive(r.start), to_naive(r.end));
     let mut out = Vec::with_capacity(enrollments.len());
     for e in enrollments {
@@ -90,29 +80,8 @@ fn candidates(c: &mut AnyConnection, program_id: &str, r: &Request) -> StoreResu
             .iter()
             .map(|s| parse_decimal(s))
             .sum::<StoreResult<Decimal>>()?;
-        let events_left = match (e.max_events, &e.max_events_period) {
-            (Some(max), Some(period)) => {
-                let used = db::dispatches_of_enrollment_since(c, &e.id, to_naive(r.start - span(period)?))?;
-                Some(u32::try_from((i64::from(max) - used).max(0)).unwrap_or(0))
-            }
-            _ => None,
-        };
         let max_import = parse_decimal(&site.max_import_mw)?;
-        let reference = match db::latest_demand(c, &site.id, to_naive(r.now - REFERENCE_MAX_AGE))? {
-            Some((mw, _)) => Decimal::try_from(mw).unwrap_or(max_import).round_dp(3),
-            // Without recent telemetry: a shed site is assumed at its maximum import, a load-up site idle.
-            None => match r.direction {
-                Direction::Shed => max_import,
-                Direction::LoadUp => Decimal::ZERO,
-            },
-        };
-        let (reliability, t90) = match history.get(&site.id) {
-            Some((shares, t90s)) => (
-                (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64),
-                crate::flex::latency::percentile(&mut t90s.clone(), 50.0),
-            ),
-            None => (None, None),
-        };
+        let record = records.get(&site.id).copied().unwrap_or_default();
         out.push(Candidate {
             site_id: site.id.clone(),
             site_name: site.site_name.clone(),
@@ -123,18 +92,77 @@ fn candidates(c: &mut AnyConnection, program_id: &str, r: &Request) -> StoreResu
             notice: span(&e.notice)?,
             ramp: span(&e.ramp)?,
             max_event_duration: e.max_event_duration.as_deref().map(span).transpose()?,
-            events_left,
+            events_left: events_left(c, &e, r.start)?,
             term_start: from_naive(e.starts_at),
             term_end: e.ends_at.map(from_naive),
             windows: serde_json::from_str(&e.availability)?,
-            reliability,
-            t90_secs: t90,
-            reference_mw: reference,
+            reliability: record.reliability,
+            t90_secs: record.t90_secs,
+            reference_mw: reference_mw(c, &site.id, max_import, r)?,
             max_import_mw: max_import,
             firm_service_level_mw: e.firm_service_level_mw.as_deref().map(parse_decimal).transpose()?,
         });
     }
     Ok(out)
+}
+
+/// A site's record over the past events that count ([`HISTORY`]).
+#[derive(Clone, Copy, Default)]
+struct TrackRecord {
+    /// Mean share of its commitment a site reached, 0–1.
+    reliability: Option<f64>,
+    /// Median of its T90 response times, in seconds.
+    t90_secs: Option<f64>,
+}
+
+fn track_records(
+    c: &mut AnyConnection,
+    site_ids: &[String],
+    now: DateTime<Utc>,
+) -> StoreResult<HashMap<String, TrackRecord>> {
+    let mut history: HashMap<String, (Vec<f64>, Vec<f64>)> = HashMap::new();
+    for (site, committed, reached, t90) in db::latency_history(c, site_ids, to_naive(now - HISTORY), to_naive(now))? {
+        let h = history.entry(site).or_default();
+        if committed > 0.0 {
+            h.0.push((reached.unwrap_or(0.0) / committed).clamp(0.0, 1.0));
+        }
+        if let Some(t) = t90 {
+            h.1.push(t);
+        }
+    }
+    Ok(history
+        .into_iter()
+        .map(|(site, (shares, mut t90s))| {
+            let record = TrackRecord {
+                reliability: (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64),
+                t90_secs: crate::flex::latency::percentile(&mut t90s, 50.0),
+            };
+            (site, record)
+        })
+        .collect())
+}
+
+/// How many more events the enrollment allows in its period ending at `start`; `None` when unlimited.
+fn events_left(c: &mut AnyConnection, e: &EnrollmentRow, start: DateTime<Utc>) -> StoreResult<Option<u32>> {
+    let (Some(max), Some(period)) = (e.max_events, &e.max_events_period) else {
+        return Ok(None);
+    };
+    let used = db::dispatches_of_enrollment_since(c, &e.id, to_naive(start - span(period)?))?;
+    Ok(Some(u32::try_from((i64::from(max) - used).max(0)).unwrap_or(0)))
+}
+
+/// The load a site is at: its latest DEMAND sample when recent ([`REFERENCE_MAX_AGE`]); without one, a shed
+/// site is assumed at its maximum import and a load-up site idle.
+fn reference_mw(c: &mut AnyConnection, site_id: &str, max_import: Decimal, r: &Request) -> StoreResult<Decimal> {
+    Ok(
+        match db::latest_demand(c, site_id, to_naive(r.now - REFERENCE_MAX_AGE))? {
+            Some((mw, _)) => Decimal::try_from(mw).unwrap_or(max_import).round_dp(3),
+            None => match r.direction {
+                Direction::Shed => max_import,
+                Direction::LoadUp => Decimal::ZERO,
+            },
+        },
+    )
 }
 
 fn validate(req: &DispatchRequest, now: DateTime<Utc>) -> Result<(DateTime<Utc>, Duration, String), AppError> {

@@ -1,6 +1,6 @@
 //! Meter data and prices in: files read whole in one transaction, all or nothing, and the stored days read back.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -70,23 +70,8 @@ pub fn import_meter(
                 }
             }
             MeterFormat::GreenButton => {
-                let Some(site) = o.site else {
-                    problems.add(LineError::file(
-                        "a Green Button file names no site: say whose meter it is",
-                    ));
-                    return Err(AppError::BadRequest("rejected".into()));
-                };
-                let mut bytes = Vec::new();
-                input
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| AppError::BadRequest(format!("cannot read the file: {e}")))?;
-                match meter::read_green_button(&bytes, site) {
-                    Ok(rs) => {
-                        counts.readings = rs.len() as u64;
-                        pending = rs;
-                    }
-                    Err((errors, _)) => errors.into_iter().for_each(|e| problems.add(e)),
-                }
+                pending = green_button_readings(&mut input, o.site, &mut problems)?;
+                counts.readings = pending.len() as u64;
             }
         }
         if let Some(e) = failure {
@@ -111,6 +96,31 @@ pub fn import_meter(
         }),
         Err(_) if problems.count > 0 => Err(rejected(problems.list, problems.count, "the file")),
         Err(e) => Err(e),
+    }
+}
+
+/// The readings of a Green Button file, which names no site: `site` says whose meter it is.
+fn green_button_readings(
+    input: &mut impl Read,
+    site: Option<&str>,
+    problems: &mut Problems,
+) -> Result<Vec<Reading>, AppError> {
+    let Some(site) = site else {
+        problems.add(LineError::file(
+            "a Green Button file names no site: say whose meter it is",
+        ));
+        return Err(AppError::BadRequest("rejected".into()));
+    };
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| AppError::BadRequest(format!("cannot read the file: {e}")))?;
+    match meter::read_green_button(&bytes, site) {
+        Ok(readings) => Ok(readings),
+        Err((errors, _)) => {
+            errors.into_iter().for_each(|e| problems.add(e));
+            Ok(Vec::new())
+        }
     }
 }
 
@@ -276,23 +286,10 @@ pub fn import_prices(db_: &Db, input: impl Read) -> Result<PriceImport, AppError
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
         .from_reader(input);
-    let mut problems = Problems::default();
     let header = rdr
         .headers()
-        .map_err(|e| AppError::BadRequest(format!("cannot read the header: {e}")))?
-        .clone();
-    let at = |names: &[&str]| {
-        header
-            .iter()
-            .position(|h| names.contains(&h.to_ascii_lowercase().as_str()))
-    };
-    let cols = (
-        at(&["series", "node"]),
-        at(&["interval_start_utc", "interval_start", "start"]),
-        at(&["interval_end_utc", "interval_end", "end"]),
-        at(&["price", "price_per_mwh", "lmp"]),
-    );
-    let (Some(cs), Some(cst), Some(cen), Some(cp)) = cols else {
+        .map_err(|e| AppError::BadRequest(format!("cannot read the header: {e}")))?;
+    let Some(cols) = PriceColumns::find(header) else {
         return Err(rejected(
             vec![LineError {
                 line: 1,
@@ -302,51 +299,19 @@ pub fn import_prices(db_: &Db, input: impl Read) -> Result<PriceImport, AppError
             "the price file",
         ));
     };
+    let mut problems = Problems::default();
     let mut rows = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for rec in rdr.records() {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                problems.add(LineError {
-                    line: e.position().map_or(0, |p| p.line() as usize),
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let line = rec.position().map_or(0, |p| p.line() as usize);
-        let field = |i: usize| rec.get(i).unwrap_or("").trim();
-        let start = meter::parse_utc(field(cst));
-        let end = meter::parse_utc(field(cen));
-        let price = field(cp).parse::<Decimal>().ok();
-        match (field(cs), start, end, price) {
-            ("", ..) => problems.add(LineError {
-                line,
-                message: "series is empty".into(),
-            }),
-            (_, None, ..) | (_, _, None, _) => problems.add(LineError {
-                line,
-                message: "interval times are not date-times".into(),
-            }),
-            (_, Some(s), Some(e), _) if e <= s => problems.add(LineError {
-                line,
-                message: "the interval ends before it starts".into(),
-            }),
-            (_, _, _, None) => problems.add(LineError {
-                line,
-                message: format!("price `{}` is not a number", field(cp)),
-            }),
-            (series, Some(s), ..) if !seen.insert((series.to_owned(), s)) => problems.add(LineError {
-                line,
-                message: format!("a second price for {series} at {s}"),
-            }),
-            (series, Some(s), Some(e), Some(p)) => rows.push(PriceRow {
-                series: series.into(),
-                start_at: to_naive(s),
-                end_at: to_naive(e),
-                price: p.normalize().to_string(),
-            }),
+        let row = rec
+            .map_err(|e| LineError {
+                line: e.position().map_or(0, |p| p.line() as usize),
+                message: e.to_string(),
+            })
+            .and_then(|rec| cols.row(&rec, &mut seen));
+        match row {
+            Ok(row) => rows.push(row),
+            Err(e) => problems.add(e),
         }
     }
     if problems.count > 0 {
@@ -359,6 +324,56 @@ pub fn import_prices(db_: &Db, input: impl Read) -> Result<PriceImport, AppError
         series: series.into_iter().collect(),
         points,
     })
+}
+
+/// Where a price file keeps each field, found by header name (any case, a few common aliases).
+struct PriceColumns {
+    series: usize,
+    start: usize,
+    end: usize,
+    price: usize,
+}
+
+impl PriceColumns {
+    fn find(header: &csv::StringRecord) -> Option<Self> {
+        let at = |names: &[&str]| {
+            header
+                .iter()
+                .position(|h| names.contains(&h.to_ascii_lowercase().as_str()))
+        };
+        Some(Self {
+            series: at(&["series", "node"])?,
+            start: at(&["interval_start_utc", "interval_start", "start"])?,
+            end: at(&["interval_end_utc", "interval_end", "end"])?,
+            price: at(&["price", "price_per_mwh", "lmp"])?,
+        })
+    }
+
+    /// One line of a price file as a row, or what is wrong with it. `seen` holds the (series, start)
+    /// of the lines before: a second price for the same interval is an error, not a silent overwrite.
+    fn row(&self, rec: &csv::StringRecord, seen: &mut HashSet<(String, DateTime<Utc>)>) -> Result<PriceRow, LineError> {
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let field = |i: usize| rec.get(i).unwrap_or("").trim();
+        let problem = |message: String| Err(LineError { line, message });
+        let start = meter::parse_utc(field(self.start));
+        let end = meter::parse_utc(field(self.end));
+        let price = field(self.price).parse::<Decimal>().ok();
+        match (field(self.series), start, end, price) {
+            ("", ..) => problem("series is empty".into()),
+            (_, None, ..) | (_, _, None, _) => problem("interval times are not date-times".into()),
+            (_, Some(s), Some(e), _) if e <= s => problem("the interval ends before it starts".into()),
+            (_, _, _, None) => problem(format!("price `{}` is not a number", field(self.price))),
+            (series, Some(s), ..) if !seen.insert((series.to_owned(), s)) => {
+                problem(format!("a second price for {series} at {s}"))
+            }
+            (series, Some(s), Some(e), Some(p)) => Ok(PriceRow {
+                series: series.into(),
+                start_at: to_naive(s),
+                end_at: to_naive(e),
+                price: p.normalize().to_string(),
+            }),
+        }
+    }
 }
 
 /// A site's stored meter data from `from` to `to` (UTC days, both included), every version of every day,

@@ -156,12 +156,25 @@ pub struct AuthSettings {
     pub jwks_min_refetch_secs: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsSettings {
     /// PEM certificate chain; with `key`, Sluice serves HTTPS (TLS 1.2+) and no plain HTTP.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// `Strict-Transport-Security: max-age` of responses served over TLS, seconds (0: none).
+    pub hsts_max_age_secs: u64,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            cert: None,
+            key: None,
+            // One year: browsers keep to HTTPS across visits months apart.
+            hsts_max_age_secs: 31_536_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

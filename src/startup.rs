@@ -255,11 +255,13 @@ impl Application {
             );
         }
         let openapi = api::openapi_json();
-        let mut server = HttpServer::new(move || api::app(state.clone(), limits, origin.clone(), openapi.clone()))
-            .disable_signals()
-            .shutdown_timeout(settings.server.shutdown_timeout_secs)
-            .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))
-            .keep_alive(Duration::from_secs(settings.server.keep_alive_secs));
+        let headers = api::headers::ResponseHeaders::new(settings.tls.hsts_max_age_secs);
+        let mut server =
+            HttpServer::new(move || api::app(state.clone(), limits, origin.clone(), openapi.clone(), headers.clone()))
+                .disable_signals()
+                .shutdown_timeout(settings.server.shutdown_timeout_secs)
+                .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))
+                .keep_alive(Duration::from_secs(settings.server.keep_alive_secs));
         let workers = settings
             .server
             .workers

@@ -11,6 +11,7 @@ pub mod enrollments;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod headers;
 pub mod health;
 pub mod notifiers;
 pub mod price_signals;
@@ -309,12 +310,14 @@ pub fn openapi_json() -> docs_page::OpenApiJson {
     )))
 }
 
-/// The application: handlers, state, limits, `/openapi.json`, the API page at `/docs/`, request ids.
+/// The application: handlers, state, limits, `/openapi.json`, the API page at `/docs/`, the headers every
+/// response carries, request ids.
 pub fn app(
     state: AppState,
     limits: BodyLimits,
     origin: auth::PublicOrigin,
     openapi_json: docs_page::OpenApiJson,
+    response_headers: headers::ResponseHeaders,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -330,6 +333,7 @@ pub fn app(
         .app_data(Data::new(limits))
         .app_data(Data::new(origin))
         .app_data(Data::new(openapi_json))
+        .app_data(Data::new(response_headers))
         .service(docs_page::openapi_json)
         .service(docs_page::docs_redirect)
         .service(docs_page::docs_page)
@@ -349,6 +353,8 @@ pub fn app(
             }
             futures_util::future::Either::Right(srv.call(req).map(|r| r.map(ServiceResponse::map_into_left_body)))
         })
+        // Outside the access check and the URL check: their refusals carry the headers too.
+        .wrap(actix_web::middleware::from_fn(headers::add))
         .wrap_fn(|req, srv| {
             let id = uuid::Uuid::now_v7().to_string();
             let method = req.method().clone();

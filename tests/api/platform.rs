@@ -95,6 +95,11 @@ async fn https_serves_tls_and_refuses_plain_http() {
         .unwrap();
     let r = tls12.get(format!("{}/health", app.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["strict-transport-security"],
+        "max-age=31536000",
+        "browsers are told to keep to HTTPS"
+    );
     let plain = app.base.replace("https://", "http://");
     let r = reqwest::get(format!("{plain}/health")).await;
     assert!(
@@ -110,6 +115,59 @@ async fn https_serves_tls_and_refuses_plain_http() {
             "private key is owner-only"
         );
     }
+}
+
+/// What a browser or a shared cache is told on every response, whoever answered it: the handler, the
+/// access check refusing a token, or the URL check.
+#[actix_rt::test]
+async fn every_response_forbids_sniffing_and_storing_and_pages_carry_a_content_security_policy() {
+    let app = TestApp::new().await;
+    let bl = app.bl();
+    let anonymous = app.anonymous();
+    let answers = [
+        ("a program list", bl.get("/programs").await),
+        ("a refused token", anonymous.get("/programs").await),
+        ("an unknown path", anonymous.get("/nowhere").await),
+        ("a URL naming NUL", anonymous.get("/programs?x=%00").await),
+        ("the health check", anonymous.get("/health").await),
+    ];
+    for (what, r) in &answers {
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{what}: {}",
+            r.status
+        );
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{what}: {}", r.status);
+        assert_eq!(r.header("strict-transport-security"), None, "{what}: plain HTTP");
+        assert_eq!(r.header("content-security-policy"), None, "{what}: not a page");
+    }
+    assert_eq!(answers[1].1.status, 401);
+    assert_eq!(answers[3].1.status, 400);
+
+    let page = anonymous.get("/docs/").await;
+    assert_eq!(page.status, 200);
+    let policy = page
+        .header("content-security-policy")
+        .expect("the API page has a policy");
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    assert!(!policy.contains("unsafe-eval"), "{policy}");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    let script = anonymous.get("/docs/rapidoc-min.js").await;
+    assert_eq!(
+        script.header("cache-control"),
+        Some("public, max-age=86400"),
+        "the page's script stays cacheable"
+    );
+    assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
 }
 
 fn sluice(args: &[&str]) -> std::process::Output {

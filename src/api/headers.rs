@@ -36,7 +36,7 @@ impl ResponseHeaders {
 /// The policy of HTML pages: scripts, styles, images and requests from this server only; inline style
 /// attributes allowed (the API page's components set them), inline scripts not; no plugins, no `<base>`
 /// rewriting, forms posting only here, no framing (clickjacking).
-pub const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
@@ -66,7 +66,11 @@ fn set(h: &mut HeaderMap, hsts: Option<HeaderValue>) {
     let html = h
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"));
+        .is_some_and(|t| {
+            t.trim_start()
+                .get(..9)
+                .is_some_and(|p| p.eq_ignore_ascii_case("text/html"))
+        });
     if html {
         h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
         // For browsers that predate `frame-ancestors`.

@@ -155,29 +155,37 @@ pub trait Channel: Send + Sync + 'static {
     fn deliver(&self, n: Claimed) -> BoxFuture<'_, Attempt>;
 }
 
-/// The channels this instance runs, in the order they are served.
+/// The channels this instance runs, in the order they are served, and what they need together (fixed at
+/// start-up: every write asks).
 #[derive(Clone, Default)]
-pub struct Channels(Arc<Vec<Arc<dyn Channel>>>);
+pub struct Channels {
+    list: Arc<Vec<Arc<dyn Channel>>>,
+    needs: Needs,
+}
 
 impl Channels {
     pub fn new(channels: Vec<Arc<dyn Channel>>) -> Self {
-        Self(Arc::new(channels))
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Channel>> {
-        self.0.iter()
-    }
-
-    /// What the channels together need read before planning.
-    pub fn needs(&self) -> Needs {
-        self.iter().fold(Needs::default(), |a, c| {
+        let needs = channels.iter().fold(Needs::default(), |a, c| {
             let n = c.needs();
             Needs {
                 subscriptions: a.subscriptions || n.subscriptions,
                 vens: a.vens || n.vens,
                 every_change: a.every_change || n.every_change,
             }
-        })
+        });
+        Self {
+            list: Arc::new(channels),
+            needs,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Channel>> {
+        self.list.iter()
+    }
+
+    /// What the channels together need read before planning.
+    pub fn needs(&self) -> Needs {
+        self.needs
     }
 
     /// `GET /notifiers`: what every channel advertises.

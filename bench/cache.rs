@@ -41,10 +41,7 @@ fn rss_mb() -> f64 {
 }
 
 fn principal(client: &str, role: Role) -> Principal {
-    Principal {
-        client_id: client.to_owned(),
-        scopes: role.scopes(),
-    }
+    Principal::of_role(client.to_owned(), role)
 }
 
 /// (first, last, largest − smallest) of the samples after the warm-up one, MB.

@@ -17,21 +17,44 @@ use actix_web::middleware::Next;
 use actix_web::web::Data;
 
 use crate::auth::Scope::{ReadAll, WriteEvents, WritePrograms, WriteReports, WriteSubscriptions, WriteVens};
-use crate::auth::{Access, Principal};
+use crate::auth::{Access, Permission, Principal};
 use crate::error::AppError;
 use crate::service::AppState;
 
-/// One operation: its method (upper case), its path as routed and documented, and who may call it.
+/// One operation: its method (upper case), its path as routed and documented, and who may call it: the
+/// OpenADR scopes a token needs, and the permission a business-logic caller needs beside them
+/// (`auth::roles`; `None`: no permission beyond the scopes — open operations, and the VEN's own writes).
 #[derive(Debug, Clone, Copy)]
 pub struct Operation {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
+    pub permission: Option<Permission>,
 }
 
-const fn op(method: &'static str, path: &'static str, access: Access) -> Operation {
-    Operation { method, path, access }
+impl Operation {
+    /// Whether `who` may call it (what [`authorize`] checks).
+    pub fn admits(&self, who: &Principal) -> bool {
+        who.check(self.access, self.permission).is_ok()
+    }
 }
+
+const fn op(method: &'static str, path: &'static str, access: Access, permission: Option<Permission>) -> Operation {
+    Operation {
+        method,
+        path,
+        access,
+        permission,
+    }
+}
+
+const OPEN: Option<Permission> = None;
+/// Writes only a VEN's token has the scope for (reports).
+const VEN_ONLY: Option<Permission> = None;
+const READ: Option<Permission> = Some(Permission::Read);
+const DISPATCH: Option<Permission> = Some(Permission::Dispatch);
+const ENROLL: Option<Permission> = Some(Permission::Enroll);
+const SETTLE: Option<Permission> = Some(Permission::Settle);
 
 /// Reads of the operator's own API: business logic only.
 const OPS_READ: Access = Access::READ_ALL;
@@ -43,112 +66,147 @@ const OPS_WRITE_VENS: Access = Access::AllOf(&[ReadAll, WriteVens]);
 /// Every operation served, with its access rule.
 pub const OPERATIONS: &[Operation] = &[
     // OpenADR 3.1: the scope each operation's `security` names in the specification.
-    op("GET", "/programs", Access::READ_TARGETS),
-    op("POST", "/programs", Access::AllOf(&[WritePrograms])),
-    op("GET", "/programs/{programID}", Access::READ_TARGETS),
-    op("PUT", "/programs/{programID}", Access::AllOf(&[WritePrograms])),
-    op("DELETE", "/programs/{programID}", Access::AllOf(&[WritePrograms])),
-    op("GET", "/events", Access::READ_TARGETS),
-    op("POST", "/events", Access::AllOf(&[WriteEvents])),
-    op("GET", "/events/{eventID}", Access::READ_TARGETS),
-    op("PUT", "/events/{eventID}", Access::AllOf(&[WriteEvents])),
-    op("DELETE", "/events/{eventID}", Access::AllOf(&[WriteEvents])),
-    op("GET", "/reports", Access::READ_VEN_OBJECTS),
-    op("POST", "/reports", Access::AllOf(&[WriteReports])),
-    op("GET", "/reports/{reportID}", Access::READ_VEN_OBJECTS),
-    op("PUT", "/reports/{reportID}", Access::AllOf(&[WriteReports])),
-    op("DELETE", "/reports/{reportID}", Access::AllOf(&[WriteReports])),
-    op("GET", "/subscriptions", Access::READ_VEN_OBJECTS),
-    op("POST", "/subscriptions", Access::AllOf(&[WriteSubscriptions])),
-    op("GET", "/subscriptions/{subscriptionID}", Access::READ_VEN_OBJECTS),
+    op("GET", "/programs", Access::READ_TARGETS, READ),
+    op("POST", "/programs", Access::AllOf(&[WritePrograms]), ENROLL),
+    op("GET", "/programs/{programID}", Access::READ_TARGETS, READ),
+    op("PUT", "/programs/{programID}", Access::AllOf(&[WritePrograms]), ENROLL),
+    op(
+        "DELETE",
+        "/programs/{programID}",
+        Access::AllOf(&[WritePrograms]),
+        ENROLL,
+    ),
+    op("GET", "/events", Access::READ_TARGETS, READ),
+    op("POST", "/events", Access::AllOf(&[WriteEvents]), DISPATCH),
+    op("GET", "/events/{eventID}", Access::READ_TARGETS, READ),
+    op("PUT", "/events/{eventID}", Access::AllOf(&[WriteEvents]), DISPATCH),
+    op("DELETE", "/events/{eventID}", Access::AllOf(&[WriteEvents]), DISPATCH),
+    op("GET", "/reports", Access::READ_VEN_OBJECTS, READ),
+    op("POST", "/reports", Access::AllOf(&[WriteReports]), VEN_ONLY),
+    op("GET", "/reports/{reportID}", Access::READ_VEN_OBJECTS, READ),
+    op("PUT", "/reports/{reportID}", Access::AllOf(&[WriteReports]), VEN_ONLY),
+    op(
+        "DELETE",
+        "/reports/{reportID}",
+        Access::AllOf(&[WriteReports]),
+        VEN_ONLY,
+    ),
+    op("GET", "/subscriptions", Access::READ_VEN_OBJECTS, READ),
+    op("POST", "/subscriptions", Access::AllOf(&[WriteSubscriptions]), READ),
+    op("GET", "/subscriptions/{subscriptionID}", Access::READ_VEN_OBJECTS, READ),
     op(
         "PUT",
         "/subscriptions/{subscriptionID}",
         Access::AllOf(&[WriteSubscriptions]),
+        READ,
     ),
     op(
         "DELETE",
         "/subscriptions/{subscriptionID}",
         Access::AllOf(&[WriteSubscriptions]),
+        READ,
     ),
-    op("GET", "/vens", Access::READ_VEN_OBJECTS),
-    op("POST", "/vens", Access::AllOf(&[WriteVens])),
-    op("GET", "/vens/{venID}", Access::READ_VEN_OBJECTS),
-    op("PUT", "/vens/{venID}", Access::AllOf(&[WriteVens])),
-    op("DELETE", "/vens/{venID}", Access::AllOf(&[WriteVens])),
-    op("GET", "/resources", Access::READ_VEN_OBJECTS),
-    op("POST", "/resources", Access::AllOf(&[WriteVens])),
-    op("GET", "/resources/{resourceID}", Access::READ_VEN_OBJECTS),
-    op("PUT", "/resources/{resourceID}", Access::AllOf(&[WriteVens])),
-    op("DELETE", "/resources/{resourceID}", Access::AllOf(&[WriteVens])),
-    op("GET", "/auth/server", Access::Public),
-    op("POST", "/auth/token", Access::Public),
+    op("GET", "/vens", Access::READ_VEN_OBJECTS, READ),
+    op("POST", "/vens", Access::AllOf(&[WriteVens]), ENROLL),
+    op("GET", "/vens/{venID}", Access::READ_VEN_OBJECTS, READ),
+    op("PUT", "/vens/{venID}", Access::AllOf(&[WriteVens]), ENROLL),
+    op("DELETE", "/vens/{venID}", Access::AllOf(&[WriteVens]), ENROLL),
+    op("GET", "/resources", Access::READ_VEN_OBJECTS, READ),
+    op("POST", "/resources", Access::AllOf(&[WriteVens]), ENROLL),
+    op("GET", "/resources/{resourceID}", Access::READ_VEN_OBJECTS, READ),
+    op("PUT", "/resources/{resourceID}", Access::AllOf(&[WriteVens]), ENROLL),
+    op("DELETE", "/resources/{resourceID}", Access::AllOf(&[WriteVens]), ENROLL),
+    op("GET", "/auth/server", Access::Public, OPEN),
+    op("POST", "/auth/token", Access::Public, OPEN),
     // The specification asks `read_all`; any client may read it: it reveals nothing private, and a VEN
     // needs it to choose a binding (docs/spec-decisions.md).
-    op("GET", "/notifiers", Access::Token),
-    op("GET", "/notifiers/mqtt/topics/programs", OPS_READ),
-    op("GET", "/notifiers/mqtt/topics/programs/{programID}", OPS_READ),
-    op("GET", "/notifiers/mqtt/topics/programs/{programID}/events", OPS_READ),
-    op("GET", "/notifiers/mqtt/topics/events", OPS_READ),
-    op("GET", "/notifiers/mqtt/topics/reports", OPS_READ),
-    op("GET", "/notifiers/mqtt/topics/subscriptions", OPS_READ),
-    op("GET", "/notifiers/mqtt/topics/vens", OPS_READ),
-    op("GET", "/notifiers/mqtt/topics/resources", OPS_READ),
+    op("GET", "/notifiers", Access::Token, OPEN),
+    op("GET", "/notifiers/mqtt/topics/programs", OPS_READ, READ),
+    op("GET", "/notifiers/mqtt/topics/programs/{programID}", OPS_READ, READ),
+    op(
+        "GET",
+        "/notifiers/mqtt/topics/programs/{programID}/events",
+        OPS_READ,
+        READ,
+    ),
+    op("GET", "/notifiers/mqtt/topics/events", OPS_READ, READ),
+    op("GET", "/notifiers/mqtt/topics/reports", OPS_READ, READ),
+    op("GET", "/notifiers/mqtt/topics/subscriptions", OPS_READ, READ),
+    op("GET", "/notifiers/mqtt/topics/vens", OPS_READ, READ),
+    op("GET", "/notifiers/mqtt/topics/resources", OPS_READ, READ),
     // A VEN's own topics; which ven is its own is checked by the service.
-    op("GET", "/notifiers/mqtt/topics/vens/{venID}", Access::READ_VEN_OBJECTS),
+    op(
+        "GET",
+        "/notifiers/mqtt/topics/vens/{venID}",
+        Access::READ_VEN_OBJECTS,
+        READ,
+    ),
     op(
         "GET",
         "/notifiers/mqtt/topics/vens/{venID}/events",
         Access::READ_VEN_OBJECTS,
+        READ,
     ),
     op(
         "GET",
         "/notifiers/mqtt/topics/vens/{venID}/programs",
         Access::READ_VEN_OBJECTS,
+        READ,
     ),
     op(
         "GET",
         "/notifiers/mqtt/topics/vens/{venID}/resources",
         Access::READ_VEN_OBJECTS,
+        READ,
     ),
-    op("GET", "/health", Access::Public),
+    op("GET", "/health", Access::Public, OPEN),
     // The operator's API.
-    op("GET", "/ops/notifications", OPS_READ),
-    op("GET", "/ops/callbacks", OPS_READ),
-    op("GET", "/ops/sites", OPS_READ),
-    op("POST", "/ops/sites", OPS_WRITE_PROGRAMS),
-    op("GET", "/ops/sites/{siteID}", OPS_READ),
-    op("PUT", "/ops/sites/{siteID}", OPS_WRITE_PROGRAMS),
-    op("DELETE", "/ops/sites/{siteID}", OPS_WRITE_PROGRAMS),
-    op("GET", "/ops/sites/{siteID}/telemetry", OPS_READ),
-    op("GET", "/ops/sites/{siteID}/latency", OPS_READ),
-    op("GET", "/ops/enrollments", OPS_READ),
-    op("POST", "/ops/enrollments", OPS_WRITE_PROGRAMS),
-    op("GET", "/ops/enrollments/{enrollmentID}", OPS_READ),
-    op("PUT", "/ops/enrollments/{enrollmentID}", OPS_WRITE_PROGRAMS),
-    op("DELETE", "/ops/enrollments/{enrollmentID}", OPS_WRITE_PROGRAMS),
-    op("GET", "/ops/dispatches", OPS_READ),
-    op("POST", "/ops/dispatches", OPS_WRITE_EVENTS),
-    op("GET", "/ops/dispatches/{dispatchID}", OPS_READ),
-    op("POST", "/ops/dispatches/{dispatchID}/cancel", OPS_WRITE_EVENTS),
-    op("GET", "/ops/events/{eventID}/latency", OPS_READ),
-    op("POST", "/ops/price-signals", OPS_WRITE_EVENTS),
-    op("POST", "/ops/clients", OPS_WRITE_VENS),
-    op("POST", "/ops/meter-data", OPS_WRITE_PROGRAMS),
-    op("GET", "/ops/sites/{siteID}/meter-data", OPS_READ),
-    op("POST", "/ops/prices", OPS_WRITE_PROGRAMS),
-    op("GET", "/ops/programs/{programID}/settlement-rules", OPS_READ),
-    op("PUT", "/ops/programs/{programID}/settlement-rules", OPS_WRITE_PROGRAMS),
-    op("POST", "/ops/settlements", OPS_WRITE_PROGRAMS),
-    op("GET", "/ops/settlements/{runID}", OPS_READ),
-    op("GET", "/ops/settlements/{runID}/statements", OPS_READ),
-    op("GET", "/ops/statements", OPS_READ),
-    op("GET", "/ops/statements/{statementID}", OPS_READ),
-    op("GET", "/ops/statements/{statementID}/chart", OPS_READ),
+    op("GET", "/ops/notifications", OPS_READ, READ),
+    op("GET", "/ops/callbacks", OPS_READ, READ),
+    op("GET", "/ops/sites", OPS_READ, READ),
+    op("POST", "/ops/sites", OPS_WRITE_PROGRAMS, ENROLL),
+    op("GET", "/ops/sites/{siteID}", OPS_READ, READ),
+    op("PUT", "/ops/sites/{siteID}", OPS_WRITE_PROGRAMS, ENROLL),
+    op("DELETE", "/ops/sites/{siteID}", OPS_WRITE_PROGRAMS, ENROLL),
+    op("GET", "/ops/sites/{siteID}/telemetry", OPS_READ, READ),
+    op("GET", "/ops/sites/{siteID}/latency", OPS_READ, READ),
+    op("GET", "/ops/enrollments", OPS_READ, READ),
+    op("POST", "/ops/enrollments", OPS_WRITE_PROGRAMS, ENROLL),
+    op("GET", "/ops/enrollments/{enrollmentID}", OPS_READ, READ),
+    op("PUT", "/ops/enrollments/{enrollmentID}", OPS_WRITE_PROGRAMS, ENROLL),
+    op("DELETE", "/ops/enrollments/{enrollmentID}", OPS_WRITE_PROGRAMS, ENROLL),
+    op("GET", "/ops/dispatches", OPS_READ, READ),
+    op("POST", "/ops/dispatches", OPS_WRITE_EVENTS, DISPATCH),
+    op("GET", "/ops/dispatches/{dispatchID}", OPS_READ, READ),
+    op(
+        "POST",
+        "/ops/dispatches/{dispatchID}/cancel",
+        OPS_WRITE_EVENTS,
+        DISPATCH,
+    ),
+    op("GET", "/ops/events/{eventID}/latency", OPS_READ, READ),
+    op("POST", "/ops/price-signals", OPS_WRITE_EVENTS, DISPATCH),
+    op("POST", "/ops/clients", OPS_WRITE_VENS, ENROLL),
+    op("POST", "/ops/meter-data", OPS_WRITE_PROGRAMS, SETTLE),
+    op("GET", "/ops/sites/{siteID}/meter-data", OPS_READ, READ),
+    op("POST", "/ops/prices", OPS_WRITE_PROGRAMS, SETTLE),
+    op("GET", "/ops/programs/{programID}/settlement-rules", OPS_READ, READ),
+    op(
+        "PUT",
+        "/ops/programs/{programID}/settlement-rules",
+        OPS_WRITE_PROGRAMS,
+        SETTLE,
+    ),
+    op("POST", "/ops/settlements", OPS_WRITE_PROGRAMS, SETTLE),
+    op("GET", "/ops/settlements/{runID}", OPS_READ, READ),
+    op("GET", "/ops/settlements/{runID}/statements", OPS_READ, READ),
+    op("GET", "/ops/statements", OPS_READ, READ),
+    op("GET", "/ops/statements/{statementID}", OPS_READ, READ),
+    op("GET", "/ops/statements/{statementID}/chart", OPS_READ, READ),
 ];
 
-/// The access rule of `method` on the routed `path` pattern, if the operation is in [`OPERATIONS`].
-pub fn rule(method: &str, path: &str) -> Option<Access> {
+/// The operation `method` on the routed `path` pattern, if it is in [`OPERATIONS`].
+pub fn operation(method: &str, path: &str) -> Option<Operation> {
     static BY_PATH: OnceLock<HashMap<&'static str, Vec<Operation>>> = OnceLock::new();
     BY_PATH
         .get_or_init(|| {
@@ -161,7 +219,7 @@ pub fn rule(method: &str, path: &str) -> Option<Access> {
         .get(path)?
         .iter()
         .find(|o| o.method == method)
-        .map(|o| o.access)
+        .copied()
 }
 
 /// Middleware: the caller's token is verified and its scopes checked against the operation's rule
@@ -176,13 +234,16 @@ pub async fn authorize(
     // reaches `/ops/sites`), not the raw path of the request line. Unknown paths, other methods (405), the
     // API page and `/openapi.json` have no rule and pass.
     let routed = req.match_info().as_str();
-    let access = req
+    let op = req
         .resource_map()
         .match_pattern(routed)
-        .and_then(|pattern| rule(req.method().as_str(), &pattern));
-    let outcome = match access {
-        None | Some(Access::Public) => Ok(None),
-        Some(access) => principal(&req).await.and_then(|p| p.check(access).map(|()| Some(p))),
+        .and_then(|pattern| operation(req.method().as_str(), &pattern));
+    let outcome = match op {
+        None => Ok(None),
+        Some(op) if op.access == Access::Public => Ok(None),
+        Some(op) => principal(&req)
+            .await
+            .and_then(|p| p.check(op.access, op.permission).map(|()| Some(p))),
     };
     match outcome {
         Ok(who) => {
@@ -229,8 +290,12 @@ fn bearer(value: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Writes each operation's rule into the document as its `security`: one requirement per way in, every
-/// scope of a requirement needed.
+/// The OpenAPI extension naming an operation's permission.
+pub const PERMISSION_EXTENSION: &str = "x-sluice-permission";
+
+/// Writes each operation's rule into the document: its `security` (one requirement per way in, every
+/// scope of a requirement needed) and, as `x-sluice-permission`, the permission a business-logic caller
+/// needs.
 pub fn document(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::security::SecurityRequirement;
     for (path, item) in api.paths.paths.iter_mut() {
@@ -242,7 +307,13 @@ pub fn document(api: &mut utoipa::openapi::OpenApi) {
         ];
         for (method, op) in ops {
             let Some(op) = op else { continue };
-            let requirements = rule(method, path).map(Access::requirements).unwrap_or_default();
+            let declared = operation(method, path);
+            if let Some(permission) = declared.and_then(|o| o.permission) {
+                op.extensions
+                    .get_or_insert_with(Default::default)
+                    .insert(PERMISSION_EXTENSION.to_owned(), permission.as_str().into());
+            }
+            let requirements = declared.map(|o| o.access.requirements()).unwrap_or_default();
             op.security = (!requirements.is_empty()).then(|| {
                 requirements
                     .into_iter()

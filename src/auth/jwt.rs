@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::{Principal, Scopes};
+use super::{Permissions, Principal, Scopes};
 use crate::clock::SharedClock;
 use crate::error::AppError;
 
@@ -114,8 +114,9 @@ impl Authenticator {
         }
     }
 
-    /// Issues a token for `client_id` with `scopes`; returns it with its lifetime in seconds.
-    pub fn issue(&self, client_id: &str, scopes: Scopes) -> Result<(String, i64), AppError> {
+    /// Issues a token for `client_id` with `scopes` and `permissions`; returns it with its lifetime in
+    /// seconds.
+    pub fn issue(&self, client_id: &str, scopes: Scopes, permissions: Permissions) -> Result<(String, i64), AppError> {
         let Mode::Internal { enc, ttl_secs, .. } = &self.mode else {
             return Err(AppError::NotImplemented(
                 "tokens are issued by the external identity provider".into(),
@@ -124,7 +125,7 @@ impl Authenticator {
         let now = self.clock.now().timestamp();
         let claims = Claims {
             sub: client_id.to_owned(),
-            scope: scopes.to_string(),
+            scope: scope_list(scopes, permissions),
             iat: now,
             exp: now + ttl_secs,
             iss: ISSUER.to_owned(),
@@ -145,10 +146,10 @@ impl Authenticator {
                 v.set_required_spec_claims(&["exp", "sub"]);
                 let data = jsonwebtoken::decode::<Claims>(token, dec, &v).map_err(|e| invalid(&e.to_string()))?;
                 self.check_times(Some(data.claims.exp), None)?;
-                Ok(Principal {
-                    client_id: data.claims.sub,
-                    scopes: Scopes::parse_list(data.claims.scope.split(' ')),
-                })
+                Ok(Principal::from_scope_names(
+                    data.claims.sub,
+                    data.claims.scope.split(' '),
+                ))
             }
             Mode::External(ext) => {
                 let External { opts, static_key, jwks } = &**ext;
@@ -211,10 +212,14 @@ fn principal_from_claims(claims: &serde_json::Value, claim: &str) -> Option<Prin
             _ => {}
         }
     }
-    Some(Principal {
-        client_id,
-        scopes: Scopes::parse_list(names.iter().map(String::as_str)),
-    })
+    Some(Principal::from_scope_names(client_id, names.iter().map(String::as_str)))
+}
+
+/// The `scope` of a token: its OpenADR scopes, then its Sluice permissions.
+pub fn scope_list(scopes: Scopes, permissions: Permissions) -> String {
+    let mut names: Vec<&str> = scopes.iter().map(super::Scope::as_str).collect();
+    names.extend(permissions.scope_names());
+    names.join(" ")
 }
 
 fn decoding_key_from_pem(pem: &str, alg: Algorithm) -> Result<DecodingKey, String> {
@@ -395,7 +400,7 @@ mod tests {
     fn issued_tokens_verify_until_they_expire() {
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()));
         let a = Authenticator::internal(&[7u8; 32], 3600, clock.clone());
-        let (token, ttl) = a.issue("ven-1", Role::Ven.scopes()).unwrap();
+        let (token, ttl) = a.issue("ven-1", Role::Ven.scopes(), Role::Ven.permissions()).unwrap();
         assert_eq!(ttl, 3600);
         let p = rt().block_on(a.verify(&token)).unwrap();
         assert_eq!(p.client_id, "ven-1");
@@ -412,7 +417,9 @@ mod tests {
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let a = Authenticator::internal(&[7u8; 32], 3600, clock.clone());
         let b = Authenticator::internal(&[8u8; 32], 3600, clock);
-        let (token, _) = b.issue("x", Role::Operator.scopes()).unwrap();
+        let (token, _) = b
+            .issue("x", Role::Operator.scopes(), Role::Operator.permissions())
+            .unwrap();
         assert!(matches!(
             rt().block_on(a.verify(&token)),
             Err(AppError::Unauthorized(_))

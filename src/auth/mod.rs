@@ -1,12 +1,14 @@
 //! Who is calling: roles, scopes, the principal of a request; tokens and client secrets.
 
 pub mod jwt;
+pub mod roles;
 pub mod secret;
 
 use std::fmt;
 
 use crate::error::AppError;
 pub use crate::wire::auth::Role;
+pub use roles::{Permission, Permissions};
 
 /// OpenADR 3.1 scopes (yaml `securitySchemes`). `read_bl` is used by the yaml but never defined; it is
 /// treated as `read_all` (docs/spec-decisions.md, "Auth").
@@ -81,6 +83,10 @@ impl Scopes {
         Self(self.0 & other.0)
     }
 
+    pub fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
     /// Parses a space-separated scope string, ignoring unknown names.
     pub fn parse_list<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         Self::of(&names.into_iter().filter_map(Scope::parse).collect::<Vec<_>>())
@@ -104,28 +110,6 @@ impl fmt::Debug for Scopes {
     }
 }
 
-impl Role {
-    /// The scopes a token of this role carries (the sets the Alliance test suite fixture uses).
-    pub fn scopes(self) -> Scopes {
-        match self {
-            Self::Operator => Scopes::of(&[
-                Scope::ReadAll,
-                Scope::WritePrograms,
-                Scope::WriteEvents,
-                Scope::WriteSubscriptions,
-                Scope::WriteVens,
-            ]),
-            Self::Ven => Scopes::of(&[
-                Scope::ReadTargets,
-                Scope::ReadVenObjects,
-                Scope::WriteReports,
-                Scope::WriteSubscriptions,
-                Scope::WriteVens,
-            ]),
-        }
-    }
-}
-
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -138,26 +122,67 @@ pub struct Principal {
     /// The OAuth2 client id: the `clientID` written into VEN-created objects.
     pub client_id: String,
     pub scopes: Scopes,
+    /// What a business-logic caller may do (`roles`); empty for a VEN.
+    pub permissions: Permissions,
 }
 
 impl Principal {
+    /// The principal of a token whose scope list is `names`: OpenADR scopes and Sluice permissions. A
+    /// business-logic token naming no permission has the `operator` role's (see `roles`).
+    pub fn from_scope_names<'a>(client_id: String, names: impl IntoIterator<Item = &'a str> + Clone) -> Self {
+        let scopes = Scopes::parse_list(names.clone());
+        let mut permissions = Permissions::parse_list(names);
+        if !scopes.contains(Scope::ReadAll) {
+            permissions = Permissions::default();
+        } else if permissions.is_empty() {
+            permissions = Role::Operator.permissions();
+        }
+        Self {
+            client_id,
+            scopes,
+            permissions,
+        }
+    }
+
+    /// The principal of a token issued to `role`.
+    pub fn of_role(client_id: String, role: Role) -> Self {
+        Self {
+            client_id,
+            scopes: role.scopes(),
+            permissions: role.permissions(),
+        }
+    }
+
     /// Business logic: `read_all` grants unrestricted reads (Definition §Object Privacy).
     pub fn is_business_logic(&self) -> bool {
         self.scopes.contains(Scope::ReadAll)
     }
 
-    /// 403 unless the token satisfies `access`.
-    pub fn check(&self, access: Access) -> Result<(), AppError> {
-        if access.admits(self.scopes) {
-            return Ok(());
+    /// 403 unless the token satisfies `access` and, for the business logic, holds `permission`.
+    pub fn check(&self, access: Access, permission: Option<Permission>) -> Result<(), AppError> {
+        if !access.admits(self.scopes) {
+            let names = |scopes: &[Scope]| scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(AppError::Forbidden(match access {
+                Access::AnyOf([one]) | Access::AllOf([one]) => {
+                    format!("this operation needs the {} scope", one.as_str())
+                }
+                Access::AnyOf(scopes) => format!("this operation needs one of the scopes {}", names(scopes)),
+                Access::AllOf(scopes) => format!("this operation needs the scopes {}", names(scopes)),
+                Access::Public | Access::Token => "this operation is not open to this client".to_owned(),
+            }));
         }
-        let names = |scopes: &[Scope]| scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-        Err(AppError::Forbidden(match access {
-            Access::AnyOf([one]) | Access::AllOf([one]) => format!("this operation needs the {} scope", one.as_str()),
-            Access::AnyOf(scopes) => format!("this operation needs one of the scopes {}", names(scopes)),
-            Access::AllOf(scopes) => format!("this operation needs the scopes {}", names(scopes)),
-            Access::Public | Access::Token => "this operation is not open to this client".to_owned(),
-        }))
+        match permission {
+            Some(p) if self.is_business_logic() && !self.permissions.contains(p) => Err(AppError::Forbidden(format!(
+                "this operation needs the {} permission; this caller has {}",
+                p.as_str(),
+                if self.permissions.is_empty() {
+                    "none".to_owned()
+                } else {
+                    self.permissions.to_string()
+                }
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `sluice client add|list|remove`: OAuth2 clients of the built-in token endpoint.
 
 use anyhow::{Context, bail};
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use sluice::auth::Role;
 use sluice::clock::SharedClock;
 use sluice::service::clients::{self, PEPPER_SECRET};
@@ -9,18 +9,22 @@ use sluice::startup::open_db;
 
 use super::{Common, settings};
 
-#[derive(Clone, Copy, ValueEnum)]
-pub(crate) enum RoleArg {
-    Operator,
-    Ven,
+/// A role by name (`sluice::auth::roles` says what each may do).
+fn role(name: &str) -> Result<Role, String> {
+    Role::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unknown role; one of {}", names.join(", "))
+    })
 }
 
 #[derive(Subcommand)]
 pub(crate) enum ClientAction {
     /// Create a client; prints {"client_id","client_secret","role"} as one JSON line.
     Add {
-        #[arg(long, value_enum)]
-        role: RoleArg,
+        /// admin, dispatcher, enrollment, analyst, viewer (staff roles of the business logic), operator
+        /// (a business-logic machine: every permission but administration) or ven.
+        #[arg(long, value_parser = role)]
+        role: Role,
         #[arg(long)]
         name: String,
         #[command(flatten)]
@@ -50,10 +54,6 @@ pub(crate) fn client(action: ClientAction, clock: SharedClock) -> anyhow::Result
     match action {
         ClientAction::Add { role, name, .. } => {
             let pepper = clients::load_secret(&db, &clock, PEPPER_SECRET)?;
-            let role = match role {
-                RoleArg::Operator => Role::Operator,
-                RoleArg::Ven => Role::Ven,
-            };
             let issued = clients::add(&db, &clock, &pepper, role, &name)?;
             println!("{}", serde_json::to_string(&issued)?);
         }

@@ -1,7 +1,7 @@
 //! OAuth2 clients of the built-in token endpoint: administration (CLI) and the client-credentials grant.
 
 use crate::auth::secret::{hash_secret, new_client_id, new_client_secret, verify_secret};
-use crate::auth::{Role, Scopes};
+use crate::auth::{Permissions, Role, Scopes};
 use crate::clock::SharedClock;
 use crate::error::AppError;
 use crate::store::repo::{self, ClientRow};
@@ -117,20 +117,32 @@ pub async fn token(
     };
     let role = Role::parse(&row.role)
         .ok_or_else(|| AppError::Internal(format!("client {client_id} has role {:?}", row.role)))?;
-    let mut scopes = role.scopes();
-    if let Some(asked) = form.scope.as_deref() {
-        let narrowed = scopes.intersect(Scopes::parse_list(asked.split_whitespace()));
-        if !narrowed.is_empty() {
-            scopes = narrowed;
-        }
-    }
-    let (access_token, expires_in) = state.auth.issue(&row.client_id, scopes)?;
+    let (scopes, permissions) = narrowed(role, form.scope.as_deref());
+    let (access_token, expires_in) = state.auth.issue(&row.client_id, scopes, permissions)?;
     Ok(ClientCredentialResponse {
         access_token,
         token_type: "Bearer".into(),
         expires_in,
-        scope: Some(scopes.to_string()),
+        scope: Some(crate::auth::jwt::scope_list(scopes, permissions)),
     })
+}
+
+/// The scopes and permissions of a token for `role`, narrowed to those `asked` names (RFC 6749 §3.3).
+/// Scopes and permissions narrow separately: asking for `read_all` alone keeps the role's permissions,
+/// which the narrowed scopes then limit; a request naming nothing the role has gets the whole role.
+fn narrowed(role: Role, asked: Option<&str>) -> (Scopes, Permissions) {
+    let (mut scopes, mut permissions) = (role.scopes(), role.permissions());
+    if let Some(asked) = asked {
+        let s = scopes.intersect(Scopes::parse_list(asked.split_whitespace()));
+        if !s.is_empty() {
+            scopes = s;
+        }
+        let p = permissions.intersect(Permissions::parse_list(asked.split_whitespace()));
+        if !p.is_empty() {
+            permissions = p;
+        }
+    }
+    (scopes, permissions)
 }
 
 /// `POST /ops/clients`: the business logic issues credentials for a VEN (a mining site's controller, the

@@ -36,28 +36,50 @@ pub struct ClientCredentialResponse {
     pub scope: Option<String>,
 }
 
-/// The two kinds of client the specification names (Definition §Security): the utility's business logic
-/// (BL) and VENs.
+/// Who a client or a member of staff is. The specification names two kinds of client (Definition
+/// §Security): the utility's business logic (BL) and VENs. Sluice divides the business logic into roles
+/// (`auth::roles` says what each may do): `operator` is a machine with every business permission but
+/// administration, as the specification's BL; the others are the roles of a demand-response desk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Operator,
     Ven,
+    Admin,
+    Dispatcher,
+    Enrollment,
+    Analyst,
+    Viewer,
 }
 
 impl Role {
+    pub const ALL: [Role; 7] = [
+        Self::Admin,
+        Self::Dispatcher,
+        Self::Enrollment,
+        Self::Analyst,
+        Self::Viewer,
+        Self::Operator,
+        Self::Ven,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Operator => "operator",
             Self::Ven => "ven",
+            Self::Admin => "admin",
+            Self::Dispatcher => "dispatcher",
+            Self::Enrollment => "enrollment",
+            Self::Analyst => "analyst",
+            Self::Viewer => "viewer",
         }
     }
 
+    /// A role by name; `bl` is the specification's name of the operator.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "operator" | "bl" => Some(Self::Operator),
-            "ven" => Some(Self::Ven),
-            _ => None,
+            "bl" => Some(Self::Operator),
+            _ => Self::ALL.into_iter().find(|r| r.as_str() == s),
         }
     }
 }

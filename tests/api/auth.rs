@@ -120,7 +120,10 @@ async fn requested_scopes_narrow_the_token() {
         .anonymous()
         .post_raw("/auth/token", "application/x-www-form-urlencoded", body)
         .await;
-    assert_eq!(r.body["scope"], "read_all");
+    assert_eq!(
+        r.body["scope"], "read_all sluice:read sluice:dispatch sluice:enroll sluice:settle",
+        "the OpenADR scopes narrow; the role's permissions stay, limited by those scopes"
+    );
     let mut narrowed = app.anonymous();
     narrowed.token = Some(r.body["access_token"].as_str().unwrap().to_owned());
     narrowed
@@ -128,6 +131,69 @@ async fn requested_scopes_narrow_the_token() {
         .await
         .assert_problem(403);
     assert_eq!(narrowed.get("/programs").await.status, 200);
+}
+
+/// A staff role's token carries its permissions beside its OpenADR scopes, and asking for
+/// `sluice:read` alone narrows any business role to reading.
+#[actix_rt::test]
+async fn a_dispatcher_token_dispatches_but_cannot_write_programs_and_narrows_to_read_only() {
+    let app = TestApp::new().await;
+    let p = program(&app.bl(), "p1", &[]).await;
+    let c = app.issued(Role::Dispatcher, "control-room");
+    let token = |scope: &str| {
+        let body = format!("{}&scope={scope}", form(&c.client_id, &c.client_secret));
+        let anonymous = app.anonymous();
+        async move {
+            let r = anonymous
+                .post_raw("/auth/token", "application/x-www-form-urlencoded", body)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let mut who = anonymous.clone();
+            who.token = Some(r.body["access_token"].as_str().unwrap().to_owned());
+            (r.body["scope"].as_str().unwrap().to_owned(), who)
+        }
+    };
+    let (scope, dispatcher) = token("").await;
+    assert_eq!(
+        scope,
+        "read_all write_events write_subscriptions sluice:read sluice:dispatch"
+    );
+    let event = json!({"programID": p, "intervals": [{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}]});
+    assert_eq!(dispatcher.post("/events", &event).await.status, 201);
+    let refused = dispatcher.post("/programs", &json!({"programName": "p2"})).await;
+    refused.assert_problem(403);
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("write_programs"),
+        "{}",
+        refused.text
+    );
+
+    let (scope, reader) = token("read_all%20sluice:read").await;
+    assert_eq!(scope, "read_all sluice:read");
+    let refused = reader.post("/events", &event).await;
+    refused.assert_problem(403);
+    assert_eq!(reader.get("/events").await.body.as_array().unwrap().len(), 1);
+}
+
+/// Permissions are checked beside scopes: a token of the business logic holding `write_programs` but
+/// only the settle permission (an analyst's, given `write_programs` for settlement rules) may not
+/// create programs.
+#[actix_rt::test]
+async fn an_analyst_sets_settlement_rules_but_cannot_create_programs_with_the_same_scope() {
+    let app = TestApp::new().await;
+    let analyst = app.client(Role::Analyst, "settlement-desk");
+    let refused = analyst.post("/programs", &json!({"programName": "p"})).await;
+    refused.assert_problem(403);
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("enroll permission"),
+        "{}",
+        refused.text
+    );
+    let p = program(&app.bl(), "p1", &[]).await;
+    let r = analyst
+        .put_raw(&format!("/ops/programs/{p}/settlement-rules"), "application/json", "{")
+        .await;
+    r.assert_problem(400);
 }
 
 #[actix_rt::test]

@@ -16,6 +16,7 @@ mod openapi;
 mod platform;
 mod privacy;
 mod receiver;
+mod roles;
 mod settlement;
 mod simulator;
 mod sites;

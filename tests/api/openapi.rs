@@ -152,6 +152,16 @@ async fn documented_scopes_are_the_enforced_scopes_of_every_operation() {
             documented.push((method.to_uppercase(), path.clone(), op["security"].clone()));
         }
     }
+    for o in sluice::api::access::OPERATIONS {
+        let documented = &doc["paths"][o.path][o.method.to_lowercase()][sluice::api::access::PERMISSION_EXTENSION];
+        assert_eq!(
+            documented.as_str(),
+            o.permission.map(|p| p.as_str()),
+            "{} {} documents the permission it declares",
+            o.method,
+            o.path
+        );
+    }
     let mut declared: Vec<(String, String)> = sluice::api::access::OPERATIONS
         .iter()
         .map(|o| (o.method.to_owned(), o.path.to_owned()))
@@ -176,11 +186,7 @@ async fn documented_scopes_are_the_enforced_scopes_of_every_operation() {
     let clients: Vec<_> = tokens.iter().map(|(name, s)| (name, *s, app.with_scopes(*s))).collect();
     let mut checked = 0;
     for (method, path, security) in &documented {
-        let url = path
-            .split('/')
-            .map(|seg| if seg.starts_with('{') { "probe-1" } else { seg })
-            .collect::<Vec<_>>()
-            .join("/");
+        let url = crate::support::probe_path(path);
         let requirements: Vec<Vec<String>> = security
             .as_array()
             .map(|alts| {
@@ -190,20 +196,20 @@ async fn documented_scopes_are_the_enforced_scopes_of_every_operation() {
             })
             .unwrap_or_default();
         if requirements.is_empty() {
-            let r = send(&app.anonymous(), method, &url).await;
+            let r = app.anonymous().probe(method, &url).await;
             assert_ne!(
                 r.status, 401,
                 "{method} {path} is documented as open but asks for a token"
             );
             continue;
         }
-        let anonymous = send(&app.anonymous(), method, &url).await;
+        let anonymous = app.anonymous().probe(method, &url).await;
         assert_eq!(anonymous.status, 401, "{method} {path} without a token");
         for (name, scopes, client) in &clients {
             let admitted = requirements
                 .iter()
                 .any(|req| req.iter().all(|s| scopes.contains(Scope::parse(s).unwrap())));
-            let r = send(client, method, &url).await;
+            let r = client.probe(method, &url).await;
             if admitted {
                 assert!(
                     r.status != 401 && r.status != 403,
@@ -225,15 +231,4 @@ async fn documented_scopes_are_the_enforced_scopes_of_every_operation() {
         checked > 700,
         "every operation is tried with every token ({checked} requests)"
     );
-}
-
-/// A request with a malformed JSON body where the method carries one.
-async fn send(client: &crate::support::As, method: &str, url: &str) -> crate::support::Resp {
-    match method {
-        "GET" => client.get(url).await,
-        "DELETE" => client.delete(url).await,
-        "POST" => client.post_raw(url, "application/json", "{").await,
-        "PUT" => client.put_raw(url, "application/json", "{").await,
-        other => panic!("no probe for {other}"),
-    }
 }

@@ -197,6 +197,18 @@ impl As {
         }
     }
 
+    /// `method` on `path` with a malformed JSON body where the method carries one: an admitted caller
+    /// gets a 400 or 404 and changes nothing, a refused one 401 or 403.
+    pub async fn probe(&self, method: &str, path: &str) -> Resp {
+        match method {
+            "GET" => self.get(path).await,
+            "DELETE" => self.delete(path).await,
+            "POST" => self.post_raw(path, "application/json", "{").await,
+            "PUT" => self.put_raw(path, "application/json", "{").await,
+            other => panic!("no probe for {other}"),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Resp {
         self.send(self.http.get(format!("{}{path}", self.base))).await
     }
@@ -360,7 +372,11 @@ impl TestApp {
     /// A client with a token for `role`, created directly (the token endpoint has tests of its own).
     pub fn client(&self, role: Role, name: &str) -> As {
         let issued = clients::add(&self.state.db, &self.state.clock, &self.state.pepper, role, name).unwrap();
-        let (token, _) = self.state.auth.issue(&issued.client_id, role.scopes()).unwrap();
+        let (token, _) = self
+            .state
+            .auth
+            .issue(&issued.client_id, role.scopes(), role.permissions())
+            .unwrap();
         As {
             base: self.base.clone(),
             http: self.http.clone(),
@@ -371,7 +387,11 @@ impl TestApp {
 
     /// A client whose token carries exactly `scopes`.
     pub fn with_scopes(&self, scopes: sluice::auth::Scopes) -> As {
-        let (token, _) = self.state.auth.issue("scope-probe", scopes).unwrap();
+        let (token, _) = self
+            .state
+            .auth
+            .issue("scope-probe", scopes, Default::default())
+            .unwrap();
         As {
             base: self.base.clone(),
             http: self.http.clone(),
@@ -394,6 +414,15 @@ impl TestApp {
     pub fn issued(&self, role: Role, name: &str) -> clients::IssuedClient {
         clients::add(&self.state.db, &self.state.clock, &self.state.pepper, role, name).unwrap()
     }
+}
+
+/// A documented path with every `{parameter}` filled with an id no object has.
+pub fn probe_path(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|seg| if seg.starts_with('{') { "probe-1" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A program with this name, created by `bl`; returns its id.

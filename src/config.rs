@@ -23,6 +23,21 @@ pub struct Settings {
     pub mqtt: MqttSettings,
     pub telemetry: TelemetrySettings,
     pub latency: LatencySettings,
+    pub audit: AuditSettings,
+}
+
+/// The audit log (`service::audit`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// How often new entries are sealed into the hash chain, milliseconds.
+    pub seal_interval_ms: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { seal_interval_ms: 1000 }
+    }
 }
 
 /// Response-latency measurement (docs/demand-response.md, "Response latency"; the shares and windows are unverified defaults).
@@ -515,7 +530,7 @@ impl Settings {
         }
     }
 
-    /// Report units and the latency pass.
+    /// Report units, the latency pass and the audit sealer.
     fn check_telemetry(&self, errs: &mut Vec<String>) {
         use crate::flex::telemetry::{Quantity, unit_factor};
         let t = &self.telemetry;
@@ -530,6 +545,9 @@ impl Settings {
                 "telemetry.default_energy_units {:?} must be WH, KWH, MWH or GWH",
                 t.default_energy_units
             ));
+        }
+        if self.audit.seal_interval_ms == 0 {
+            errs.push("audit.seal_interval_ms must be positive".into());
         }
         let l = &self.latency;
         if l.interval_secs == 0 || l.baseline_secs <= 0 || l.snapback_secs < 0 {

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use sluice::clock::{SharedClock, SystemClock};
 
 use cli::Common;
+use cli::audit::AuditAction;
 use cli::cert::CertAction;
 use cli::clients::ClientAction;
 use cli::export::ExportAction;
@@ -88,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         action: ExportAction,
     },
+    /// The audit log: verify its hash chain.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -100,7 +106,14 @@ fn main() -> anyhow::Result<()> {
             actix_web::rt::System::new().block_on(cli::serve::serve(s, clock))
         }
         Command::Migrate { common, revert } => cli::serve::migrate(&common, revert),
-        Command::Client { action } => cli::clients::client(action, clock),
+        Command::Client { action } => {
+            let command = match &action {
+                ClientAction::Add { .. } => "client add",
+                ClientAction::List { .. } => "client list",
+                ClientAction::Remove { .. } => "client remove",
+            };
+            cli::as_console(command, || cli::clients::client(action, clock))
+        }
         Command::Simulate(args) => actix_web::rt::System::new().block_on(cli::simulate::simulate(*args, clock)),
         Command::Cert {
             action: CertAction::Dev { out },
@@ -108,14 +121,15 @@ fn main() -> anyhow::Result<()> {
         Command::Mqtt {
             action: MqttAction::Acl { common },
         } => cli::mqtt::acl(&common),
-        Command::Import { action } => cli::import::import(action, &clock),
-        Command::Rules { action } => cli::rules::rules(action, &clock),
+        Command::Import { action } => cli::as_console("import", || cli::import::import(action, &clock)),
+        Command::Rules { action } => cli::as_console("rules", || cli::rules::rules(action, &clock)),
         Command::Settle {
             program,
             from,
             to,
             common,
-        } => cli::settle::run(&program, from, to, &common, &clock),
+        } => cli::as_console("settle", || cli::settle::run(&program, from, to, &common, &clock)),
+        Command::Audit { action } => cli::audit::audit(action),
         Command::Export { action } => cli::export::export(action),
         Command::Openapi => {
             println!("{}", sluice::api::openapi().to_pretty_json()?);

@@ -166,7 +166,7 @@ fn channels(webhooks: &WebhookClient, mqtt: Option<&MqttBinding>, more: Vec<Arc<
 }
 
 /// Starts the tasks beside the server (see `service/background.rs`): fan-out and delivery (whatever a
-/// previous run left pending resumes now), the MQTT session check, the latency pass.
+/// previous run left pending resumes now), the MQTT session check, the audit sealer, the latency pass.
 fn start_background(state: &AppState, settings: &Settings) {
     let grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
     let worker = Worker {
@@ -205,6 +205,14 @@ fn start_background(state: &AppState, settings: &Settings) {
             }
         });
     }
+    state.background.spawn(
+        "audit sealer",
+        crate::service::audit::run(
+            state.db.clone(),
+            Duration::from_millis(settings.audit.seal_interval_ms),
+            state.background.token(),
+        ),
+    );
     state.background.spawn(
         "latency pass",
         crate::service::latency::run(state.clone(), settings.latency.clone(), state.background.token()),

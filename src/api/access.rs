@@ -20,6 +20,7 @@ use crate::auth::Scope::{ReadAll, WriteEvents, WritePrograms, WriteReports, Writ
 use crate::auth::{Access, Permission, Principal};
 use crate::error::AppError;
 use crate::service::AppState;
+use crate::service::audit::Actor;
 
 /// One operation: its method (upper case), its path as routed and documented, and who may call it: the
 /// OpenADR scopes a token needs, and the permission a business-logic caller needs beside them
@@ -243,14 +244,24 @@ pub async fn authorize(
         Some(op) if op.access == Access::Public => Ok(None),
         Some(op) => principal(&req)
             .await
-            .and_then(|p| p.check(op.access, op.permission).map(|()| Some(p))),
+            .and_then(|p| p.check(op.access, op.permission).map(|()| Some((p, op)))),
     };
     match outcome {
-        Ok(who) => {
-            if let Some(who) = who {
-                req.extensions_mut().insert(who);
-            }
-            next.call(req).await.map(ServiceResponse::map_into_left_body)
+        Ok(None) => next.call(req).await.map(ServiceResponse::map_into_left_body),
+        Ok(Some((who, op))) => {
+            // Whatever the operation writes is audited as this caller's.
+            let actor = Actor {
+                id: who.client_id.clone(),
+                role: who.role_name().to_owned(),
+                source: req.peer_addr().map(|a| a.ip().to_string()),
+                request_id: super::REQUEST_ID.try_with(Clone::clone).ok(),
+                action: format!("{} {}", op.method, op.path),
+            };
+            req.extensions_mut().insert(who);
+            actor
+                .scope(next.call(req))
+                .await
+                .map(ServiceResponse::map_into_left_body)
         }
         Err(e) => {
             let resp = actix_web::ResponseError::error_response(&e);

@@ -109,7 +109,8 @@ pub async fn import_prices(
     payload: Payload,
 ) -> Result<HttpResponse, AppError> {
     let body = read_upload(&req, payload.into_inner()).await?;
-    let done = settlement::blocking(&state, move |db| settlement::import_prices(db, &body[..])).await?;
+    let now = state.clock.now();
+    let done = settlement::blocking(&state, move |db| settlement::import_prices(db, &body[..], now)).await?;
     Ok(created(json(&done)?))
 }
 

@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::{Permissions, Principal, Scopes};
+use super::{Permissions, Principal, Role, Scopes};
 use crate::clock::SharedClock;
 use crate::error::AppError;
 
@@ -19,6 +19,9 @@ const LEEWAY_SECS: i64 = 30;
 struct Claims {
     sub: String,
     scope: String,
+    /// The client's role when it was issued (for the audit log; what it may do is in `scope`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
     iat: i64,
     exp: i64,
     iss: String,
@@ -114,9 +117,15 @@ impl Authenticator {
         }
     }
 
-    /// Issues a token for `client_id` with `scopes` and `permissions`; returns it with its lifetime in
-    /// seconds.
-    pub fn issue(&self, client_id: &str, scopes: Scopes, permissions: Permissions) -> Result<(String, i64), AppError> {
+    /// Issues a token for `client_id` of `role` with `scopes` and `permissions`; returns it with its
+    /// lifetime in seconds.
+    pub fn issue(
+        &self,
+        client_id: &str,
+        role: Option<Role>,
+        scopes: Scopes,
+        permissions: Permissions,
+    ) -> Result<(String, i64), AppError> {
         let Mode::Internal { enc, ttl_secs, .. } = &self.mode else {
             return Err(AppError::NotImplemented(
                 "tokens are issued by the external identity provider".into(),
@@ -126,6 +135,7 @@ impl Authenticator {
         let claims = Claims {
             sub: client_id.to_owned(),
             scope: scope_list(scopes, permissions),
+            role: role.map(|r| r.as_str().to_owned()),
             iat: now,
             exp: now + ttl_secs,
             iss: ISSUER.to_owned(),
@@ -146,10 +156,9 @@ impl Authenticator {
                 v.set_required_spec_claims(&["exp", "sub"]);
                 let data = jsonwebtoken::decode::<Claims>(token, dec, &v).map_err(|e| invalid(&e.to_string()))?;
                 self.check_times(Some(data.claims.exp), None)?;
-                Ok(Principal::from_scope_names(
-                    data.claims.sub,
-                    data.claims.scope.split(' '),
-                ))
+                let mut who = Principal::from_scope_names(data.claims.sub, data.claims.scope.split(' '));
+                who.role = data.claims.role.as_deref().and_then(Role::parse);
+                Ok(who)
             }
             Mode::External(ext) => {
                 let External { opts, static_key, jwks } = &**ext;
@@ -400,7 +409,9 @@ mod tests {
     fn issued_tokens_verify_until_they_expire() {
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()));
         let a = Authenticator::internal(&[7u8; 32], 3600, clock.clone());
-        let (token, ttl) = a.issue("ven-1", Role::Ven.scopes(), Role::Ven.permissions()).unwrap();
+        let (token, ttl) = a
+            .issue("ven-1", Some(Role::Ven), Role::Ven.scopes(), Role::Ven.permissions())
+            .unwrap();
         assert_eq!(ttl, 3600);
         let p = rt().block_on(a.verify(&token)).unwrap();
         assert_eq!(p.client_id, "ven-1");
@@ -418,7 +429,7 @@ mod tests {
         let a = Authenticator::internal(&[7u8; 32], 3600, clock.clone());
         let b = Authenticator::internal(&[8u8; 32], 3600, clock);
         let (token, _) = b
-            .issue("x", Role::Operator.scopes(), Role::Operator.permissions())
+            .issue("x", None, Role::Operator.scopes(), Role::Operator.permissions())
             .unwrap();
         assert!(matches!(
             rt().block_on(a.verify(&token)),

@@ -124,6 +124,8 @@ pub struct Principal {
     pub scopes: Scopes,
     /// What a business-logic caller may do (`roles`); empty for a VEN.
     pub permissions: Permissions,
+    /// The role the token names, when it names one (Sluice's own tokens do).
+    pub role: Option<Role>,
 }
 
 impl Principal {
@@ -141,6 +143,7 @@ impl Principal {
             client_id,
             scopes,
             permissions,
+            role: None,
         }
     }
 
@@ -150,6 +153,17 @@ impl Principal {
             client_id,
             scopes: role.scopes(),
             permissions: role.permissions(),
+            role: Some(role),
+        }
+    }
+
+    /// The caller's role as the audit log names it: the token's, else `bl` or `ven` as the
+    /// specification names the two kinds of client.
+    pub fn role_name(&self) -> &'static str {
+        match self.role {
+            Some(r) => r.as_str(),
+            None if self.is_business_logic() => "bl",
+            None => "ven",
         }
     }
 

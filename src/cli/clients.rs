@@ -66,7 +66,7 @@ pub(crate) fn client(action: ClientAction, clock: SharedClock) -> anyhow::Result
             }
         }
         ClientAction::Remove { id, .. } => {
-            let removed = clients::remove(&db, &id).context("cannot remove the client")?;
+            let removed = clients::remove(&db, &clock, &id).context("cannot remove the client")?;
             if !removed {
                 bail!("no client {id:?}");
             }

@@ -83,7 +83,7 @@ pub(crate) fn import(action: ImportAction, clock: &SharedClock) -> anyhow::Resul
             let s = settings(&common, None)?;
             let db = open_db(&s, true)?;
             let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-            let r = settlement::import_prices(&db, input).map_err(rejection)?;
+            let r = settlement::import_prices(&db, input, clock.now()).map_err(rejection)?;
             println!("{}", serde_json::to_string_pretty(&r)?);
             Ok(())
         }

@@ -1,6 +1,7 @@
 //! The `sluice` command's subcommands, one file each, and what they share: where settings come from,
 //! logging, progress on the terminal.
 
+pub(crate) mod audit;
 pub(crate) mod cert;
 pub(crate) mod clients;
 pub(crate) mod export;
@@ -42,6 +43,16 @@ pub(crate) fn settings(common: &Common, bind: Option<String>) -> anyhow::Result<
         bail!("invalid configuration:\n  - {}", errs.join("\n  - "));
     }
     Ok(s)
+}
+
+/// Runs an administration command as the server's console: its writes are audited as the
+/// operating-system account that ran it, with the command's name as the action.
+pub(crate) fn as_console<T>(command: &str, f: impl FnOnce() -> T) -> T {
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned());
+    sluice::service::audit::Actor::console(&user, command).sync_scope(f)
 }
 
 pub(crate) fn init_logging(s: &Settings) {

@@ -9,6 +9,8 @@ use crate::store::{Db, StoreResult};
 use crate::wire::auth::{ClientCredentialRequest, ClientCredentialResponse};
 
 use super::AppState;
+use super::audit::Subject;
+use crate::wire::Operation;
 
 /// Name of the server secret keying client-secret hashes.
 pub const PEPPER_SECRET: &str = "client_secret_pepper";
@@ -29,13 +31,26 @@ pub fn list(db: &Db) -> Result<Vec<repo::ClientRow>, AppError> {
     Ok(db.read_blocking(repo::list_clients)?)
 }
 
-/// Removes a client: its tokens stop working at once. Whether there was one.
-pub fn remove(db: &Db, id: &str) -> Result<bool, AppError> {
-    super::commit::commit_blocking(db, |c| Ok(repo::delete_client(c, id)?))
+/// Removes a client; no new token is issued to it. Whether there was one.
+pub fn remove(db: &Db, clock: &SharedClock, id: &str) -> Result<bool, AppError> {
+    super::commit::commit_blocking(db, clock.now(), |c| {
+        c.audited(Subject::of("CLIENT", id, Operation::Delete, &()));
+        Ok(repo::delete_client(c, id)?)
+    })
+}
+
+/// A client as its audit entry names it: its id, name and role (never its secret's hash).
+fn client_subject(row: &ClientRow) -> Subject {
+    Subject::of(
+        "CLIENT",
+        &row.client_id,
+        Operation::Create,
+        &(&row.client_id, &row.client_name, &row.role),
+    )
 }
 
 /// Creates a client with a fresh id and secret.
-pub fn add(db: &Db, clock: &SharedClock, pepper: &[u8], role: Role, name: &str) -> StoreResult<IssuedClient> {
+pub fn add(db: &Db, clock: &SharedClock, pepper: &[u8], role: Role, name: &str) -> Result<IssuedClient, AppError> {
     let client_id = new_client_id(role.as_str());
     let client_secret = new_client_secret();
     let row = ClientRow {
@@ -45,7 +60,10 @@ pub fn add(db: &Db, clock: &SharedClock, pepper: &[u8], role: Role, name: &str) 
         secret_hash: hash_secret(pepper, &client_secret),
         created: clock.now(),
     };
-    db.write_blocking(|c| repo::insert_client(c, &row))?;
+    super::commit::commit_blocking(db, row.created, |c| {
+        c.audited(client_subject(&row));
+        Ok(repo::insert_client(c, &row)?)
+    })?;
     Ok(IssuedClient {
         client_id,
         client_secret,
@@ -118,7 +136,7 @@ pub async fn token(
     let role = Role::parse(&row.role)
         .ok_or_else(|| AppError::Internal(format!("client {client_id} has role {:?}", row.role)))?;
     let (scopes, permissions) = narrowed(role, form.scope.as_deref());
-    let (access_token, expires_in) = state.auth.issue(&row.client_id, scopes, permissions)?;
+    let (access_token, expires_in) = state.auth.issue(&row.client_id, Some(role), scopes, permissions)?;
     Ok(ClientCredentialResponse {
         access_token,
         token_type: "Bearer".into(),
@@ -162,7 +180,12 @@ pub async fn issue_ven(state: &AppState, name: crate::wire::Name) -> Result<Issu
         secret_hash: hash_secret(&state.pepper, &client_secret),
         created: state.clock.now(),
     };
-    state.commit(move |tx| Ok(repo::insert_client(tx, &row)?)).await?;
+    state
+        .commit(move |tx| {
+            tx.audited(client_subject(&row));
+            Ok(repo::insert_client(tx, &row)?)
+        })
+        .await?;
     Ok(IssuedClient {
         client_id,
         client_secret,

@@ -2,11 +2,15 @@
 //! [`AppState::commit_batchable`] for the hot inserts PostgreSQL runs together) and says what it changed
 //! through [`Tx`]; the commit then, in the same transaction, records the changes in the outbox and tells
 //! other instances when a listed object changed, and after the commit starts a new cache generation and
-//! wakes the notifier. A write cannot forget one of them, and each has this one home.
+//! wakes the notifier. A write made for an actor (a request, a command) appends its audit entry in the
+//! same transaction (`audit.rs`). A write cannot forget one of them, and each has this one home.
 
 use std::ops::{Deref, DerefMut};
 
+use chrono::{DateTime, Utc};
+
 use super::AppState;
+use super::audit::{self, Actor, Subject};
 use super::cache::CHANGE_CHANNEL;
 use crate::error::AppError;
 use crate::store::conn::Batchable;
@@ -28,6 +32,18 @@ pub struct Tx<'c> {
     conn: &'c mut AnyConnection,
     changes: Vec<Change>,
     lists: bool,
+    subject: Option<Subject>,
+}
+
+impl<'c> Tx<'c> {
+    fn new(conn: &'c mut AnyConnection) -> Self {
+        Self {
+            conn,
+            changes: Vec::new(),
+            lists: false,
+            subject: None,
+        }
+    }
 }
 
 impl Deref for Tx<'_> {
@@ -61,6 +77,12 @@ impl Tx<'_> {
         self.changes.push(change);
     }
 
+    /// What the write changed, as its audit entry names it, when that is not the first OpenADR object it
+    /// changed (a dispatch, which sends events; a site, an enrollment, settlement rules).
+    pub(crate) fn audited(&mut self, subject: Subject) {
+        self.subject = Some(subject);
+    }
+
     /// The write changed what VENs may see without changing an OpenADR object (a site's targets, its
     /// enrollments): cached lists start a new generation, here and on every instance.
     pub(crate) fn changed_grants(&mut self) {
@@ -70,11 +92,45 @@ impl Tx<'_> {
 
 /// A long write outside the group-commit writers (a meter file streamed into one transaction, a
 /// settlement run, the CLI's writes): one transaction on a connection of its own, blocking the calling
-/// thread. These writes change no OpenADR object, so they have nothing to record or notify: `f` gets the
-/// connection, not a [`Tx`]. A business rule `f` enforces fails with its [`AppError`], undoing the
-/// transaction.
-pub fn commit_blocking<T>(db: &Db, f: impl FnOnce(&mut AnyConnection) -> Result<T, AppError>) -> Result<T, AppError> {
-    db.write_blocking(f)
+/// thread, audited at `at` for the actor in scope on this thread. These writes change no OpenADR object,
+/// so they have nothing to record or notify: one that says it did is refused. A business rule `f`
+/// enforces fails with its [`AppError`], undoing the transaction.
+pub fn commit_blocking<T>(
+    db: &Db,
+    at: DateTime<Utc>,
+    f: impl FnOnce(&mut Tx<'_>) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let actor = Actor::current();
+    db.write_blocking(|c| {
+        let mut tx = Tx::new(c);
+        let value = f(&mut tx)?;
+        let Tx {
+            conn, changes, subject, ..
+        } = tx;
+        if !changes.is_empty() {
+            return Err(AppError::Internal(
+                "a blocking write changed OpenADR objects; it belongs on AppState::commit".into(),
+            ));
+        }
+        audit_write(conn, actor.as_ref(), at, subject.as_ref())?;
+        Ok(value)
+    })
+}
+
+/// The audit entry of a write for `actor` (none without one): named by `subject`.
+fn audit_write(
+    c: &mut AnyConnection,
+    actor: Option<&Actor>,
+    at: DateTime<Utc>,
+    subject: Option<&Subject>,
+) -> StoreResult<()> {
+    match actor {
+        Some(actor) => {
+            let entry = audit::entry(c, actor, at, subject)?;
+            audit::append(c, &[entry])
+        }
+        None => Ok(()),
+    }
 }
 
 /// Whether a change of `kind` can change a cached program or event list, or a VEN's grants (which come
@@ -123,16 +179,20 @@ impl AppState {
         F: FnMut(&mut Tx<'_>) -> Result<T, AppError> + Send + 'static,
     {
         let every = self.channels.needs().every_change;
+        let (actor, at) = (Actor::current(), self.clock.now());
         let done = self
             .db
             .write(move |c| {
-                let mut tx = Tx {
-                    conn: c,
-                    changes: Vec::new(),
-                    lists: false,
-                };
+                let mut tx = Tx::new(c);
                 let value = f(&mut tx)?;
-                let Tx { conn, changes, lists } = tx;
+                let Tx {
+                    conn,
+                    changes,
+                    lists,
+                    subject,
+                } = tx;
+                let subject = subject.or_else(|| changes.first().map(Subject::of_change));
+                audit_write(conn, actor.as_ref(), at, subject.as_ref())?;
                 Ok::<_, AppError>((value, record(conn, changes, lists, every)?))
             })
             .await;
@@ -157,7 +217,8 @@ impl AppState {
         B: Batchable<Output = Change>,
     {
         let every = self.channels.needs().every_change;
-        match self.db.write_batchable(Recorded { item, every }).await {
+        let (actor, at) = (Actor::current(), self.clock.now());
+        match self.db.write_batchable(Recorded { item, every, actor, at }).await {
             Ok((object, effects)) => {
                 self.after(effects);
                 Ok(object)
@@ -193,10 +254,13 @@ impl AppState {
 }
 
 /// A batchable write whose change is recorded with it: alone, in its own savepoint; together, all the
-/// batch's changes in one statement. `every` as in [`record`] (the same for every write of an instance).
+/// batch's changes in one statement, and their audit entries in another. `every` as in [`record`] (the
+/// same for every write of an instance).
 struct Recorded<B> {
     item: B,
     every: bool,
+    actor: Option<Actor>,
+    at: DateTime<Utc>,
 }
 
 impl<B: Batchable<Output = Change>> Batchable for Recorded<B> {
@@ -206,6 +270,7 @@ impl<B: Batchable<Output = Change>> Batchable for Recorded<B> {
         let change = self.item.run_one(c)?;
         let object = change.object.clone();
         let listed = lists(object.object_type);
+        audit_write(c, self.actor.as_ref(), self.at, Some(&Subject::of_change(&change)))?;
         Ok((object, record(c, vec![change], listed, self.every)?))
     }
 
@@ -213,6 +278,13 @@ impl<B: Batchable<Output = Change>> Batchable for Recorded<B> {
         let every = items.iter().any(|i| i.every);
         let mut inner: Vec<&mut B> = items.iter_mut().map(|i| &mut i.item).collect();
         let results = B::run_many(c, &mut inner)?;
+        let mut entries = Vec::new();
+        for (item, result) in items.iter().zip(&results) {
+            if let (Some(actor), Ok(change)) = (&item.actor, result) {
+                entries.push(audit::entry(c, actor, item.at, Some(&Subject::of_change(change)))?);
+            }
+        }
+        audit::append(c, &entries)?;
         let changes: Vec<Change> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
         let listed = changes.iter().any(|ch| lists(ch.object.object_type));
         let effects = record(c, changes, listed, every)?;

@@ -3,6 +3,7 @@
 //! transaction. The caller's scopes are checked before it, where the operation is declared
 //! (`api::access`).
 
+pub mod audit;
 pub mod background;
 pub mod cache;
 pub mod clients;

@@ -20,9 +20,10 @@ use crate::wire::query::{self, EnrollmentQuery, TelemetryQuery};
 use crate::wire::sites::{
     Enrollment, EnrollmentRequest, ReportReject, Site, SiteKind, SiteRequest, SiteTelemetry, TelemetryPoint,
 };
-use crate::wire::{ObjectId, WireDuration, format_time};
+use crate::wire::{ObjectId, Operation, WireDuration, format_time};
 
 use super::AppState;
+use super::audit::Subject;
 
 /// Most decimal places kept of a megawatt or price figure.
 const MAX_SCALE: u32 = 6;
@@ -153,7 +154,9 @@ pub async fn create_site(state: &AppState, req: SiteRequest) -> Result<Site, App
             db::insert_site(tx, &row).map_err(|e| site_conflict(e, &req))?;
             // The site's target is now granted to its ven.
             tx.changed_grants();
-            Ok(site(row.clone(), client)?)
+            let created = site(row.clone(), client)?;
+            tx.audited(Subject::of("SITE", &row.id, Operation::Create, &created));
+            Ok(created)
         })
         .await
 }
@@ -173,7 +176,9 @@ pub async fn update_site(state: &AppState, id: String, req: SiteRequest) -> Resu
             }
             // The site's target may have moved to another ven.
             tx.changed_grants();
-            Ok(site(stored, client)?)
+            let updated = site(stored, client)?;
+            tx.audited(Subject::of("SITE", &row.id, Operation::Update, &updated));
+            Ok(updated)
         })
         .await
         .map_err(|e| e.with_not_found("site", &id))
@@ -192,6 +197,7 @@ pub async fn delete_site(state: &AppState, id: String) -> Result<Site, AppError>
             let row = db::delete_site(tx, &id2)?;
             let client = repo::ven_client(tx, &row.ven_id)?;
             tx.changed_grants();
+            tx.audited(Subject::of("SITE", &id2, Operation::Delete, &()));
             Ok(site(row, client)?)
         })
         .await
@@ -425,7 +431,9 @@ pub async fn create_enrollment(state: &AppState, req: EnrollmentRequest) -> Resu
         .commit(move |tx| {
             check_enrollment(tx, &row)?;
             db::insert_enrollment(tx, &row)?;
-            Ok(enrollment(row.clone())?)
+            let created = enrollment(row.clone())?;
+            tx.audited(Subject::of("ENROLLMENT", &row.id, Operation::Create, &created));
+            Ok(created)
         })
         .await
 }
@@ -436,7 +444,9 @@ pub async fn update_enrollment(state: &AppState, id: String, req: EnrollmentRequ
         .commit(move |tx| {
             db::get_enrollment(tx, &row.id)?;
             check_enrollment(tx, &row)?;
-            Ok(enrollment(db::update_enrollment(tx, &row)?)?)
+            let updated = enrollment(db::update_enrollment(tx, &row)?)?;
+            tx.audited(Subject::of("ENROLLMENT", &row.id, Operation::Update, &updated));
+            Ok(updated)
         })
         .await
         .map_err(|e| e.with_not_found("enrollment", &id))
@@ -445,7 +455,10 @@ pub async fn update_enrollment(state: &AppState, id: String, req: EnrollmentRequ
 pub async fn delete_enrollment(state: &AppState, id: String) -> Result<Enrollment, AppError> {
     let id2 = id.clone();
     state
-        .commit(move |tx| Ok(enrollment(db::delete_enrollment(tx, &id2)?)?))
+        .commit(move |tx| {
+            tx.audited(Subject::of("ENROLLMENT", &id2, Operation::Delete, &()));
+            Ok(enrollment(db::delete_enrollment(tx, &id2)?)?)
+        })
         .await
         .map_err(|e| e.with_not_found("enrollment", &id))
 }

@@ -1,5 +1,6 @@
 //! Storage: diesel over SQLite or PostgreSQL, one code path. Imports no actix.
 
+pub mod audit;
 pub mod conn;
 pub mod dialect;
 pub mod dispatch;

@@ -329,6 +329,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        actor_role -> Text,
+        source -> Nullable<Text>,
+        action -> Text,
+        object_type -> Nullable<Text>,
+        object_id -> Nullable<Text>,
+        before_digest -> Nullable<Text>,
+        after_digest -> Nullable<Text>,
+        changed_fields -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        position -> Nullable<BigInt>,
+        hash -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(events -> programs (program_id));
 diesel::table! {
     meter_imports (id) {
@@ -459,4 +478,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlement_rules,
     settlement_runs,
     statements,
+    audit_log,
 );

@@ -375,7 +375,7 @@ impl TestApp {
         let (token, _) = self
             .state
             .auth
-            .issue(&issued.client_id, role.scopes(), role.permissions())
+            .issue(&issued.client_id, Some(role), role.scopes(), role.permissions())
             .unwrap();
         As {
             base: self.base.clone(),
@@ -390,7 +390,7 @@ impl TestApp {
         let (token, _) = self
             .state
             .auth
-            .issue("scope-probe", scopes, Default::default())
+            .issue("scope-probe", None, scopes, Default::default())
             .unwrap();
         As {
             base: self.base.clone(),

@@ -25,8 +25,9 @@ use crate::store::sites::{self as sites_db, EnrollmentFilter, EnrollmentRow, Sit
 use crate::store::{AnyConnection, StoreError, StoreResult};
 use crate::wire::Page;
 use crate::wire::sites::{Dispatch, DispatchDirection, DispatchRequest, SkippedSite};
-use crate::wire::{Name, ObjectId, WireDuration};
+use crate::wire::{Name, ObjectId, Operation, WireDuration};
 
+use super::audit::Subject;
 use super::events::{Prepared, delete_in};
 use super::sites::parse_decimal;
 use super::{AppState, Tx};
@@ -250,7 +251,13 @@ pub async fn create(state: &AppState, who: &Principal, req: DispatchRequest) -> 
         requested_by: who.client_id.clone(),
         req,
     };
-    state.commit(move |tx| write(tx, &order)).await
+    state
+        .commit(move |tx| {
+            let dispatch = write(tx, &order)?;
+            tx.audited(Subject::of("DISPATCH", &dispatch.id, Operation::Create, &dispatch));
+            Ok(dispatch)
+        })
+        .await
 }
 
 /// Plans the dispatch under the dispatching lock and writes it; the answer is built from what was
@@ -372,7 +379,9 @@ pub async fn cancel(state: &AppState, id: String) -> Result<Dispatch, AppError> 
             dialect::lock(tx, LockId::Dispatching)?;
             let row = db::get_dispatch(tx, &id2)?;
             if row.state == "CANCELLED" {
-                return Ok(view(tx, row)?);
+                let unchanged = view(tx, row)?;
+                tx.audited(Subject::of("DISPATCH", &id2, Operation::Update, &unchanged));
+                return Ok(unchanged);
             }
             let start = from_naive(row.starts_at);
             let end = from_naive(row.ends_at);
@@ -438,7 +447,9 @@ pub async fn cancel(state: &AppState, id: String) -> Result<Dispatch, AppError> 
                 modification_date_time: to_naive(now),
                 ..row
             };
-            Ok(view(tx, row)?)
+            let cancelled = view(tx, row)?;
+            tx.audited(Subject::of("DISPATCH", &id2, Operation::Update, &cancelled));
+            Ok(cancelled)
         })
         .await;
     state.views.invalidate();

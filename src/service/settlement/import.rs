@@ -7,12 +7,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{MeterFormat, rejected};
 use crate::error::AppError;
+use crate::service::audit::Subject;
 use crate::service::commit::commit_blocking;
 use crate::settle::Decimal;
 use crate::settle::meter::{self, Channel, DayBlock, ImportCounts, LineError, Problems, Reading};
 use crate::store::repo::{from_naive, to_naive};
 use crate::store::settlement::{self as db, MeterDayRow, PriceRow};
 use crate::store::{AnyConnection, Db, StoreError, StoreResult};
+use crate::wire::Operation;
 use crate::wire::settlement::{MeterDay, MeterImport, PriceImport};
 
 /// Readings held before they are written: a site's readings are written together once this many wait.
@@ -41,7 +43,7 @@ pub fn import_meter(
     let mut problems = Problems::default();
     let mut counts = ImportCounts::default();
     let mut input = input;
-    let outcome = commit_blocking(db_, |c| {
+    let outcome = commit_blocking(db_, o.now, |c| {
         db::insert_import(c, &import_row(&import_id, o, &counts))?;
         let mut sites: HashMap<String, Option<String>> = HashMap::new();
         let mut pending: Vec<Reading> = Vec::new();
@@ -84,6 +86,7 @@ pub fn import_meter(
             return Err(AppError::BadRequest("rejected".into()));
         }
         db::finish_import(c, &import_row(&import_id, o, &counts))?;
+        c.audited(Subject::of("METER_IMPORT", &import_id, Operation::Create, &counts));
         Ok(())
     });
     match outcome {
@@ -281,7 +284,7 @@ pub(super) fn decode(r: &MeterDayRow, day: NaiveDate) -> Option<DayBlock> {
 }
 
 /// Imports prices from CSV: `series, interval_start_utc, interval_end_utc, price` (per MWh).
-pub fn import_prices(db_: &Db, input: impl Read) -> Result<PriceImport, AppError> {
+pub fn import_prices(db_: &Db, input: impl Read, now: DateTime<Utc>) -> Result<PriceImport, AppError> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
@@ -319,7 +322,16 @@ pub fn import_prices(db_: &Db, input: impl Read) -> Result<PriceImport, AppError
     }
     let series: BTreeSet<String> = rows.iter().map(|r| r.series.clone()).collect();
     let points = rows.len() as u64;
-    commit_blocking(db_, |c| Ok(db::upsert_prices(c, &rows)?))?;
+    commit_blocking(db_, now, |c| {
+        let names: Vec<&String> = series.iter().collect();
+        c.audited(Subject::of(
+            "PRICES",
+            &names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+            Operation::Update,
+            &(names, points),
+        ));
+        Ok(db::upsert_prices(c, &rows)?)
+    })?;
     Ok(PriceImport {
         series: series.into_iter().collect(),
         points,

@@ -39,13 +39,15 @@ pub fn program_by_key(db_: &Db, key: &str) -> Result<String, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("no program has the id or name {key:?}")))
 }
 
-/// Runs blocking settlement work (the functions of this module) off the async threads.
+/// Runs blocking settlement work (the functions of this module) off the async threads, for the actor of
+/// the calling request.
 pub async fn blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
     let db = state.db.clone();
-    tokio::task::spawn_blocking(move || f(&db))
+    let actor = super::audit::Actor::current();
+    tokio::task::spawn_blocking(move || super::audit::Actor::carry(actor, || f(&db)))
         .await
         .map_err(|e| AppError::Internal(format!("settlement task failed: {e}")))?
 }

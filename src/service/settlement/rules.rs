@@ -3,11 +3,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::AppError;
+use crate::service::audit::Subject;
 use crate::service::commit::commit_blocking;
 use crate::settle::rules::Rules;
 use crate::store::Db;
 use crate::store::repo::{from_naive, to_naive};
 use crate::store::settlement as db;
+use crate::wire::Operation;
 use crate::wire::settlement::RulesVersion;
 
 /// Stores a new version of a program's settlement rules, every default written out.
@@ -27,8 +29,9 @@ pub fn put_rules(
     }
     let rules = rules.complete();
     let text = serde_json::to_string(&rules).map_err(|e| AppError::Internal(e.to_string()))?;
-    let row = commit_blocking(db_, |c| {
+    let row = commit_blocking(db_, now, |c| {
         crate::store::repo::get_program(c, program_id)?;
+        c.audited(Subject::of("SETTLEMENT_RULES", program_id, Operation::Update, &text));
         Ok(db::insert_rules(c, program_id, &text, by, to_naive(now))?)
     })
     .map_err(|e| e.with_not_found("program", program_id))?;

@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use super::load::{SeriesPrices, SiteLoad};
 use super::statements::{kind_str, run_view, summary};
 use crate::error::AppError;
+use crate::service::audit::Subject;
 use crate::service::commit::commit_blocking;
 use crate::service::sites::parse_decimal;
 use crate::settle::baseline::{EventWindow, local_day};
@@ -21,6 +22,7 @@ use crate::settle::{Decimal, Direction};
 use crate::store::repo::{from_naive, to_naive};
 use crate::store::settlement::{self as db, StatementRow};
 use crate::store::{Db, StoreError, StoreResult};
+use crate::wire::Operation;
 use crate::wire::settlement::{SettlementRun, StatementSummary};
 
 /// Sites settled per database read.
@@ -48,7 +50,7 @@ pub fn settle(
     let inputs = load(db_, program_id, period)?;
     let settled = compute(db_, &inputs, progress)?;
     let (run, issued, summaries) = compare(&inputs, settled, by, now)?;
-    persist(db_, &run, &issued)?;
+    persist(db_, &run, &issued, now)?;
     Ok(run_view(&run, summaries))
 }
 
@@ -279,8 +281,16 @@ fn compare(
 }
 
 /// Stores the run and the statements it issued, in one transaction.
-fn persist(db_: &Db, run: &db::RunRow, issued: &[StatementRow]) -> Result<(), AppError> {
-    commit_blocking(db_, |c| {
+fn persist(db_: &Db, run: &db::RunRow, issued: &[StatementRow], now: DateTime<Utc>) -> Result<(), AppError> {
+    commit_blocking(db_, now, |c| {
+        let content = (
+            &run.program_id,
+            &run.period_from,
+            &run.period_to,
+            run.rule_version,
+            &run.total,
+        );
+        c.audited(Subject::of("SETTLEMENT_RUN", &run.id, Operation::Create, &content));
         db::insert_run(c, run, issued).map_err(|e| match e {
             StoreError::Conflict(_) => AppError::Conflict(
                 "another settlement of this program and period finished first; run it again to compare with it".into(),

@@ -59,6 +59,8 @@ pub enum LockId {
     Fanout = 7_331_701,
     /// Dispatch planning, so two dispatches never pick the same megawatts.
     Dispatching = 7_331_702,
+    /// One audit sealer at a time, so the chain has one end.
+    AuditSeal = 7_331_703,
 }
 
 /// Takes `lock` until the transaction ends, waiting for it.

@@ -56,6 +56,7 @@ const READ: Option<Permission> = Some(Permission::Read);
 const DISPATCH: Option<Permission> = Some(Permission::Dispatch);
 const ENROLL: Option<Permission> = Some(Permission::Enroll);
 const SETTLE: Option<Permission> = Some(Permission::Settle);
+const AUDIT: Option<Permission> = Some(Permission::Audit);
 
 /// Reads of the operator's own API: business logic only.
 const OPS_READ: Access = Access::READ_ALL;
@@ -163,6 +164,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("GET", "/health", Access::Public, OPEN),
     // The operator's API.
     op("GET", "/ops/notifications", OPS_READ, READ),
+    op("GET", "/ops/audit", OPS_READ, AUDIT),
     op("GET", "/ops/callbacks", OPS_READ, READ),
     op("GET", "/ops/sites", OPS_READ, READ),
     op("POST", "/ops/sites", OPS_WRITE_PROGRAMS, ENROLL),

@@ -2,6 +2,7 @@
 //! error, request ids, and the OpenAPI document assembled from the handlers themselves.
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod dispatches;
@@ -105,6 +106,7 @@ macro_rules! services {
             .service(notifiers::list_all_mqtt_notifier_topics_ven_programs)
             .service(notifiers::list_all_mqtt_notifier_topics_ven_resources)
             .service(notifiers::list_notifications)
+            .service(audit::list_audit)
             .service(notifiers::list_callbacks)
             .service(sites::list_sites)
             .service(sites::create_site)
@@ -185,10 +187,17 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        // The OpenADR scopes, and the Sluice permissions a business-logic token carries as scopes.
         let scopes = Scopes::from_iter(
             crate::auth::Scope::ALL
                 .iter()
-                .map(|s| (s.as_str().to_owned(), s.as_str().replace('_', " "))),
+                .map(|s| (s.as_str().to_owned(), s.as_str().replace('_', " ")))
+                .chain(crate::auth::Permission::ALL.iter().map(|p| {
+                    (
+                        p.scope_name().to_owned(),
+                        format!("the {} permission of the business logic", p.as_str()),
+                    )
+                })),
         );
         components.add_security_scheme(
             "oAuth2ClientCredentials",

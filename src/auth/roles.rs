@@ -22,12 +22,22 @@ pub enum Permission {
     Enroll,
     /// Meter data, prices, settlement rules and settlement runs.
     Settle,
-    /// Staff users and OAuth clients of the business logic, the audit log.
+    /// Staff users and OAuth clients of the business logic.
     Administer,
+    /// Read the audit log: administrators and the read-only desk (auditors), not those whose actions it
+    /// records for review.
+    Audit,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [Self::Read, Self::Dispatch, Self::Enroll, Self::Settle, Self::Administer];
+    pub const ALL: [Permission; 6] = [
+        Self::Read,
+        Self::Dispatch,
+        Self::Enroll,
+        Self::Settle,
+        Self::Administer,
+        Self::Audit,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +46,7 @@ impl Permission {
             Self::Enroll => "enroll",
             Self::Settle => "settle",
             Self::Administer => "administer",
+            Self::Audit => "audit",
         }
     }
 
@@ -47,6 +58,7 @@ impl Permission {
             Self::Enroll => "sluice:enroll",
             Self::Settle => "sluice:settle",
             Self::Administer => "sluice:administer",
+            Self::Audit => "sluice:audit",
         }
     }
 
@@ -59,7 +71,7 @@ impl Permission {
             Self::Dispatch => &[Scope::ReadAll, Scope::WriteEvents],
             Self::Enroll => &[Scope::ReadAll, Scope::WritePrograms, Scope::WriteVens],
             Self::Settle => &[Scope::ReadAll, Scope::WritePrograms],
-            Self::Administer => &[Scope::ReadAll],
+            Self::Administer | Self::Audit => &[Scope::ReadAll],
         })
     }
 
@@ -129,14 +141,14 @@ impl fmt::Debug for Permissions {
 impl Role {
     /// What the role may do: the role table of the README.
     pub fn permissions(self) -> Permissions {
-        use Permission::{Administer, Dispatch, Enroll, Read, Settle};
+        use Permission::{Administer, Audit, Dispatch, Enroll, Read, Settle};
         Permissions::of(match self {
-            Self::Admin => &[Read, Dispatch, Enroll, Settle, Administer],
+            Self::Admin => &[Read, Dispatch, Enroll, Settle, Administer, Audit],
             Self::Operator => &[Read, Dispatch, Enroll, Settle],
             Self::Dispatcher => &[Read, Dispatch],
             Self::Enrollment => &[Read, Enroll],
             Self::Analyst => &[Read, Settle],
-            Self::Viewer => &[Read],
+            Self::Viewer => &[Read, Audit],
             Self::Ven => &[],
         })
     }

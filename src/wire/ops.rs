@@ -147,3 +147,36 @@ pub struct CallbackStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
+
+/// One entry of the audit log (`GET /ops/audit`): who changed what, when and from where.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// The entry's number, in the order entries were written.
+    pub id: i64,
+    /// Its place in the hash chain; absent until sealed (within a second or so).
+    pub position: Option<i64>,
+    /// When the change was made (RFC 3339, UTC).
+    pub at: String,
+    /// The client or user id, or `console:<account>` for a command run on the server.
+    pub actor: String,
+    /// The actor's role (`ven`, `bl` for a business-logic token naming none, `console`).
+    pub actor_role: String,
+    /// The peer address of the request.
+    pub source: Option<String>,
+    /// The operation (`POST /ops/dispatches`) or the command (`client add`).
+    pub action: String,
+    pub object_type: Option<String>,
+    #[serde(rename = "objectID")]
+    pub object_id: Option<String>,
+    /// SHA-256 of the object before the change (after its previous audited change; none for a creation).
+    pub before_digest: Option<String>,
+    /// SHA-256 of the object after the change (none once deleted).
+    pub after_digest: Option<String>,
+    /// The configuration fields the change touched, when recorded.
+    pub changed_fields: Option<String>,
+    #[serde(rename = "requestID")]
+    pub request_id: Option<String>,
+    /// The chain hash: SHA-256 over the previous entry's hash and this entry.
+    pub hash: Option<String>,
+}

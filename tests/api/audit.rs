@@ -7,6 +7,7 @@ use std::process::Command;
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
+use sluice::auth::Role;
 use sluice::service::audit::{self, Broken};
 use sluice::store::audit::{EntryRow, Filter};
 
@@ -417,4 +418,79 @@ async fn entries_written_by_two_instances_at_once_chain_into_one_log_that_verifi
     assert_eq!((verified.entries, verified.unsealed), (40, 0));
     let ids: std::collections::HashSet<Value> = entries(&one).iter().map(|e| json!(e.entry.object_id)).collect();
     assert_eq!(ids.len(), 40, "each program's entry is in the log once");
+}
+
+/// Administrators and auditors read the log, filtered by actor, object, action and time, a page at a
+/// time, or exported as CSV; an entry shows its place in the chain once sealed.
+#[actix_rt::test]
+async fn admins_and_viewers_read_the_log_filtered_paginated_and_exported_as_csv() {
+    let app = TestApp::new().await;
+    let (bl, desk) = (app.bl(), app.client(Role::Enrollment, "onboarding"));
+    let (admin, viewer) = (app.client(Role::Admin, "it"), app.client(Role::Viewer, "auditor"));
+    let p = crate::support::program(&bl, "ERS", &[]).await;
+    bl.put(&format!("/programs/{p}"), &json!({"programName": "ERS-2"}))
+        .await;
+    app.clock.advance(chrono::TimeDelta::hours(1));
+    crate::support::program(&desk, "CBP", &[]).await;
+
+    let all = admin.get("/ops/audit").await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    assert_eq!(all.body.as_array().unwrap().len(), 3);
+    assert!(all.body[0]["position"].is_null(), "not sealed yet");
+    let first = &all.body[0];
+    assert_eq!(
+        (
+            first["actor"].as_str(),
+            first["action"].as_str(),
+            first["objectType"].as_str()
+        ),
+        (Some(bl.client_id.as_str()), Some("POST /programs"), Some("PROGRAM"))
+    );
+    assert_eq!(
+        all.body[1]["beforeDigest"], first["afterDigest"],
+        "an update starts where the last change ended"
+    );
+
+    let ids = |r: &Resp| -> Vec<i64> {
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect()
+    };
+    let by_desk = viewer.get(&format!("/ops/audit?actor={}", desk.client_id)).await;
+    assert_eq!(by_desk.body.as_array().unwrap().len(), 1, "{}", by_desk.text);
+    assert_eq!(by_desk.body[0]["actorRole"], "enrollment");
+    let of_p = viewer.get(&format!("/ops/audit?objectType=PROGRAM&objectID={p}")).await;
+    assert_eq!(ids(&of_p), ids(&all)[..2]);
+    let updates = viewer.get("/ops/audit?action=PUT%20/programs/%7BprogramID%7D").await;
+    assert_eq!(ids(&updates), ids(&all)[1..2]);
+    let later = viewer.get("/ops/audit?from=2026-07-01T12:30:00Z").await;
+    assert_eq!(ids(&later), ids(&all)[2..]);
+    let earlier = viewer.get("/ops/audit?to=2026-07-01T12:30:00Z").await;
+    assert_eq!(ids(&earlier), ids(&all)[..2]);
+    let second = viewer.get("/ops/audit?skip=1&limit=1").await;
+    assert_eq!(ids(&second), ids(&all)[1..2]);
+
+    sealed(&app);
+    let csv = admin.get("/ops/audit?format=csv").await;
+    assert_eq!(csv.header("content-type"), Some("text/csv"));
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", csv.text);
+    assert!(
+        lines[0].starts_with("id,position,at,actor,actor_role,source,action"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains(",1,2026-07-01T12:00:00") && lines[1].contains("POST /programs"),
+        "{}",
+        lines[1]
+    );
+
+    admin.get("/ops/audit?format=xml").await.assert_problem(400);
+    admin.get("/ops/audit?limit=10001").await.assert_problem(400);
+    bl.get("/ops/audit").await.assert_problem(403);
+    desk.get("/ops/audit").await.assert_problem(403);
 }

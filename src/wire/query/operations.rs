@@ -166,6 +166,41 @@ pub struct TelemetryQuery {
     pub limit: Option<PointLimit>,
 }
 
+/// Most audit entries in one answer (and the default): an export is one request.
+pub const MAX_AUDIT_ENTRIES: i64 = 10_000;
+
+/// `GET /ops/audit`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only entries of this actor: a client or user id, or `console:<account>` for commands run on the server.
+    pub actor: Option<Name>,
+    /// Only entries about this kind of object: PROGRAM, EVENT, REPORT, SUBSCRIPTION, VEN, RESOURCE, SITE,
+    /// ENROLLMENT, DISPATCH, CLIENT, METER_IMPORT, PRICES, SETTLEMENT_RULES, SETTLEMENT_RUN.
+    #[serde(rename = "objectType")]
+    pub object_type: Option<Name>,
+    /// Only entries about this object.
+    #[serde(rename = "objectID")]
+    pub object_id: Option<Name>,
+    /// Only this action: an operation as the access table names it (`POST /ops/dispatches`) or a command
+    /// (`client add`).
+    pub action: Option<Name>,
+    /// Entries at or after this time.
+    pub from: Option<WireDateTime>,
+    /// Entries before this time.
+    pub to: Option<WireDateTime>,
+    /// `json` (the default) or `csv`.
+    #[param(inline)]
+    pub format: Option<FormatParam>,
+    #[param(inline)]
+    pub skip: Option<Skip>,
+    #[param(inline)]
+    pub limit: Option<AuditLimit>,
+}
+
+/// `limit` of an audit listing.
+pub type AuditLimit = Limit<MAX_AUDIT_ENTRIES>;
+
 /// `limit` of a telemetry series.
 pub type PointLimit = Limit<MAX_POINTS>;
 /// `limit` of a statement list.

@@ -31,7 +31,7 @@ BENCH=dispatch
 source bench/db.sh
 
 OP=$("$BIN" client add --role operator --name bench-ops --database "$DB")
-SLUICE_LOG__LEVEL=warn "$BIN" serve --bind 127.0.0.1:$PORT --database "$DB" 2>"$OUT/dispatch-server.log" &
+SLUICE_AUTH__TOKEN_REQUESTS_PER_MINUTE_PER_CLIENT=100000000 SLUICE_AUTH__TOKEN_REQUESTS_PER_MINUTE_PER_ADDRESS=100000000 SLUICE_LOG__LEVEL=warn "$BIN" serve --bind 127.0.0.1:$PORT --database "$DB" 2>"$OUT/dispatch-server.log" &
 pid=$!
 for _ in $(seq 1 100); do curl -fs $BASE/health >/dev/null 2>&1 && break; sleep 0.1; done
 TOKEN=$(curl -fs $BASE/auth/token -d grant_type=client_credentials -d client_id="$(jq -r .client_id <<<"$OP")" \

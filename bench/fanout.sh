@@ -37,6 +37,7 @@ SLUICE_LOG__LEVEL=${SLUICE_LOG__LEVEL:-warn} \
 SLUICE_MQTT__ENABLED=true SLUICE_MQTT__BIND=127.0.0.1:$MQTT_PORT \
 SLUICE_NOTIFICATIONS__ALLOW_LOOPBACK=true SLUICE_NOTIFICATIONS__EXTRA_CA_FILE="$work/certs/dev-cert.pem" \
 SLUICE_DATABASE__POOL_SIZE=16 \
+SLUICE_AUTH__TOKEN_REQUESTS_PER_MINUTE_PER_CLIENT=100000000 SLUICE_AUTH__TOKEN_REQUESTS_PER_MINUTE_PER_ADDRESS=100000000 \
   "$BIN" serve --bind 127.0.0.1:$PORT --database "$DB" 2>bench/results/fanout-server.log &
 pid=$!
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:$PORT/health >/dev/null 2>&1 && break; sleep 0.1; done

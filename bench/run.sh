@@ -73,7 +73,7 @@ run_db() {
   local op ven opt vent venid
   op=$("$BIN" client add --role operator --name bench-op --database "$url")
   ven=$("$BIN" client add --role ven --name bench-ven --database "$url")
-  SLUICE_LOG__LEVEL=warn "$BIN" serve --bind 127.0.0.1:$PORT --database "$url" & local pid=$!
+  SLUICE_AUTH__TOKEN_REQUESTS_PER_MINUTE_PER_CLIENT=100000000 SLUICE_AUTH__TOKEN_REQUESTS_PER_MINUTE_PER_ADDRESS=100000000 SLUICE_LOG__LEVEL=warn "$BIN" serve --bind 127.0.0.1:$PORT --database "$url" & local pid=$!
   pids+=("$pid")
   wait_up $BASE/health
   token() { curl -fs $BASE/auth/token -d grant_type=client_credentials -d client_id="$(jq -r .client_id <<<"$1")" -d client_secret="$(jq -r .client_secret <<<"$1")" | jq -r .access_token; }

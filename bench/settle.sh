@@ -35,7 +35,7 @@ FROM=$(date -u -d "$(date -u +%Y-%m-01) +2 month" +%Y-%m-%d)
 TO=$(date -u -d "$FROM +$((DAYS - 1)) day" +%Y-%m-%d)
 
 OP=$("$BIN" client add --role operator --name bench-ops --database "$DB")
-SLUICE_LOG__LEVEL=warn "$BIN" serve --bind 127.0.0.1:$PORT --database "$DB" 2>"$OUT/settle-server.log" &
+SLUICE_AUTH__TOKEN_REQUESTS_PER_MINUTE_PER_CLIENT=100000000 SLUICE_AUTH__TOKEN_REQUESTS_PER_MINUTE_PER_ADDRESS=100000000 SLUICE_LOG__LEVEL=warn "$BIN" serve --bind 127.0.0.1:$PORT --database "$DB" 2>"$OUT/settle-server.log" &
 pid=$!
 for _ in $(seq 1 100); do curl -fs $BASE/health >/dev/null 2>&1 && break; sleep 0.1; done
 

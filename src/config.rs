@@ -169,6 +169,13 @@ pub struct AuthSettings {
     pub jwks_refresh_secs: u64,
     /// External mode: a token naming a key the cached JWKS lacks fetches it again at most this often.
     pub jwks_min_refetch_secs: u64,
+    /// Token requests admitted per minute for one client id (in bursts of as many); more get 429.
+    pub token_requests_per_minute_per_client: u32,
+    /// Token requests admitted per minute from one source address; more get 429.
+    pub token_requests_per_minute_per_address: u32,
+    /// How often each instance looks for credentials removed elsewhere (their tokens stop working then),
+    /// milliseconds.
+    pub revocation_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -365,6 +372,9 @@ impl Default for AuthSettings {
             client_id_claim: "sub".into(),
             jwks_refresh_secs: 300,
             jwks_min_refetch_secs: 10,
+            token_requests_per_minute_per_client: 30,
+            token_requests_per_minute_per_address: 300,
+            revocation_poll_ms: 1000,
         }
     }
 }
@@ -453,6 +463,16 @@ impl Settings {
     fn check_auth(&self, errs: &mut Vec<String>) {
         if self.auth.token_ttl_secs < 60 {
             errs.push("auth.token_ttl_secs must be at least 60".into());
+        }
+        let a = &self.auth;
+        if a.token_requests_per_minute_per_client == 0
+            || a.token_requests_per_minute_per_address == 0
+            || a.revocation_poll_ms == 0
+        {
+            errs.push(
+                "auth.token_requests_per_minute_per_client, token_requests_per_minute_per_address and revocation_poll_ms must be positive"
+                    .into(),
+            );
         }
         if let Some(k) = &self.auth.signing_key
             && k.len() < 32

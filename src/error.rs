@@ -39,6 +39,9 @@ pub enum AppError {
         detail: String,
         errors: Vec<crate::wire::settlement::LineError>,
     },
+    /// Over a rate limit: the `Retry-After` header says when to try again (RFC 6585 §4).
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after_secs: u64 },
     #[error("{0}")]
     NotImplemented(String),
     #[error("{0}")]
@@ -59,6 +62,7 @@ impl AppError {
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
+            Self::TooManyRequests { .. } => 429,
             Self::OAuth { status, .. } => *status,
             Self::Internal(_) => 500,
             Self::NotImplemented(_) => 501,

@@ -111,6 +111,7 @@ fn main() -> anyhow::Result<()> {
                 ClientAction::Add { .. } => "client add",
                 ClientAction::List { .. } => "client list",
                 ClientAction::Remove { .. } => "client remove",
+                ClientAction::Rotate { .. } => "client rotate",
             };
             cli::as_console(command, || cli::clients::client(action, clock))
         }

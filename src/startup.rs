@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use crate::api;
 use crate::api::extract::BodyLimits;
 use crate::auth::jwt::{Authenticator, ExternalOptions};
+use crate::auth::limit::Limiter;
 use crate::clock::SharedClock;
 use crate::config::{AuthMode, Settings};
 use crate::notify::channel::{Channel, Channels};
@@ -118,7 +119,18 @@ pub async fn build_state_with(
         seen: Arc::default(),
         views: Arc::default(),
         background: Arc::default(),
+        revocations: Arc::default(),
+        token_limits: Arc::new(crate::service::clients::TokenLimits {
+            per_client: Limiter::per_minute(settings.auth.token_requests_per_minute_per_client),
+            per_address: Limiter::per_minute(settings.auth.token_requests_per_minute_per_address),
+        }),
     };
+    // Tokens of credentials removed before this start are refused from the first request.
+    let since = state.clock.now() - chrono::TimeDelta::seconds(settings.auth.token_ttl_secs + 60);
+    let (db, revocations) = (state.db.clone(), state.revocations.clone());
+    tokio::task::spawn_blocking(move || revocations.refresh(&db, since))
+        .await
+        .context("reading revocations failed")??;
     start_background(&state, settings);
     Ok(state)
 }
@@ -205,6 +217,15 @@ fn start_background(state: &AppState, settings: &Settings) {
             }
         });
     }
+    state.background.spawn(
+        "revocation check",
+        crate::service::clients::watch_revocations(
+            state.clone(),
+            Duration::from_millis(settings.auth.revocation_poll_ms),
+            settings.auth.token_ttl_secs,
+            state.background.token(),
+        ),
+    );
     state.background.spawn(
         "audit sealer",
         crate::service::audit::run(

@@ -292,7 +292,13 @@ async fn principal(req: &ServiceRequest) -> Result<Principal, AppError> {
         Some(Ok(v)) => bearer(v)
             .ok_or_else(|| AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?,
     };
-    state.auth.verify(token).await
+    let who = state.auth.verify(token).await?;
+    if state.revocations.is_revoked(&who.client_id) {
+        return Err(AppError::Unauthorized(
+            "the credential of this token was removed".into(),
+        ));
+    }
+    Ok(who)
 }
 
 fn bearer(value: &str) -> Option<&str> {

@@ -74,9 +74,12 @@ pub async fn get_auth_server_info(state: Data<AppState>, origin: Data<PublicOrig
 /// (client_secret_basic). Errors carry both the problem fields and RFC 6749's `error`.
 #[utoipa::path(tag = "auth", operation_id = "fetchToken",
     request_body(content = ClientCredentialRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = ClientCredentialResponse), (status = 400, body = Problem), (status = 401, body = Problem), (status = 501, body = Problem)))]
+    responses((status = 200, body = ClientCredentialResponse), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 429, body = Problem, headers(("Retry-After" = u64, description = "seconds until a request is admitted again"))),
+        (status = 501, body = Problem)))]
 #[post("/auth/token")]
 pub async fn fetch_token(state: Data<AppState>, req: HttpRequest, payload: Payload) -> Result<HttpResponse, AppError> {
+    clients::admit_address(&state, req.peer_addr().map(|a| a.ip()))?;
     let body = read_body(&req, payload.into_inner()).await?;
     let invalid = |e: String| AppError::OAuth {
         status: 400,

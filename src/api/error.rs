@@ -77,6 +77,9 @@ impl ResponseError for AppError {
             };
             resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
         }
+        if let AppError::TooManyRequests { retry_after_secs, .. } = self {
+            resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
         if let AppError::MethodNotAllowed { allow, .. } = self
             && let Ok(v) = HeaderValue::from_str(allow)
         {

@@ -1,6 +1,7 @@
 //! Who is calling: roles, scopes, the principal of a request; tokens and client secrets.
 
 pub mod jwt;
+pub mod limit;
 pub mod roles;
 pub mod secret;
 

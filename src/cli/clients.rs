@@ -35,19 +35,48 @@ pub(crate) enum ClientAction {
         #[command(flatten)]
         common: Common,
     },
-    /// Remove a client; its tokens stop working when they expire.
+    /// Remove a client; every running instance refuses its tokens within `auth.revocation_poll_ms`.
     Remove {
         id: String,
         #[command(flatten)]
         common: Common,
     },
+    /// Give a client a new secret, printed once; the previous one stays accepted for the grace period.
+    Rotate {
+        id: String,
+        /// How long the previous secret stays accepted: a number with s, m, h or d (e.g. 30m, 24h).
+        #[arg(long, default_value = "24h", value_parser = grace)]
+        grace: chrono::TimeDelta,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// `30m`, `24h`, `7d`: a grace period of at most 30 days.
+fn grace(s: &str) -> Result<chrono::TimeDelta, String> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number with s, m, h or d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{s:?} needs a unit: s, m, h or d")),
+    };
+    if !(0..=30 * 86_400).contains(&secs) {
+        return Err("the grace period is between 0s and 30d".into());
+    }
+    Ok(chrono::TimeDelta::seconds(secs))
 }
 
 pub(crate) fn client(action: ClientAction, clock: SharedClock) -> anyhow::Result<()> {
     let common = match &action {
-        ClientAction::Add { common, .. } | ClientAction::List { common } | ClientAction::Remove { common, .. } => {
-            common.clone()
-        }
+        ClientAction::Add { common, .. }
+        | ClientAction::List { common }
+        | ClientAction::Remove { common, .. }
+        | ClientAction::Rotate { common, .. } => common.clone(),
     };
     let s = settings(&common, None)?;
     let db = open_db(&s, true)?;
@@ -71,6 +100,13 @@ pub(crate) fn client(action: ClientAction, clock: SharedClock) -> anyhow::Result
                 bail!("no client {id:?}");
             }
             eprintln!("removed {id}");
+        }
+        ClientAction::Rotate { id, grace, .. } => {
+            let pepper = clients::load_secret(&db, &clock, PEPPER_SECRET)?;
+            match clients::rotate(&db, &clock, &pepper, &id, grace)? {
+                Some(rotated) => println!("{}", serde_json::to_string(&rotated)?),
+                None => bail!("no client {id:?}"),
+            }
         }
     }
     Ok(())

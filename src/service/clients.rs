@@ -31,12 +31,131 @@ pub fn list(db: &Db) -> Result<Vec<repo::ClientRow>, AppError> {
     Ok(db.read_blocking(repo::list_clients)?)
 }
 
-/// Removes a client; no new token is issued to it. Whether there was one.
+/// Removes a client: no new token is issued to it, and every instance refuses the tokens it holds once
+/// it next looks for revocations (`auth.revocation_poll_ms`). Whether there was one.
 pub fn remove(db: &Db, clock: &SharedClock, id: &str) -> Result<bool, AppError> {
-    super::commit::commit_blocking(db, clock.now(), |c| {
+    let now = clock.now();
+    super::commit::commit_blocking(db, now, |c| {
         c.audited(Subject::of("CLIENT", id, Operation::Delete, &()));
-        Ok(repo::delete_client(c, id)?)
+        let removed = repo::delete_client(c, id)?;
+        if removed {
+            repo::insert_revocation(c, id, now)?;
+        }
+        Ok(removed)
     })
+}
+
+/// A rotated client's new secret, shown once, and until when the previous one is still accepted.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rotated {
+    pub client_id: String,
+    pub client_secret: String,
+    pub previous_secret_valid_until: String,
+}
+
+/// Gives a client a new secret; its previous one stays accepted for `grace`, so the client can be
+/// reconfigured without an outage. `None` when there is no such client.
+pub fn rotate(
+    db: &Db,
+    clock: &SharedClock,
+    pepper: &[u8],
+    id: &str,
+    grace: chrono::TimeDelta,
+) -> Result<Option<Rotated>, AppError> {
+    let now = clock.now();
+    let secret = new_client_secret();
+    let hash = hash_secret(pepper, &secret);
+    let until = now + grace;
+    let rotated = super::commit::commit_blocking(db, now, |c| {
+        c.audited(Subject::of("CLIENT", id, Operation::Update, &("rotated", id, until)));
+        Ok(repo::rotate_client(c, id, &hash, until)?)
+    })?;
+    Ok(rotated.then(|| Rotated {
+        client_id: id.to_owned(),
+        client_secret: secret,
+        previous_secret_valid_until: crate::wire::format_time(&until),
+    }))
+}
+
+/// The subjects (client ids, user ids) whose tokens are refused before they expire: removed on this
+/// instance or any other on the database.
+#[derive(Debug, Default)]
+pub struct Revocations {
+    /// The last revocation row read.
+    seen: std::sync::Mutex<i64>,
+    subjects: std::sync::RwLock<std::collections::HashSet<String>>,
+}
+
+impl Revocations {
+    pub fn is_revoked(&self, subject: &str) -> bool {
+        self.subjects
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(subject)
+    }
+
+    /// Reads the revocations made since the last look, back to `since` (a token issued before then has
+    /// expired anyway); how many it found.
+    pub fn refresh(&self, db: &Db, since: chrono::DateTime<chrono::Utc>) -> StoreResult<usize> {
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let found = db.read_blocking(|c| repo::revocations_after(c, *seen, since))?;
+        if let Some((last, _)) = found.last() {
+            *seen = *last;
+        }
+        let mut subjects = self.subjects.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        subjects.extend(found.iter().map(|(_, s)| s.clone()));
+        Ok(found.len())
+    }
+}
+
+/// Looks for revocations every `every` until `stop`.
+pub async fn watch_revocations(
+    state: AppState,
+    every: std::time::Duration,
+    ttl_secs: i64,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let (db, revocations) = (state.db.clone(), state.revocations.clone());
+        let since = state.clock.now() - chrono::TimeDelta::seconds(ttl_secs + 60);
+        match tokio::task::spawn_blocking(move || revocations.refresh(&db, since)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "reading revocations failed; retrying"),
+            Err(e) => tracing::warn!(error = %e, "the revocation check stopped; retrying"),
+        }
+    }
+}
+
+/// Rate limits of the token endpoint: per client id and per source address.
+#[derive(Debug)]
+pub struct TokenLimits {
+    pub per_client: crate::auth::limit::Limiter,
+    pub per_address: crate::auth::limit::Limiter,
+}
+
+fn too_many(who: &str, wait: std::time::Duration) -> AppError {
+    AppError::TooManyRequests {
+        detail: format!("too many token requests {who}; try again later"),
+        retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+    }
+}
+
+/// Counts a token request from `source` against its address's allowance: 429 beyond it.
+pub fn admit_address(state: &AppState, source: Option<std::net::IpAddr>) -> Result<(), AppError> {
+    match source {
+        Some(ip) => state
+            .token_limits
+            .per_address
+            .check(&ip.to_string(), std::time::Instant::now())
+            .map_err(|wait| too_many("from this address", wait)),
+        None => Ok(()),
+    }
 }
 
 /// A client as its audit entry names it: its id, name and role (never its secret's hash).
@@ -59,6 +178,7 @@ pub fn add(db: &Db, clock: &SharedClock, pepper: &[u8], role: Role, name: &str) 
         role: role.as_str().to_owned(),
         secret_hash: hash_secret(pepper, &client_secret),
         created: clock.now(),
+        previous: None,
     };
     super::commit::commit_blocking(db, row.created, |c| {
         c.audited(client_subject(&row));
@@ -125,10 +245,16 @@ pub async fn token(
     if crate::wire::Text::parse(client_id.as_str()).is_err() {
         return Err(oauth(401, "invalid_client", "unknown client or wrong secret"));
     }
+    state
+        .token_limits
+        .per_client
+        .check(&client_id, std::time::Instant::now())
+        .map_err(|wait| too_many("for this client", wait))?;
     let id = client_id.clone();
     let row = state.db.read(move |c| repo::get_client(c, &id)).await?;
+    let now = state.clock.now();
     let row = match row {
-        Some(r) if verify_secret(&state.pepper, &secret, &r.secret_hash) => r,
+        Some(r) if secret_matches(&state.pepper, &secret, &r, now) => r,
         _ => {
             return Err(oauth(401, "invalid_client", "unknown client or wrong secret"));
         }
@@ -143,6 +269,15 @@ pub async fn token(
         expires_in,
         scope: Some(crate::auth::jwt::scope_list(scopes, permissions)),
     })
+}
+
+/// Whether `secret` is the client's, or its previous one within the rotation's grace period.
+fn secret_matches(pepper: &[u8], secret: &str, row: &ClientRow, now: chrono::DateTime<chrono::Utc>) -> bool {
+    verify_secret(pepper, secret, &row.secret_hash)
+        || row
+            .previous
+            .as_ref()
+            .is_some_and(|(hash, until)| now < *until && verify_secret(pepper, secret, hash))
 }
 
 /// The scopes and permissions of a token for `role`, narrowed to those `asked` names (RFC 6749 §3.3).
@@ -179,6 +314,7 @@ pub async fn issue_ven(state: &AppState, name: crate::wire::Name) -> Result<Issu
         role: Role::Ven.as_str().to_owned(),
         secret_hash: hash_secret(&state.pepper, &client_secret),
         created: state.clock.now(),
+        previous: None,
     };
     state
         .commit(move |tx| {

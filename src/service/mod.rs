@@ -69,6 +69,10 @@ pub struct AppState {
     pub views: Arc<dispatch::Views>,
     /// The tasks beside the server, joined on shutdown.
     pub background: Arc<background::Background>,
+    /// Credentials removed here or elsewhere: their tokens are refused.
+    pub revocations: Arc<clients::Revocations>,
+    /// Rate limits of the token endpoint.
+    pub token_limits: Arc<clients::TokenLimits>,
 }
 
 impl AppState {

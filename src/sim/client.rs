@@ -47,24 +47,39 @@ pub struct Http {
     pub base: String,
 }
 
+/// Token requests a VEN makes before giving up on a rate-limited VTN.
+const TOKEN_ATTEMPTS: usize = 5;
+
 impl Http {
+    /// A token for `id`. Over the VTN's rate limit (429: a whole fleet starting from one address), it
+    /// waits as long as `Retry-After` says, a few times, as a well-behaved client does.
     pub async fn token(&self, id: &str, secret: &str) -> anyhow::Result<String> {
-        let r = self
-            .client
-            .post(format!("{}/auth/token", self.base))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", id),
-                ("client_secret", secret),
-            ])
-            .send()
-            .await?;
-        let status = r.status();
-        let body = r.text().await?;
-        if !status.is_success() {
-            bail!("token for {id}: {status} {body}");
+        for _ in 0..TOKEN_ATTEMPTS {
+            let r = self
+                .client
+                .post(format!("{}/auth/token", self.base))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", id),
+                    ("client_secret", secret),
+                ])
+                .send()
+                .await?;
+            let status = r.status();
+            let wait = r
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            let body = r.text().await?;
+            match (status.as_u16(), wait) {
+                (429, Some(secs)) => tokio::time::sleep(std::time::Duration::from_secs(secs.clamp(1, 60))).await,
+                _ if status.is_success() => {
+                    return Ok(serde_json::from_str::<ClientCredentialResponse>(&body)?.access_token);
+                }
+                _ => bail!("token for {id}: {status} {body}"),
+            }
         }
-        Ok(serde_json::from_str::<ClientCredentialResponse>(&body)?.access_token)
+        bail!("token for {id}: still rate-limited after {TOKEN_ATTEMPTS} attempts")
     }
 
     /// One request; its status and body as text.

@@ -122,6 +122,8 @@ diesel::table! {
         role -> Text,
         secret_hash -> Text,
         created_date_time -> Timestamp,
+        previous_secret_hash -> Nullable<Text>,
+        previous_valid_until -> Nullable<Timestamp>,
     }
 }
 
@@ -330,6 +332,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    revocations (seq) {
+        seq -> BigInt,
+        subject -> Text,
+        revoked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> BigInt,
         at -> Timestamp,
@@ -479,4 +489,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlement_runs,
     statements,
     audit_log,
+    revocations,
 );

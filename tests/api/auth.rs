@@ -419,3 +419,117 @@ async fn a_slow_jwks_fetch_for_an_unknown_key_does_not_hold_up_tokens_of_known_k
     idp.hold.send_replace(false);
     assert_eq!(waiting.await.unwrap(), 200, "the new key is used once fetched");
 }
+
+/// A token from the token endpoint for `id`/`secret`: the response.
+async fn token_for(app: &TestApp, id: &str, secret: &str) -> crate::support::Resp {
+    app.anonymous()
+        .post_raw("/auth/token", "application/x-www-form-urlencoded", form(id, secret))
+        .await
+}
+
+/// Removing a client (here with the CLI, as an administrator does) revokes the tokens it already holds on
+/// every instance, when each next looks for revocations — not when the tokens expire.
+#[actix_rt::test]
+async fn a_removed_clients_live_tokens_are_refused_on_every_instance() {
+    let one = TestApp::new().await;
+    let mut instances = vec![];
+    if crate::support::several_instances_possible() {
+        instances.push(one.second_instance().await);
+    }
+    let c = one.issued(Role::Ven, "site-17");
+    let mut ven = one.anonymous();
+    ven.token = Some(
+        token_for(&one, &c.client_id, &c.client_secret).await.body["access_token"]
+            .as_str()
+            .unwrap()
+            .into(),
+    );
+    assert_eq!(ven.get("/events").await.status, 200);
+    for other in &instances {
+        assert_eq!(ven.on(other).get("/events").await.status, 200);
+    }
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["client", "remove", &c.client_id, "--database", &one.db_url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // This instance looks now; the others on their own, within their poll interval.
+    one.state
+        .revocations
+        .refresh(&one.state.db, chrono::DateTime::UNIX_EPOCH)
+        .unwrap();
+    ven.get("/events").await.assert_problem(401);
+    for other in &instances {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut status = 200;
+        while std::time::Instant::now() < deadline {
+            status = ven.on(other).get("/events").await.status;
+            if status == 401 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            status, 401,
+            "the second instance refuses the token within its poll interval"
+        );
+    }
+    assert_eq!(token_for(&one, &c.client_id, &c.client_secret).await.status, 401);
+}
+
+/// A rotated client's previous secret works for the grace period, then only the new one does.
+#[actix_rt::test]
+async fn a_rotated_secret_keeps_the_old_one_for_the_grace_period() {
+    let app = TestApp::new().await;
+    let c = app.issued(Role::Ven, "site-17");
+    let rotated = sluice::service::clients::rotate(
+        &app.state.db,
+        &app.state.clock,
+        &app.state.pepper,
+        &c.client_id,
+        chrono::TimeDelta::hours(1),
+    )
+    .unwrap()
+    .unwrap();
+    assert_ne!(rotated.client_secret, c.client_secret);
+    assert_eq!(rotated.previous_secret_valid_until, "2026-07-01T13:00:00Z");
+    assert_eq!(token_for(&app, &c.client_id, &c.client_secret).await.status, 200);
+    assert_eq!(token_for(&app, &c.client_id, &rotated.client_secret).await.status, 200);
+    app.clock.advance(chrono::TimeDelta::minutes(61));
+    let old = token_for(&app, &c.client_id, &c.client_secret).await;
+    old.assert_problem(401);
+    assert_eq!(old.body["error"], "invalid_client");
+    assert_eq!(token_for(&app, &c.client_id, &rotated.client_secret).await.status, 200);
+}
+
+/// Token requests beyond a client's allowance get 429 with Retry-After — wrong secrets count too — and
+/// another client is not slowed; an address has an allowance of its own across clients.
+#[actix_rt::test]
+async fn token_requests_over_the_allowance_get_429_without_slowing_other_clients() {
+    let app = TestApp::with_settings(|s| {
+        s.auth.token_requests_per_minute_per_client = 3;
+        s.auth.token_requests_per_minute_per_address = 8;
+    })
+    .await;
+    let (a, b) = (app.issued(Role::Ven, "a"), app.issued(Role::Ven, "b"));
+    assert_eq!(token_for(&app, &a.client_id, "wrong").await.status, 401);
+    for _ in 0..2 {
+        assert_eq!(token_for(&app, &a.client_id, &a.client_secret).await.status, 200);
+    }
+    let refused = token_for(&app, &a.client_id, &a.client_secret).await;
+    refused.assert_problem(429);
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=20).contains(&wait), "one request every 20 s: {wait}");
+    assert_eq!(token_for(&app, &b.client_id, &b.client_secret).await.status, 200);
+
+    // This address has made five requests (the one refused for its client counts: the address is
+    // checked first); it may make eight a minute, whatever the client.
+    let mut statuses = vec![];
+    for i in 0..4 {
+        let c = app.issued(Role::Ven, &format!("c{i}"));
+        statuses.push(token_for(&app, &c.client_id, &c.client_secret).await.status);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
+}

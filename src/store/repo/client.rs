@@ -17,7 +17,48 @@ pub struct ClientRow {
     pub role: String,
     pub secret_hash: String,
     pub created: DateTime<Utc>,
+    /// The secret before the last rotation, and until when it is still accepted.
+    pub previous: Option<(String, DateTime<Utc>)>,
 }
+
+type ClientTuple = (
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    Option<String>,
+    Option<NaiveDateTime>,
+);
+
+fn client_row((client_id, client_name, role, secret_hash, created, previous, until): ClientTuple) -> ClientRow {
+    ClientRow {
+        client_id,
+        client_name,
+        role,
+        secret_hash,
+        created: from_naive(created),
+        previous: previous.zip(until.map(from_naive)),
+    }
+}
+
+const CLIENT_COLUMNS: (
+    clients::client_id,
+    clients::client_name,
+    clients::role,
+    clients::secret_hash,
+    clients::created_date_time,
+    clients::previous_secret_hash,
+    clients::previous_valid_until,
+) = (
+    clients::client_id,
+    clients::client_name,
+    clients::role,
+    clients::secret_hash,
+    clients::created_date_time,
+    clients::previous_secret_hash,
+    clients::previous_valid_until,
+);
 
 pub fn insert_client(c: &mut AnyConnection, row: &ClientRow) -> StoreResult<()> {
     diesel::insert_into(clients::table)
@@ -33,49 +74,59 @@ pub fn insert_client(c: &mut AnyConnection, row: &ClientRow) -> StoreResult<()> 
 }
 
 pub fn get_client(c: &mut AnyConnection, client_id: &str) -> StoreResult<Option<ClientRow>> {
-    let row: Option<(String, String, String, String, NaiveDateTime)> = clients::table
+    let row: Option<ClientTuple> = clients::table
         .find(client_id)
-        .select((
-            clients::client_id,
-            clients::client_name,
-            clients::role,
-            clients::secret_hash,
-            clients::created_date_time,
-        ))
+        .select(CLIENT_COLUMNS)
         .first(c)
         .optional()?;
-    Ok(
-        row.map(|(client_id, client_name, role, secret_hash, created)| ClientRow {
-            client_id,
-            client_name,
-            role,
-            secret_hash,
-            created: from_naive(created),
-        }),
-    )
+    Ok(row.map(client_row))
 }
 
 pub fn list_clients(c: &mut AnyConnection) -> StoreResult<Vec<ClientRow>> {
-    let rows: Vec<(String, String, String, String, NaiveDateTime)> = clients::table
+    let rows: Vec<ClientTuple> = clients::table
         .order(clients::created_date_time)
-        .select((
-            clients::client_id,
-            clients::client_name,
-            clients::role,
-            clients::secret_hash,
-            clients::created_date_time,
-        ))
+        .select(CLIENT_COLUMNS)
         .load(c)?;
-    Ok(rows
-        .into_iter()
-        .map(|(client_id, client_name, role, secret_hash, created)| ClientRow {
-            client_id,
-            client_name,
-            role,
-            secret_hash,
-            created: from_naive(created),
-        })
-        .collect())
+    Ok(rows.into_iter().map(client_row).collect())
+}
+
+/// Gives the client a new secret hash; the current one stays accepted until `until`. Whether the client
+/// exists.
+pub fn rotate_client(
+    c: &mut AnyConnection,
+    client_id: &str,
+    new_hash: &str,
+    until: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let n = diesel::update(clients::table.find(client_id))
+        .set((
+            clients::previous_secret_hash.eq(clients::secret_hash.nullable()),
+            clients::previous_valid_until.eq(Some(to_naive(until))),
+            clients::secret_hash.eq(new_hash),
+        ))
+        .execute(c)?;
+    Ok(n > 0)
+}
+
+/// Records that `subject`'s tokens are revoked from `at`.
+pub fn insert_revocation(c: &mut AnyConnection, subject: &str, at: DateTime<Utc>) -> StoreResult<()> {
+    diesel::insert_into(revocations::table)
+        .values((
+            revocations::subject.eq(subject),
+            revocations::revoked_at.eq(to_naive(at)),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Revocations after `seq` made since `since`, in order: (seq, subject).
+pub fn revocations_after(c: &mut AnyConnection, seq: i64, since: DateTime<Utc>) -> StoreResult<Vec<(i64, String)>> {
+    Ok(revocations::table
+        .filter(revocations::seq.gt(seq))
+        .filter(revocations::revoked_at.ge(to_naive(since)))
+        .order(revocations::seq)
+        .select((revocations::seq, revocations::subject))
+        .load(c)?)
 }
 
 /// Which of `ids` are clients that exist.

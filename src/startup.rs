@@ -202,38 +202,27 @@ fn start_background(state: &AppState, settings: &Settings) {
     {
         let (broker, auth, db) = (broker.clone(), state.auth.clone(), state.db.clone());
         let every = Duration::from_secs(settings.mqtt.session_check_secs);
-        let stop = state.background.token();
-        state.background.spawn("MQTT session check", async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
+        state.background.every("MQTT session check", every, move || {
+            let (broker, auth, db) = (broker.clone(), auth.clone(), db.clone());
+            async move {
                 if let Err(e) = crate::notify::mqtt::end_revoked_sessions(&broker, &auth, &db).await {
                     tracing::warn!(error = %e, "checking MQTT sessions failed; retrying");
                 }
             }
         });
     }
-    state.background.spawn(
-        "revocation check",
-        crate::service::clients::watch_revocations(
-            state.clone(),
-            Duration::from_millis(settings.auth.revocation_poll_ms),
-            settings.auth.token_ttl_secs,
-            state.background.token(),
-        ),
-    );
-    state.background.spawn(
-        "audit sealer",
-        crate::service::audit::run(
-            state.db.clone(),
-            Duration::from_millis(settings.audit.seal_interval_ms),
-            state.background.token(),
-        ),
-    );
+    let (revoking, ttl) = (state.clone(), settings.auth.token_ttl_secs);
+    let every = Duration::from_millis(settings.auth.revocation_poll_ms);
+    state.background.every("revocation check", every, move || {
+        // A token issued before this has expired: older revocations need not be read.
+        let since = revoking.clock.now() - chrono::TimeDelta::seconds(ttl + 60);
+        crate::service::clients::revocation_pass(revoking.clone(), since)
+    });
+    let db = state.db.clone();
+    let every = Duration::from_millis(settings.audit.seal_interval_ms);
+    state.background.every("audit sealer", every, move || {
+        crate::service::audit::seal_pass(db.clone())
+    });
     state.background.spawn(
         "latency pass",
         crate::service::latency::run(state.clone(), settings.latency.clone(), state.background.token()),

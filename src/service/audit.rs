@@ -222,21 +222,12 @@ pub fn seal(db: &Db) -> Result<usize, AppError> {
     }
 }
 
-/// Seals every `interval` until `stop`.
-pub async fn run(db: Db, interval: std::time::Duration, stop: tokio_util::sync::CancellationToken) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let db = db.clone();
-        match tokio::task::spawn_blocking(move || seal(&db)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "sealing the audit log failed; retrying"),
-            Err(e) => tracing::warn!(error = %e, "the audit sealer stopped; retrying"),
-        }
+/// One pass of the sealer beside the server: seals what is waiting, off the async threads.
+pub async fn seal_pass(db: Db) {
+    match tokio::task::spawn_blocking(move || seal(&db)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "sealing the audit log failed; retrying"),
+        Err(e) => tracing::warn!(error = %e, "the audit sealer stopped; retrying"),
     }
 }
 

@@ -30,6 +30,27 @@ impl Background {
             .push((name, handle));
     }
 
+    /// Starts a task running `pass` every `interval` until shutdown, the first time one interval from now;
+    /// a pass that overruns delays the next rather than bunching them.
+    pub fn every<F, Fut>(&self, name: &'static str, interval: Duration, mut pass: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let stop = self.token();
+        self.spawn(name, async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                pass().await;
+            }
+        });
+    }
+
     /// Cancels every task and waits for them, `grace` in all: a task still running then (a delivery to a
     /// slow receiver) is left, and what it holds stays claimed for another instance to take over.
     pub async fn shutdown(&self, grace: Duration) {

@@ -108,27 +108,13 @@ impl Revocations {
     }
 }
 
-/// Looks for revocations every `every` until `stop`.
-pub async fn watch_revocations(
-    state: AppState,
-    every: std::time::Duration,
-    ttl_secs: i64,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let (db, revocations) = (state.db.clone(), state.revocations.clone());
-        let since = state.clock.now() - chrono::TimeDelta::seconds(ttl_secs + 60);
-        match tokio::task::spawn_blocking(move || revocations.refresh(&db, since)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "reading revocations failed; retrying"),
-            Err(e) => tracing::warn!(error = %e, "the revocation check stopped; retrying"),
-        }
+/// One look for revocations made since `since`, off the async threads.
+pub async fn revocation_pass(state: AppState, since: chrono::DateTime<chrono::Utc>) {
+    let (db, revocations) = (state.db.clone(), state.revocations.clone());
+    match tokio::task::spawn_blocking(move || revocations.refresh(&db, since)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "reading revocations failed; retrying"),
+        Err(e) => tracing::warn!(error = %e, "the revocation check stopped; retrying"),
     }
 }
 

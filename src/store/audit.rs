@@ -36,91 +36,46 @@ pub struct EntryRow {
     pub hash: Option<String>,
 }
 
-type Columns = (
-    audit_log::id,
-    audit_log::at,
-    audit_log::actor,
-    audit_log::actor_role,
-    audit_log::source,
-    audit_log::action,
-    audit_log::object_type,
-    audit_log::object_id,
-    audit_log::before_digest,
-    audit_log::after_digest,
-    audit_log::changed_fields,
-    audit_log::request_id,
-    audit_log::position,
-    audit_log::hash,
-);
+/// An entry's row as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+struct Stored {
+    id: i64,
+    at: NaiveDateTime,
+    actor: String,
+    actor_role: String,
+    source: Option<String>,
+    action: String,
+    object_type: Option<String>,
+    object_id: Option<String>,
+    before_digest: Option<String>,
+    after_digest: Option<String>,
+    changed_fields: Option<String>,
+    request_id: Option<String>,
+    position: Option<i64>,
+    hash: Option<String>,
+}
 
-const COLUMNS: Columns = (
-    audit_log::id,
-    audit_log::at,
-    audit_log::actor,
-    audit_log::actor_role,
-    audit_log::source,
-    audit_log::action,
-    audit_log::object_type,
-    audit_log::object_id,
-    audit_log::before_digest,
-    audit_log::after_digest,
-    audit_log::changed_fields,
-    audit_log::request_id,
-    audit_log::position,
-    audit_log::hash,
-);
-
-type Row = (
-    i64,
-    NaiveDateTime,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-);
-
-fn from_row(r: Row) -> EntryRow {
-    let (
-        id,
-        at,
-        actor,
-        actor_role,
-        source,
-        action,
-        object_type,
-        object_id,
-        before,
-        after,
-        fields,
-        request_id,
-        position,
-        hash,
-    ) = r;
-    EntryRow {
-        id,
-        entry: NewEntry {
-            at: from_naive(at),
-            actor,
-            actor_role,
-            source,
-            action,
-            object_type,
-            object_id,
-            before_digest: before,
-            after_digest: after,
-            changed_fields: fields,
-            request_id,
-        },
-        position,
-        hash,
+impl From<Stored> for EntryRow {
+    fn from(r: Stored) -> Self {
+        EntryRow {
+            id: r.id,
+            entry: NewEntry {
+                at: from_naive(r.at),
+                actor: r.actor,
+                actor_role: r.actor_role,
+                source: r.source,
+                action: r.action,
+                object_type: r.object_type,
+                object_id: r.object_id,
+                before_digest: r.before_digest,
+                after_digest: r.after_digest,
+                changed_fields: r.changed_fields,
+                request_id: r.request_id,
+            },
+            position: r.position,
+            hash: r.hash,
+        }
     }
 }
 
@@ -176,13 +131,13 @@ pub fn head(c: &mut AnyConnection) -> StoreResult<Option<(i64, String)>> {
 
 /// Up to `limit` entries not sealed yet, in the order they were written.
 pub fn unsealed(c: &mut AnyConnection, limit: i64) -> StoreResult<Vec<EntryRow>> {
-    let rows: Vec<Row> = audit_log::table
+    let rows: Vec<Stored> = audit_log::table
         .filter(audit_log::position.is_null())
         .order(audit_log::id)
         .limit(limit)
-        .select(COLUMNS)
+        .select(Stored::as_select())
         .load(c)?;
-    Ok(rows.into_iter().map(from_row).collect())
+    Ok(rows.into_iter().map(EntryRow::from).collect())
 }
 
 /// How many entries wait for the sealer.
@@ -203,13 +158,13 @@ pub fn seal(c: &mut AnyConnection, id: i64, position: i64, hash: &str) -> StoreR
 
 /// Up to `limit` sealed entries after chain position `after`, in chain order.
 pub fn chain(c: &mut AnyConnection, after: i64, limit: i64) -> StoreResult<Vec<EntryRow>> {
-    let rows: Vec<Row> = audit_log::table
+    let rows: Vec<Stored> = audit_log::table
         .filter(audit_log::position.gt(after))
         .order(audit_log::position)
         .limit(limit)
-        .select(COLUMNS)
+        .select(Stored::as_select())
         .load(c)?;
-    Ok(rows.into_iter().map(from_row).collect())
+    Ok(rows.into_iter().map(EntryRow::from).collect())
 }
 
 /// Which entries a listing asks for (every field optional).
@@ -225,7 +180,7 @@ pub struct Filter {
 
 /// Entries matching `filter`, oldest first, `skip` and `limit` as every list of the API.
 pub fn list(c: &mut AnyConnection, filter: &Filter, skip: i64, limit: i64) -> StoreResult<Vec<EntryRow>> {
-    let mut q = audit_log::table.select(COLUMNS).into_boxed();
+    let mut q = audit_log::table.select(Stored::as_select()).into_boxed();
     if let Some(a) = &filter.actor {
         q = q.filter(audit_log::actor.eq(a.clone()));
     }
@@ -244,6 +199,6 @@ pub fn list(c: &mut AnyConnection, filter: &Filter, skip: i64, limit: i64) -> St
     if let Some(u) = filter.until {
         q = q.filter(audit_log::at.lt(to_naive(u)));
     }
-    let rows: Vec<Row> = q.order(audit_log::id).offset(skip).limit(limit).load(c)?;
-    Ok(rows.into_iter().map(from_row).collect())
+    let rows: Vec<Stored> = q.order(audit_log::id).offset(skip).limit(limit).load(c)?;
+    Ok(rows.into_iter().map(EntryRow::from).collect())
 }

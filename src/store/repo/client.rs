@@ -21,44 +21,31 @@ pub struct ClientRow {
     pub previous: Option<(String, DateTime<Utc>)>,
 }
 
-type ClientTuple = (
-    String,
-    String,
-    String,
-    String,
-    NaiveDateTime,
-    Option<String>,
-    Option<NaiveDateTime>,
-);
-
-fn client_row((client_id, client_name, role, secret_hash, created, previous, until): ClientTuple) -> ClientRow {
-    ClientRow {
-        client_id,
-        client_name,
-        role,
-        secret_hash,
-        created: from_naive(created),
-        previous: previous.zip(until.map(from_naive)),
-    }
+/// A client's row as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = clients)]
+struct Stored {
+    client_id: String,
+    client_name: String,
+    role: String,
+    secret_hash: String,
+    created_date_time: NaiveDateTime,
+    previous_secret_hash: Option<String>,
+    previous_valid_until: Option<NaiveDateTime>,
 }
 
-const CLIENT_COLUMNS: (
-    clients::client_id,
-    clients::client_name,
-    clients::role,
-    clients::secret_hash,
-    clients::created_date_time,
-    clients::previous_secret_hash,
-    clients::previous_valid_until,
-) = (
-    clients::client_id,
-    clients::client_name,
-    clients::role,
-    clients::secret_hash,
-    clients::created_date_time,
-    clients::previous_secret_hash,
-    clients::previous_valid_until,
-);
+impl From<Stored> for ClientRow {
+    fn from(r: Stored) -> Self {
+        ClientRow {
+            client_id: r.client_id,
+            client_name: r.client_name,
+            role: r.role,
+            secret_hash: r.secret_hash,
+            created: from_naive(r.created_date_time),
+            previous: r.previous_secret_hash.zip(r.previous_valid_until.map(from_naive)),
+        }
+    }
+}
 
 pub fn insert_client(c: &mut AnyConnection, row: &ClientRow) -> StoreResult<()> {
     diesel::insert_into(clients::table)
@@ -74,20 +61,20 @@ pub fn insert_client(c: &mut AnyConnection, row: &ClientRow) -> StoreResult<()> 
 }
 
 pub fn get_client(c: &mut AnyConnection, client_id: &str) -> StoreResult<Option<ClientRow>> {
-    let row: Option<ClientTuple> = clients::table
+    let row: Option<Stored> = clients::table
         .find(client_id)
-        .select(CLIENT_COLUMNS)
+        .select(Stored::as_select())
         .first(c)
         .optional()?;
-    Ok(row.map(client_row))
+    Ok(row.map(ClientRow::from))
 }
 
 pub fn list_clients(c: &mut AnyConnection) -> StoreResult<Vec<ClientRow>> {
-    let rows: Vec<ClientTuple> = clients::table
+    let rows: Vec<Stored> = clients::table
         .order(clients::created_date_time)
-        .select(CLIENT_COLUMNS)
+        .select(Stored::as_select())
         .load(c)?;
-    Ok(rows.into_iter().map(client_row).collect())
+    Ok(rows.into_iter().map(ClientRow::from).collect())
 }
 
 /// Gives the client a new secret hash; the current one stays accepted until `until`. Whether the client

@@ -130,7 +130,7 @@ fn main() -> anyhow::Result<()> {
             to,
             common,
         } => cli::as_console("settle", || cli::settle::run(&program, from, to, &common, &clock)),
-        Command::Audit { action } => cli::audit::audit(action),
+        Command::Audit { action } => cli::audit::audit(action, &clock),
         Command::Export { action } => cli::export::export(action),
         Command::Openapi => {
             println!("{}", sluice::api::openapi().to_pretty_json()?);

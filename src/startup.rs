@@ -218,10 +218,10 @@ fn start_background(state: &AppState, settings: &Settings) {
         let since = revoking.clock.now() - chrono::TimeDelta::seconds(ttl + 60);
         crate::service::clients::revocation_pass(revoking.clone(), since)
     });
-    let db = state.db.clone();
+    let sealing = state.clone();
     let every = Duration::from_millis(settings.audit.seal_interval_ms);
     state.background.every("audit sealer", every, move || {
-        crate::service::audit::seal_pass(db.clone())
+        crate::service::audit::seal_pass(sealing.clone())
     });
     state.background.spawn(
         "latency pass",

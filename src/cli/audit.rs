@@ -2,6 +2,7 @@
 
 use anyhow::bail;
 use clap::Subcommand;
+use sluice::clock::SharedClock;
 use sluice::service::audit;
 use sluice::startup::open_db;
 
@@ -22,7 +23,7 @@ pub(crate) enum AuditAction {
     },
 }
 
-pub(crate) fn audit(action: AuditAction) -> anyhow::Result<()> {
+pub(crate) fn audit(action: AuditAction, clock: &SharedClock) -> anyhow::Result<()> {
     let common = match &action {
         AuditAction::Verify { common } | AuditAction::Seal { common } => common,
     };
@@ -42,7 +43,7 @@ pub(crate) fn audit(action: AuditAction) -> anyhow::Result<()> {
             Err(broken) => bail!("the audit chain is broken at {broken}"),
         },
         AuditAction::Seal { .. } => {
-            let sealed = audit::seal(&db)?;
+            let sealed = audit::seal(&db, clock.now())?;
             println!("sealed {sealed} entries");
         }
     }

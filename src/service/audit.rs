@@ -2,14 +2,16 @@
 //! own transaction by the one write path (`commit.rs`), so a change without its entry cannot commit.
 //!
 //! Entries are chained: after commit, the sealer gives each entry the next position and a hash over the
-//! previous entry's hash and this entry's content, so editing, deleting or reordering a sealed entry
-//! breaks the chain where it happened and [`verify`] names that entry. Writers never wait for the chain:
-//! they append rows; one sealer at a time (an advisory lock on PostgreSQL, the single writer on SQLite)
-//! extends it. Whoever can rewrite the whole table can recompute the whole chain: the sealer logs the
+//! previous entry's hash and this entry's content, and writes one seal row per pass listing the entries
+//! it chained with their hashes, so editing, deleting or reordering a sealed entry breaks the chain where
+//! it happened and [`verify`] names that entry. Writers never wait for the chain and never update an
+//! entry: they append rows; one sealer at a time (an advisory lock on PostgreSQL, the single writer on
+//! SQLite) extends it. Whoever can rewrite the whole table can recompute the whole chain: the sealer logs the
 //! head (position and hash) it reaches, and `sluice audit verify` prints it, so the head can be kept
 //! outside the database and compared.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -43,30 +45,30 @@ pub struct Actor {
 }
 
 tokio::task_local! {
-    static ACTOR: Actor;
+    static ACTOR: Arc<Actor>;
 }
 
 impl Actor {
-    /// The actor in scope, if any.
-    pub fn current() -> Option<Actor> {
-        ACTOR.try_with(Clone::clone).ok()
+    /// The actor in scope, if any (shared: a write keeps it without copying it).
+    pub fn current() -> Option<Arc<Actor>> {
+        ACTOR.try_with(Arc::clone).ok()
     }
 
     /// Runs `f` with this actor in scope.
     pub async fn scope<F: Future>(self, f: F) -> F::Output {
-        ACTOR.scope(self, f).await
+        ACTOR.scope(Arc::new(self), f).await
     }
 
     /// Runs blocking `f` with this actor in scope (a command, or a long write on a blocking thread).
     pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
-        ACTOR.sync_scope(self, f)
+        ACTOR.sync_scope(Arc::new(self), f)
     }
 
     /// Runs blocking `f` on this thread with the actor of the calling task, if any, in scope: for work
     /// moved to a blocking thread, where the task's actor is not seen.
-    pub fn carry<R>(actor: Option<Actor>, f: impl FnOnce() -> R) -> R {
+    pub fn carry<R>(actor: Option<Arc<Actor>>, f: impl FnOnce() -> R) -> R {
         match actor {
-            Some(a) => a.sync_scope(f),
+            Some(a) => ACTOR.sync_scope(a, f),
             None => f(),
         }
     }
@@ -131,7 +133,13 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// The entry of a write by `actor` at `at` that changed `subject`: the digest before is the one its last
@@ -167,64 +175,106 @@ pub(crate) fn append(c: &mut AnyConnection, entries: &[NewEntry]) -> StoreResult
 }
 
 /// The chain's hash of the entry at `position` after one whose hash is `previous` ("" for the first):
-/// SHA-256 over the previous hash and every field of the entry, its id and position included.
+/// SHA-256 over the previous hash and every field of the entry, its id and position included, each
+/// field length-prefixed (so no two different entries hash the same bytes).
 pub fn chain_hash(previous: &str, position: i64, row: &EntryRow) -> String {
     let e = &row.entry;
-    let fields = serde_json::json!([
-        position,
-        row.id,
-        e.at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        e.actor,
-        e.actor_role,
-        e.source,
-        e.action,
-        e.object_type,
-        e.object_id,
-        e.before_digest,
-        e.after_digest,
-        e.changed_fields,
-        e.request_id,
-    ]);
     let mut h = Sha256::new();
-    h.update(previous.as_bytes());
-    h.update(b"\n");
-    h.update(fields.to_string().as_bytes());
+    let mut field = |value: Option<&[u8]>| match value {
+        None => h.update([0u8]),
+        Some(v) => {
+            h.update([1u8]);
+            h.update((v.len() as u64).to_le_bytes());
+            h.update(v);
+        }
+    };
+    fn text(v: &Option<String>) -> Option<&[u8]> {
+        v.as_deref().map(str::as_bytes)
+    }
+    let at = e.at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    field(Some(previous.as_bytes()));
+    field(Some(&position.to_le_bytes()));
+    field(Some(&row.id.to_le_bytes()));
+    field(Some(at.as_bytes()));
+    field(Some(e.actor.as_bytes()));
+    field(Some(e.actor_role.as_bytes()));
+    field(text(&e.source));
+    field(Some(e.action.as_bytes()));
+    field(text(&e.object_type));
+    field(text(&e.object_id));
+    field(text(&e.before_digest));
+    field(text(&e.after_digest));
+    field(text(&e.changed_fields));
+    field(text(&e.request_id));
     hex(&h.finalize())
 }
 
-/// Entries sealed per transaction.
+/// Entries sealed per pass (one seal row each).
 const SEAL_BATCH: i64 = 1000;
 
-/// Extends the chain with the entries written since the last seal, oldest first; how many it sealed.
-/// Safe to run on every instance at once: one seals at a time.
-pub fn seal(db: &Db) -> Result<usize, AppError> {
+/// Extends the chain with the entries written since the last seal, oldest first, one seal row per
+/// [`SEAL_BATCH`] entries; how many it sealed. Safe to run on every instance at once: one seals at a time.
+///
+/// The entries are read and hashed outside the write lock (a reader never holds up writers); the seal is
+/// then written under it only if no other sealer moved the chain on meanwhile, else read again.
+pub fn seal(db: &Db, at: DateTime<Utc>) -> Result<usize, AppError> {
     let mut total = 0;
     loop {
-        let (sealed, head) = db.write_blocking(|c| -> StoreResult<_> {
-            dialect::lock(c, LockId::AuditSeal)?;
-            let (mut position, mut previous) = rows::head(c)?.unwrap_or((0, String::new()));
-            let batch = rows::unsealed(c, SEAL_BATCH)?;
-            for row in &batch {
-                position += 1;
-                let hash = chain_hash(&previous, position, row);
-                rows::seal(c, row.id, position, &hash)?;
-                previous = hash;
-            }
-            Ok((batch.len(), (position, previous)))
+        let (head, batch) = db.read_blocking(|c| {
+            let head = rows::head(c)?;
+            let batch = rows::unsealed(c, head.as_ref(), SEAL_BATCH)?;
+            Ok((head, batch))
         })?;
-        total += sealed;
-        if sealed > 0 {
-            tracing::info!(target: "sluice::audit", position = head.0, hash = %head.1, "audit chain head");
+        let Some(last) = batch.last() else {
+            return Ok(total);
+        };
+        let (number, first_position, mut previous) = head.as_ref().map_or((1, 1, String::new()), |h| {
+            (h.seal + 1, next_position(h), h.hash.clone())
+        });
+        let mut hashes = String::with_capacity(batch.len() * rows::HASH_PREFIX);
+        for (i, row) in batch.iter().enumerate() {
+            previous = chain_hash(&previous, first_position + i as i64, row);
+            hashes.push_str(&previous[..rows::HASH_PREFIX]);
         }
-        if (sealed as i64) < SEAL_BATCH {
+        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+        let seal = rows::SealRow {
+            seal: number,
+            first_position,
+            last_id: head.as_ref().map_or(last.id, |h| h.last_id.max(last.id)),
+            ids: rows::runs(&ids),
+            hashes,
+            hash: previous,
+            sealed_at: crate::store::repo::to_naive(at),
+        };
+        let written = db.write_blocking(|c| -> StoreResult<bool> {
+            dialect::lock(c, LockId::AuditSeal)?;
+            if rows::head(c)?.map(|h| h.seal) != head.map(|h| h.seal) {
+                return Ok(false);
+            }
+            rows::seal(c, &seal, &ids)?;
+            Ok(true)
+        })?;
+        if !written {
+            continue;
+        }
+        total += batch.len();
+        let position = first_position + batch.len() as i64 - 1;
+        tracing::info!(target: "sluice::audit", position, hash = %seal.hash, "audit chain head");
+        if (batch.len() as i64) < SEAL_BATCH {
             return Ok(total);
         }
     }
 }
 
+/// The position the entry after seal `s` takes.
+fn next_position(s: &rows::SealRow) -> i64 {
+    s.first_position + s.count()
+}
+
 /// One pass of the sealer beside the server: seals what is waiting, off the async threads.
-pub async fn seal_pass(db: Db) {
-    match tokio::task::spawn_blocking(move || seal(&db)).await {
+pub async fn seal_pass(state: AppState) {
+    let (db, at) = (state.db.clone(), state.clock.now());
+    match tokio::task::spawn_blocking(move || seal(&db, at)).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "sealing the audit log failed; retrying"),
         Err(e) => tracing::warn!(error = %e, "the audit sealer stopped; retrying"),
@@ -243,7 +293,7 @@ pub struct Verified {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Broken {
     pub position: i64,
-    /// The entry found there (none when it is missing).
+    /// The entry the seal lists there (none when the seal itself is missing or unreadable).
     pub id: Option<i64>,
     pub reason: String,
 }
@@ -257,36 +307,65 @@ impl std::fmt::Display for Broken {
     }
 }
 
-/// Recomputes the chain from its first entry and names the first entry that does not match.
+/// Seals read per query while verifying.
+const VERIFY_SEALS: i64 = 20;
+
+/// Recomputes the chain from its first entry and names the first entry that does not match: one whose
+/// content, place or hash differ from what was sealed, one that is missing, or a seal that is.
 pub fn verify(db: &Db) -> Result<Result<Verified, Broken>, AppError> {
     Ok(db.read_blocking(|c| -> StoreResult<_> {
-        let (mut position, mut previous) = (0i64, String::new());
+        let (mut number, mut position, mut previous) = (0i64, 0i64, String::new());
         loop {
-            let batch = rows::chain(c, position, SEAL_BATCH)?;
-            for row in &batch {
-                let at = row.position.unwrap_or_default();
-                if at != position + 1 {
-                    return Ok(Err(Broken {
-                        position: position + 1,
-                        id: None,
-                        reason: format!(
-                            "the entry is missing (the chain goes on at position {at}, entry {})",
-                            row.id
+            let seals = rows::seals(c, number, VERIFY_SEALS)?;
+            for seal in &seals {
+                let broken = |position: i64, id: Option<i64>, reason: String| Broken { position, id, reason };
+                if seal.seal != number + 1 || seal.first_position != position + 1 {
+                    return Ok(Err(broken(
+                        position + 1,
+                        None,
+                        format!(
+                            "seal {} is missing (the chain goes on with seal {} at position {})",
+                            number + 1,
+                            seal.seal,
+                            seal.first_position
                         ),
-                    }));
+                    )));
                 }
-                let expected = chain_hash(&previous, at, row);
-                if row.hash.as_deref() != Some(expected.as_str()) {
-                    return Ok(Err(Broken {
-                        position: at,
-                        id: Some(row.id),
-                        reason: "its content, its place or its hash differ from what was sealed".into(),
-                    }));
+                let Some(listed) = seal.listed() else {
+                    return Ok(Err(broken(
+                        position + 1,
+                        None,
+                        format!("seal {} is unreadable", seal.seal),
+                    )));
+                };
+                let ids: Vec<i64> = listed.iter().map(|(id, _)| *id).collect();
+                let found: std::collections::HashMap<i64, EntryRow> =
+                    rows::entries(c, &ids)?.into_iter().map(|r| (r.id, r)).collect();
+                for (id, sealed) in listed {
+                    position += 1;
+                    let Some(row) = found.get(&id) else {
+                        return Ok(Err(broken(position, Some(id), "the entry is missing".into())));
+                    };
+                    let expected = chain_hash(&previous, position, row);
+                    if !expected.starts_with(sealed) {
+                        return Ok(Err(broken(
+                            position,
+                            Some(id),
+                            "its content, its place or its hash differ from what was sealed".into(),
+                        )));
+                    }
+                    previous = expected;
                 }
-                position = at;
-                previous = expected;
+                if seal.hash != previous {
+                    return Ok(Err(broken(
+                        position,
+                        None,
+                        format!("seal {} ends with another hash than its last entry's", seal.seal),
+                    )));
+                }
+                number = seal.seal;
             }
-            if (batch.len() as i64) < SEAL_BATCH {
+            if (seals.len() as i64) < VERIFY_SEALS {
                 break;
             }
         }
@@ -332,7 +411,6 @@ pub async fn query(state: &AppState, q: AuditQuery) -> Result<(&'static str, Str
                 let opt = |v: &Option<String>| v.clone().unwrap_or_default();
                 out.write_record([
                     e.id.to_string(),
-                    e.position.map(|p| p.to_string()).unwrap_or_default(),
                     e.at.clone(),
                     e.actor.clone(),
                     e.actor_role.clone(),
@@ -344,7 +422,6 @@ pub async fn query(state: &AppState, q: AuditQuery) -> Result<(&'static str, Str
                     opt(&e.after_digest),
                     opt(&e.changed_fields),
                     opt(&e.request_id),
-                    opt(&e.hash),
                 ])
                 .map_err(|e| internal(e.to_string()))?;
             }
@@ -362,9 +439,8 @@ pub async fn query(state: &AppState, q: AuditQuery) -> Result<(&'static str, Str
 }
 
 /// The CSV export's columns, in the JSON listing's order.
-const CSV_HEADER: [&str; 14] = [
+const CSV_HEADER: [&str; 12] = [
     "id",
-    "position",
     "at",
     "actor",
     "actor_role",
@@ -376,14 +452,12 @@ const CSV_HEADER: [&str; 14] = [
     "after_digest",
     "changed_fields",
     "request_id",
-    "hash",
 ];
 
 fn wire_entry(row: EntryRow) -> AuditEntry {
     let e = row.entry;
     AuditEntry {
         id: row.id,
-        position: row.position,
         at: format_time(&e.at),
         actor: e.actor,
         actor_role: e.actor_role,
@@ -395,6 +469,5 @@ fn wire_entry(row: EntryRow) -> AuditEntry {
         after_digest: e.after_digest,
         changed_fields: e.changed_fields,
         request_id: e.request_id,
-        hash: row.hash,
     }
 }

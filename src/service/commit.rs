@@ -6,6 +6,7 @@
 //! same transaction (`audit.rs`). A write cannot forget one of them, and each has this one home.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -112,7 +113,7 @@ pub fn commit_blocking<T>(
                 "a blocking write changed OpenADR objects; it belongs on AppState::commit".into(),
             ));
         }
-        audit_write(conn, actor.as_ref(), at, subject.as_ref())?;
+        audit_write(conn, actor.as_deref(), at, subject.as_ref())?;
         Ok(value)
     })
 }
@@ -192,7 +193,7 @@ impl AppState {
                     subject,
                 } = tx;
                 let subject = subject.or_else(|| changes.first().map(Subject::of_change));
-                audit_write(conn, actor.as_ref(), at, subject.as_ref())?;
+                audit_write(conn, actor.as_deref(), at, subject.as_ref())?;
                 Ok::<_, AppError>((value, record(conn, changes, lists, every)?))
             })
             .await;
@@ -259,7 +260,7 @@ impl AppState {
 struct Recorded<B> {
     item: B,
     every: bool,
-    actor: Option<Actor>,
+    actor: Option<Arc<Actor>>,
     at: DateTime<Utc>,
 }
 
@@ -270,7 +271,7 @@ impl<B: Batchable<Output = Change>> Batchable for Recorded<B> {
         let change = self.item.run_one(c)?;
         let object = change.object.clone();
         let listed = lists(object.object_type);
-        audit_write(c, self.actor.as_ref(), self.at, Some(&Subject::of_change(&change)))?;
+        audit_write(c, self.actor.as_deref(), self.at, Some(&Subject::of_change(&change)))?;
         Ok((object, record(c, vec![change], listed, self.every)?))
     }
 

@@ -163,8 +163,9 @@ trait Job: Send {
 /// Runs the queued writes of one [`Batchable`] kind together; false when the batch must be undone.
 type Together = fn(&mut AnyConnection, Vec<&mut dyn Any>) -> bool;
 
-/// A write of which PostgreSQL runs all those queued together as one statement (the hottest inserts):
-/// one round trip and one execution for a whole group-commit batch instead of one per write.
+/// A write of which those queued together run as one call (the hottest inserts): on PostgreSQL one
+/// statement, one round trip and one execution for a whole group-commit batch instead of one per write;
+/// on both, what the writes record beside them (audit entries, changes) goes in one statement.
 pub trait Batchable: Send + Sized + 'static {
     type Output: Send + 'static;
     /// This write alone: SQLite, a batch with one of its kind, and the retry after a combined run failed.
@@ -173,6 +174,15 @@ pub trait Batchable: Send + Sized + 'static {
     /// the list) must leave the transaction usable; an `Err` of the whole call undoes the batch, which then
     /// runs again one write at a time.
     fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<Self::Output>>>;
+}
+
+/// [`Batchable::run_many`] where the backend has no multi-row form of the write (SQLite): each write on
+/// its own, in a savepoint of its own, so that one refused undoes only itself.
+pub fn one_by_one<B: Batchable>(c: &mut AnyConnection, items: &mut [&mut B]) -> Vec<StoreResult<B::Output>> {
+    items
+        .iter_mut()
+        .map(|i| c.transaction(|c| contained(|| i.run_one(c))))
+        .collect()
 }
 
 struct BatchJob<B: Batchable> {
@@ -507,14 +517,16 @@ fn run_batch(pool: &r2d2::Pool<Manager>, lock: Option<&Mutex<()>>, mut jobs: Vec
         }
     };
     let _guard = lock.map(|l| l.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-    // PostgreSQL: savepoints cost two round trips per write, so a batch first runs without them; a failing
-    // write aborts the transaction there, and the batch is rolled back and run again with them. SQLite's
-    // savepoints cost nothing: always with them.
-    let optimistic = matches!(*conn, AnyConnection::Postgresql(_)) && jobs.len() > 1;
-    let mut run = |savepoints: bool, jobs: &mut Vec<Box<dyn Job>>| {
+    // Writes of a batchable kind first go together (one statement each for their audit entries and
+    // changes, and on PostgreSQL for the writes themselves). PostgreSQL: savepoints cost two round trips
+    // per write, so that first run has none; a failing write aborts the transaction there, and the batch
+    // is rolled back and run again one write at a time, each in a savepoint. SQLite's savepoints cost
+    // nothing: always with them (a batchable kind's writes each take one, see [`one_by_one`]).
+    let postgres = matches!(*conn, AnyConnection::Postgresql(_));
+    let together_first = jobs.len() > 1;
+    let mut run = |savepoints: bool, together: bool, jobs: &mut Vec<Box<dyn Job>>| {
         AnyConnection::transaction::<_, diesel::result::Error, _>(&mut conn, |c| {
-            // Without savepoints (PostgreSQL's first try), writes of a batchable kind go together.
-            let together = if savepoints { Vec::new() } else { kinds_together(jobs) };
+            let together = if together { kinds_together(jobs) } else { Vec::new() };
             for (kind, run_kind) in &together {
                 let of_kind = jobs
                     .iter_mut()
@@ -546,13 +558,13 @@ fn run_batch(pool: &r2d2::Pool<Manager>, lock: Option<&Mutex<()>>, mut jobs: Vec
             Ok(())
         })
     };
-    let mut committed = if optimistic {
-        run(false, &mut jobs)
+    let mut committed = if together_first {
+        run(!postgres, true, &mut jobs)
     } else {
         Err(diesel::result::Error::RollbackTransaction)
     };
     if committed.is_err() {
-        committed = run(true, &mut jobs);
+        committed = run(true, false, &mut jobs);
     }
     let outcome = committed.map_err(|e| format!("commit failed: {e}"));
     for job in jobs {

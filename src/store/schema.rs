@@ -353,8 +353,25 @@ diesel::table! {
         after_digest -> Nullable<Text>,
         changed_fields -> Nullable<Text>,
         request_id -> Nullable<Text>,
-        position -> Nullable<BigInt>,
-        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_seals (seal) {
+        seal -> BigInt,
+        first_position -> BigInt,
+        last_id -> BigInt,
+        ids -> Text,
+        hashes -> Text,
+        hash -> Text,
+        sealed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// PostgreSQL only: the ids of entries not sealed yet (queued by every append, `dialect::audit`).
+    audit_unsealed (entry_id) {
+        entry_id -> BigInt,
     }
 }
 
@@ -489,5 +506,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlement_runs,
     statements,
     audit_log,
+    audit_seals,
+    audit_unsealed,
     revocations,
 );

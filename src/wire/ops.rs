@@ -152,10 +152,9 @@ pub struct CallbackStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
-    /// The entry's number, in the order entries were written.
+    /// The entry's number, in the order entries were written (the hash chain, which `sluice audit
+    /// verify` checks, lists entries by this number).
     pub id: i64,
-    /// Its place in the hash chain; absent until sealed (within a second or so).
-    pub position: Option<i64>,
     /// When the change was made (RFC 3339, UTC).
     pub at: String,
     /// The client or user id, or `console:<account>` for a command run on the server.
@@ -177,6 +176,4 @@ pub struct AuditEntry {
     pub changed_fields: Option<String>,
     #[serde(rename = "requestID")]
     pub request_id: Option<String>,
-    /// The chain hash: SHA-256 over the previous entry's hash and this entry.
-    pub hash: Option<String>,
 }

@@ -36,7 +36,12 @@ fn tamper(app: &TestApp, sql: &str) {
 }
 
 fn sealed(app: &TestApp) {
-    audit::seal(&app.state.db).unwrap();
+    audit::seal(&app.state.db, app.state.clock.now()).unwrap();
+}
+
+/// The id of the entry at chain position `n` (entries are sealed in id order within one instance).
+fn nth(app: &TestApp, n: usize) -> i64 {
+    entries(app)[n - 1].id
 }
 
 fn broken_at(app: &TestApp) -> Broken {
@@ -328,10 +333,13 @@ async fn history() -> TestApp {
 #[actix_rt::test]
 async fn an_edited_entry_is_named_by_verify() {
     let app = history().await;
-    tamper(&app, "UPDATE audit_log SET actor = 'someone-else' WHERE position = 3");
+    let third = nth(&app, 3);
+    tamper(
+        &app,
+        &format!("UPDATE audit_log SET actor = 'someone-else' WHERE id = {third}"),
+    );
     let broken = broken_at(&app);
-    assert_eq!(broken.position, 3, "{broken}");
-    assert!(broken.id.is_some());
+    assert_eq!((broken.position, broken.id), (3, Some(third)), "{broken}");
 
     // The command says so too, and fails.
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -346,21 +354,40 @@ async fn an_edited_entry_is_named_by_verify() {
 #[actix_rt::test]
 async fn a_deleted_entry_is_named_by_verify() {
     let app = history().await;
-    tamper(&app, "DELETE FROM audit_log WHERE position = 2");
+    let second = nth(&app, 2);
+    tamper(&app, &format!("DELETE FROM audit_log WHERE id = {second}"));
     let broken = broken_at(&app);
-    assert_eq!((broken.position, broken.id), (2, None), "{broken}");
+    assert_eq!((broken.position, broken.id), (2, Some(second)), "{broken}");
+    assert!(broken.reason.contains("missing"), "{broken}");
+}
+
+/// Seals are chained too: one removed (with the entries it listed, say) breaks the chain where it was.
+#[actix_rt::test]
+async fn a_deleted_seal_is_named_by_verify() {
+    let app = history().await;
+    let bl = app.bl();
+    crate::support::program(&bl, "f", &[]).await;
+    sealed(&app);
+    assert_eq!(audit::verify(&app.state.db).unwrap().unwrap().entries, 6);
+    tamper(&app, "DELETE FROM audit_seals WHERE seal = 1");
+    let broken = broken_at(&app);
+    assert_eq!((broken.position, broken.id), (1, None), "{broken}");
+    assert!(broken.reason.contains("seal 1 is missing"), "{broken}");
 }
 
 #[actix_rt::test]
 async fn swapped_entries_are_named_by_verify() {
     let app = history().await;
-    // The content of positions 2 and 4 trade places; their positions and hashes stay.
+    // The content of the entries at positions 2 and 4 trade places; their ids stay.
+    let (two, four) = (nth(&app, 2), nth(&app, 4));
     tamper(
         &app,
-        "UPDATE audit_log SET object_id = CASE position \
-             WHEN 2 THEN (SELECT object_id FROM audit_log WHERE position = 4) \
-             ELSE (SELECT object_id FROM audit_log WHERE position = 2) END \
-         WHERE position IN (2, 4)",
+        &format!(
+            "UPDATE audit_log SET object_id = CASE id \
+                 WHEN {two} THEN (SELECT object_id FROM audit_log WHERE id = {four}) \
+                 ELSE (SELECT object_id FROM audit_log WHERE id = {two}) END \
+             WHERE id IN ({two}, {four})"
+        ),
     );
     assert_eq!(broken_at(&app).position, 2);
 }
@@ -402,8 +429,8 @@ async fn entries_written_by_two_instances_at_once_chain_into_one_log_that_verifi
         tokio::task::spawn_blocking(move || {
             for _ in 0..20 {
                 std::thread::scope(|s| {
-                    s.spawn(|| audit::seal(&d1).unwrap());
-                    s.spawn(|| audit::seal(&d2).unwrap());
+                    s.spawn(|| audit::seal(&d1, chrono::Utc::now()).unwrap());
+                    s.spawn(|| audit::seal(&d2, chrono::Utc::now()).unwrap());
                 });
             }
         })
@@ -421,7 +448,7 @@ async fn entries_written_by_two_instances_at_once_chain_into_one_log_that_verifi
 }
 
 /// Administrators and auditors read the log, filtered by actor, object, action and time, a page at a
-/// time, or exported as CSV; an entry shows its place in the chain once sealed.
+/// time, or exported as CSV.
 #[actix_rt::test]
 async fn admins_and_viewers_read_the_log_filtered_paginated_and_exported_as_csv() {
     // The test seals when it means to: the server's own sealer first runs an hour after the start.
@@ -437,7 +464,6 @@ async fn admins_and_viewers_read_the_log_filtered_paginated_and_exported_as_csv(
     let all = admin.get("/ops/audit").await;
     assert_eq!(all.status, 200, "{}", all.text);
     assert_eq!(all.body.as_array().unwrap().len(), 3);
-    assert!(all.body[0]["position"].is_null(), "not sealed yet");
     let first = &all.body[0];
     assert_eq!(
         (
@@ -480,12 +506,12 @@ async fn admins_and_viewers_read_the_log_filtered_paginated_and_exported_as_csv(
     let lines: Vec<&str> = csv.text.lines().collect();
     assert_eq!(lines.len(), 4, "{}", csv.text);
     assert!(
-        lines[0].starts_with("id,position,at,actor,actor_role,source,action"),
+        lines[0].starts_with("id,at,actor,actor_role,source,action"),
         "{}",
         lines[0]
     );
     assert!(
-        lines[1].contains(",1,2026-07-01T12:00:00") && lines[1].contains("POST /programs"),
+        lines[1].contains(",2026-07-01T12:00:00") && lines[1].contains("POST /programs"),
         "{}",
         lines[1]
     );

@@ -75,7 +75,13 @@ fn sqlite_and_postgres_schemas_agree() {
     let postgres = Db::connect(&DbOptions::new(&pg_db.url)).unwrap();
     sqlite.migrate_blocking().unwrap();
     postgres.migrate_blocking().unwrap();
-    assert_eq!(columns(&sqlite), columns(&postgres));
+    // The one table of one backend: PostgreSQL's writers commit audit entries out of id order, so the
+    // sealer finds them in a queue; SQLite's one writer commits them in id order (`store::audit`).
+    let postgres_only = |c: &Column| c.table_name == "audit_unsealed";
+    let mut pg_cols = columns(&postgres);
+    assert!(pg_cols.iter().any(postgres_only));
+    pg_cols.retain(|c| !postgres_only(c));
+    assert_eq!(columns(&sqlite), pg_cols);
 }
 
 #[actix_rt::test]

@@ -1,9 +1,10 @@
 //! The hot writes in one statement on PostgreSQL: a data-modifying CTE does what takes several statements
 //! on the portable path (an event and its targets; a report and the check that its author may see its
-//! event; the changes of a commit and the notice to other instances), so each costs one round trip, and
-//! the statement is prepared once per connection. SQLite runs the portable statements, where round trips cost
-//! nothing. Everything backend-specific lives here.
+//! event; the changes of a commit and the notice to other instances; audit entries and their place in the
+//! sealer's queue), so each costs one round trip, and the statement is prepared once per connection. SQLite
+//! runs the portable statements, where round trips cost nothing. Everything backend-specific lives here.
 
+pub mod audit;
 mod objects;
 mod outbox;
 mod prepared;

@@ -9,7 +9,7 @@ use diesel::{OptionalExtension, RunQueryDsl};
 
 use super::prepared::{Bind, Prepared};
 use crate::privacy::{TargetFilter, admits_sql};
-use crate::store::conn::{AnyConnection, Batchable};
+use crate::store::conn::{AnyConnection, Batchable, one_by_one};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::outbox::Change;
 use crate::store::repo::{self, EventColumns, ObjectWrite, ReportColumns, to_naive};
@@ -83,7 +83,7 @@ impl Batchable for EventInsert {
 
     fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<Change>>> {
         let AnyConnection::Postgresql(pg) = c else {
-            return Ok(items.iter_mut().map(|i| i.run_one(c)).collect());
+            return Ok(one_by_one(c, items));
         };
         let n = items.len();
         let mut id = Vec::with_capacity(n);
@@ -268,7 +268,7 @@ impl Batchable for ReportInsert {
 
     fn run_many(c: &mut AnyConnection, items: &mut [&mut Self]) -> StoreResult<Vec<StoreResult<Change>>> {
         let AnyConnection::Postgresql(pg) = c else {
-            return Ok(items.iter_mut().map(|i| i.run_one(c)).collect());
+            return Ok(one_by_one(c, items));
         };
         let n = items.len();
         let mut cols = ReportArrays::with_capacity(n);

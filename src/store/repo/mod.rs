@@ -111,13 +111,25 @@ macro_rules! targeted_table {
             if replace {
                 diesel::delete($tt::table.filter($tt::$owner.eq(&w.id))).execute(c)?;
             }
-            let rows: Vec<_> = w
-                .distinct_targets()
-                .into_iter()
-                .map(|t| ($tt::$owner.eq(w.id.clone()), $tt::target.eq(t)))
-                .collect();
-            if !rows.is_empty() {
-                insert_many!(c, $tt::table, rows)?;
+            let targets = w.distinct_targets();
+            match c {
+                // One fixed-shape statement per target, prepared once per connection: cheaper than
+                // parsing a multi-row statement anew for every write (most objects have one or two).
+                AnyConnection::Sqlite(sq) => {
+                    for t in &targets {
+                        diesel::insert_into($tt::table)
+                            .values(($tt::$owner.eq(&w.id), $tt::target.eq(t)))
+                            .execute(sq)?;
+                    }
+                }
+                AnyConnection::Postgresql(_) if targets.is_empty() => {}
+                AnyConnection::Postgresql(pg) => {
+                    let rows: Vec<_> = targets
+                        .iter()
+                        .map(|t| ($tt::$owner.eq(&w.id), $tt::target.eq(t)))
+                        .collect();
+                    diesel::insert_into($tt::table).values(rows).execute(pg)?;
+                }
             }
             Ok(())
         }

@@ -5,7 +5,6 @@ use diesel::prelude::*;
 use super::{ObjectWrite, Row, stored, to_naive};
 use crate::privacy::TargetFilter;
 use crate::store::conn::AnyConnection;
-use crate::store::dialect::insert_many;
 use crate::store::error::StoreResult;
 use crate::store::schema::*;
 use crate::wire::{ObjectType, Page, StoredObject};

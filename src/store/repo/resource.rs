@@ -4,7 +4,6 @@ use diesel::prelude::*;
 
 use super::{ObjectWrite, Row, stored, to_naive};
 use crate::store::conn::AnyConnection;
-use crate::store::dialect::insert_many;
 use crate::store::error::StoreResult;
 use crate::store::schema::*;
 use crate::wire::{ObjectType, Page, StoredObject};

@@ -6,9 +6,9 @@
 //! it chained with their hashes, so editing, deleting or reordering a sealed entry breaks the chain where
 //! it happened and [`verify`] names that entry. Writers never wait for the chain and never update an
 //! entry: they append rows; one sealer at a time (an advisory lock on PostgreSQL, the single writer on
-//! SQLite) extends it. Whoever can rewrite the whole table can recompute the whole chain: the sealer logs the
-//! head (position and hash) it reaches, and `sluice audit verify` prints it, so the head can be kept
-//! outside the database and compared.
+//! SQLite) extends it. Whoever can rewrite the whole table can recompute the whole chain: the sealer
+//! logs the head (position and hash) it reaches, and `sluice audit verify` prints it, so the head can be
+//! kept outside the database and compared.
 
 use std::future::Future;
 use std::sync::Arc;

@@ -369,10 +369,11 @@ pub fn verify(db: &Db) -> Result<Result<Verified, Broken>, AppError> {
                 break;
             }
         }
+        let newest = rows::head(c)?;
         Ok(Ok(Verified {
             entries: position,
             head: (position > 0).then_some((position, previous)),
-            unsealed: rows::unsealed_count(c)?,
+            unsealed: rows::unsealed_count(c, newest.as_ref())?,
         }))
     })?)
 }

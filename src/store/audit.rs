@@ -149,7 +149,7 @@ impl SealRow {
         Some(ids.into_iter().zip(prefixes).collect())
     }
 
-    /// How many entries the seal lists (0 when it is not well formed).
+    /// How many entries the seal lists (by its hashes; [`SealRow::listed`] checks the ids agree).
     pub fn count(&self) -> i64 {
         (self.hashes.len() / HASH_PREFIX) as i64
     }
@@ -217,7 +217,7 @@ pub fn unsealed(c: &mut AnyConnection, head: Option<&SealRow>, limit: i64) -> St
             .select(Stored::as_select())
             .load(pg)?,
         AnyConnection::Sqlite(sq) => audit_log::table
-            .filter(audit_log::id.gt(head.map_or(0, |h| h.last_id)))
+            .filter(audit_log::id.gt(sealed_through(head)))
             .order(audit_log::id)
             .limit(limit)
             .select(Stored::as_select())
@@ -226,20 +226,20 @@ pub fn unsealed(c: &mut AnyConnection, head: Option<&SealRow>, limit: i64) -> St
     Ok(rows.into_iter().map(EntryRow::from).collect())
 }
 
-/// How many entries wait for the sealer.
-pub fn unsealed_count(c: &mut AnyConnection) -> StoreResult<i64> {
+/// How many entries wait for the sealer (`head` as for [`unsealed`]).
+pub fn unsealed_count(c: &mut AnyConnection, head: Option<&SealRow>) -> StoreResult<i64> {
     Ok(match c {
         AnyConnection::Postgresql(pg) => audit_unsealed::table.count().get_result(pg)?,
-        AnyConnection::Sqlite(sq) => {
-            let last: Option<i64> = audit_seals::table
-                .select(diesel::dsl::max(audit_seals::last_id))
-                .first(sq)?;
-            audit_log::table
-                .filter(audit_log::id.gt(last.unwrap_or(0)))
-                .count()
-                .get_result(sq)?
-        }
+        AnyConnection::Sqlite(sq) => audit_log::table
+            .filter(audit_log::id.gt(sealed_through(head)))
+            .count()
+            .get_result(sq)?,
     })
+}
+
+/// SQLite: the highest entry id sealed once `head` is the newest seal (every id up to it is).
+fn sealed_through(head: Option<&SealRow>) -> i64 {
+    head.map_or(0, |h| h.last_id)
 }
 
 /// Writes a seal; on PostgreSQL its entries leave the queue.
